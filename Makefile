@@ -1,0 +1,73 @@
+# pg_ivf: built with PGXS from C++ sources.
+#   make              build pg_ivf.so (and the CUDA module when nvcc is found)
+#   make install      install into the PostgreSQL found by pg_config
+#   make unit         build and run the GoogleTest unit tests of src/core
+#   make check        unit tests, install, then pg_regress and TAP tests on a throwaway cluster
+#   make installcheck pg_regress against a server you already run (PGHOST/PGPORT/PGUSER)
+
+EXTENSION  = pg_ivf
+EXTVERSION = 0.1.0
+MODULE_big = pg_ivf
+
+PG_CONFIG ?= pg_config
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
+OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
+
+# Serial OpenBLAS: no thread pool of its own, so OpenMP is the only threading.
+BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-serial
+BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-serial
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(BLAS_INC)
+PG_CXXFLAGS = -std=c++17 -O3 -fopenmp -fno-math-errno -Wno-missing-field-initializers
+SHLIB_LINK  = -fopenmp -L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR) -lstdc++
+
+# Bitcode for PostgreSQL's JIT inliner adds nothing for this code.
+override with_llvm = no
+
+GTEST_LIBS = -lgtest -lgtest_main -pthread
+UNIT_BIN   = build/unit/pg_ivf_unit
+UNIT_SRCS  = $(sort $(wildcard test/unit/*.cpp))
+UNIT_CXXFLAGS = -std=c++17 -O2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Isrc -I$(BLAS_INC)
+
+.PHONY: unit check regress tap demo demo-stop bench-micro
+
+# PGXS's own `check` refuses to run for extensions; ours runs everything on a
+# throwaway cluster, so PGXS is left out when `check` is the goal.
+ifneq ($(filter check,$(MAKECMDGOALS)),)
+check:
+	@bash scripts/check.sh
+else
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
+	{ echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
+	  echo '\echo Use "CREATE EXTENSION pg_ivf" to load this file. \quit'; \
+	  cat $^; } > $@
+
+$(UNIT_BIN): $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(UNIT_CXXFLAGS) $(UNIT_SRCS) $(CORE_SRCS) -o $@ $(GTEST_LIBS) \
+		-L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) --gtest_brief=1
+
+build/bench/micro_distance: bench/micro_distance.cpp $(CORE_SRCS)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O3 -fopenmp -Isrc -I$(BLAS_INC) $^ -o $@ -lbenchmark -pthread \
+		-L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR)
+
+bench-micro: build/bench/micro_distance
+	build/bench/micro_distance
+
+print-regress:
+	@echo $(REGRESS)

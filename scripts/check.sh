@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make check`: unit tests, build + install, pg_regress on a throwaway
+# cluster, then the TAP tests; ends with one summary line of all counts.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+. scripts/cluster.sh
+
+MAKE=${MAKE:-make}
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+log=$(mktemp -d /tmp/pg_ivf_check.XXXXXX)
+chmod 755 "$log"
+trap 'cluster_stop; rm -rf "$log"' EXIT
+passed=0 failed=0 skipped=0
+status=0
+
+echo "== unit tests (GoogleTest)"
+if $MAKE -s unit 2>&1 | tee "$log/unit.out"; then :; else status=1; fi
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
+s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
+passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+[ -z "$p" ] && [ -z "$f" ] && { echo "unit tests did not run"; failed=$((failed + 1)); status=1; }
+
+echo "== build and install"
+if ! { $MAKE -s -j2 && $MAKE -s install; } >"$log/build.out" 2>&1; then
+  cat "$log/build.out"; echo "build failed"; echo "check: $passed passed, $((failed + 1)) failed, $skipped skipped"; exit 1
+fi
+
+echo "== regression tests (pg_regress) on a throwaway cluster"
+cluster_start "" || { echo "check: $passed passed, $((failed + 1)) failed, $skipped skipped"; exit 1; }
+tests=$($MAKE -s --no-print-directory print-regress 2>/dev/null)
+rm -rf build/regress && mkdir -p build/regress
+"$PGXS_DIR/src/test/regress/pg_regress" --inputdir=. --outputdir=build/regress \
+  --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+  --dbname=contrib_regression $tests 2>&1 | tee "$log/regress.out"
+p=$(grep -cE '\.\.\. ok' "$log/regress.out")
+f=$(grep -cE '\.\.\. FAILED' "$log/regress.out")
+passed=$((passed + p)); failed=$((failed + f))
+[ "$f" -gt 0 ] && { status=1; [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs; }
+[ "$p" -eq 0 ] && { echo "regression tests did not run"; status=1; failed=$((failed + 1)); }
+grep -q "terminated by signal" "$CLUSTER_DIR/server.log" && { echo "server crashed during regression tests:"; grep -B5 -A5 "terminated by signal" "$CLUSTER_DIR/server.log"; status=1; failed=$((failed + 1)); }
+cluster_stop
+
+if ls test/t/*.pl >/dev/null 2>&1; then
+  echo "== TAP tests (prove)"
+  tapdir="$log/tap"
+  mkdir -p "$tapdir" && cp -r test/t "$tapdir/t"
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$tapdir"
+  (cd "$tapdir" && as_pg env TESTDIR="$tapdir" PATH="$PGBIN:$PATH" PGUSER= PGHOST= PGPORT= \
+      PERL5LIB="$PGXS_DIR/src/test/perl" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+      prove --timer t/) 2>&1 | tee "$log/tap.out"
+  p=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log/tap.out")
+  if grep -q '^Result: PASS' "$log/tap.out"; then passed=$((passed + ${p:-0}));
+  else
+    status=1; failed=$((failed + 1))
+    for f in "$tapdir"/tmp_check/log/*; do echo "---- $f"; tail -50 "$f"; done 2>/dev/null
+  fi
+fi
+
+echo "check: $passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,111 @@
+// The trained quantizer of one index (SQ8, PQ or flat), the on-page entry it
+// encodes rows into, and the per-query scanner that turns entries into
+// guaranteed lower bounds of the SQL operator's value.
+#pragma once
+#ifdef POSTGRES_H
+#error "src/core headers must not be included after postgres.h"
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "distance.h"
+#include "hooks.h"
+#include "kmeans.h"
+
+namespace pg_ivf::core {
+
+enum class QuantizerKind : int32_t { kSq8 = 0, kPq = 1, kFlat = 2 };
+
+// One list entry, packed contiguously on a data page:
+//   [0, 8)   opaque to core: the glue's heap TID (6 bytes) and 2 spare bytes
+//   [8, 12)  float err: per-row bound on reconstruction error plus float slack
+//   [12, ..) code, code_size() bytes; entry padded to a multiple of 4 bytes
+constexpr size_t kEntryTidBytes = 8;
+constexpr size_t kEntryErrOffset = 8;
+constexpr size_t kEntryCodeOffset = 12;
+inline size_t entry_size(size_t code_size) { return (kEntryCodeOffset + code_size + 3) & ~size_t(3); }
+
+// Everything needed to encode and scan, kept as flat float arrays so the
+// glue can write them to pages and read them back unchanged.
+struct Codec {
+    QuantizerKind kind = QuantizerKind::kSq8;
+    Metric metric = Metric::kL2;
+    size_t d = 0;
+    size_t m = 0;              // PQ sub-quantizers (0 otherwise); d % m == 0
+    bool residual = true;      // encode x - centroid (always false for flat)
+    std::vector<float> sq_bias;      // SQ8: size d; decode_i = bias_i + step_i * code_i
+    std::vector<float> sq_step;      // SQ8: size d
+    std::vector<float> pq_codebooks; // PQ: layout (m, 256, d / m)
+
+    size_t code_size() const;        // sq8: d, pq: m, flat: 4 * d
+    size_t entry_bytes() const { return entry_size(code_size()); }
+    // Trained parameters as one float array (sq_bias ++ sq_step ++ pq_codebooks).
+    std::vector<float> parameters() const;
+    // Inverse of parameters(); throws std::invalid_argument on a size mismatch.
+    static Codec from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t m, bool residual,
+                                 const float* params, size_t n_params);
+    size_t parameter_count() const;
+};
+
+struct CodecOptions {
+    QuantizerKind kind = QuantizerKind::kSq8;
+    Metric metric = Metric::kL2;
+    size_t m = 0;              // PQ only
+    bool residual = true;
+    int pq_iterations = 25;
+    uint64_t seed = 1234;
+    int threads = 1;
+};
+
+// Trains on n sample rows x (n * d; unit length under cosine) whose nearest
+// centroids are labels[n] into centroids (k * d).  n == 0 gives a usable codec
+// (every row then carries a large err and is re-ranked exactly).  PQ codebooks
+// are trained with train_kmeans through `assigner`.
+Codec train_codec(const CodecOptions& options, const float* x, size_t n, size_t d,
+                  const float* centroids, const int32_t* labels, Assigner& assigner,
+                  const Hooks& hooks);
+
+// Bytes train_codec allocates beyond its inputs.
+size_t codec_training_memory_bytes(const CodecOptions& options, size_t n, size_t d);
+
+// Encodes n rows (unit length under cosine) into entries at out + i * stride,
+// writing err and code and leaving the first kEntryTidBytes untouched.
+// centroids/labels give each row's list (ignored when !codec.residual).
+void encode_rows(const Codec& codec, const float* x, size_t n, const float* centroids,
+                 const int32_t* labels, uint8_t* out, size_t stride, int threads);
+
+// Per-query state.  For every entry, lower_bounds() yields a value that is
+// never above what the SQL operator (<->, <#>, <=>) returns for the exact heap
+// vector, float rounding included, so the executor's recheck never sees an
+// index value above the true distance.
+class QueryScanner {
+public:
+    // q is the raw query (size codec.d); the scanner normalizes it for cosine.
+    QueryScanner(const Codec& codec, const float* q);
+    // Distance used to rank lists: L2 squared, -dot for IP, -dot with the
+    // normalized query for cosine.  Smaller is nearer.
+    float list_distance(const float* centroid) const;
+    // Prepares per-list tables; call before lower_bounds() for that list.
+    void set_list(const float* centroid);
+    // out[i] for the entry at entries + i * stride.
+    void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out) const;
+    // True when the query is the zero vector under cosine: every distance is NaN.
+    bool query_is_degenerate() const;
+private:
+    struct State;
+    const Codec& codec_;
+    std::vector<float> q_;       // normalized under cosine
+    float q_norm_ = 0;
+    // per-list scratch (tables, shifted query)
+    std::vector<float> a_;
+    std::vector<float> table_;
+    float list_const_ = 0;
+};
+
+// Indices of the `count` nearest of k centroids to the scanner's query, nearest first.
+std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k,
+                                   size_t d, size_t count);
+
+}  // namespace pg_ivf::core

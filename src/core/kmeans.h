@@ -1,0 +1,74 @@
+// k-means, written once.  Seeding, centroid update, empty-cluster split and
+// convergence live here; only the assignment step varies (CPU BLAS here, the
+// GPU backend in cuda/), so every caller trains through train_kmeans().
+#pragma once
+#ifdef POSTGRES_H
+#error "src/core headers must not be included after postgres.h"
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "hooks.h"
+
+namespace pg_ivf::core {
+
+// Finds, for each of n rows, the nearest of k centroids by L2.
+class Assigner {
+public:
+    virtual ~Assigner() = default;
+    // x: n * d row-major; centroids: k * d.  Writes labels[n] (ties: lowest
+    // index) and dist2[n] (squared L2, clamped at 0).  Polls hooks between blocks.
+    virtual void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
+                        int32_t* labels, float* dist2, const Hooks& hooks) = 0;
+    virtual const char* name() const = 0;
+};
+
+// ||x||^2 + ||c||^2 - 2 x.c by blocks through one single-threaded sgemm per
+// block, OpenMP across blocks with `threads` threads (1 = no parallel region).
+class CpuAssigner final : public Assigner {
+public:
+    explicit CpuAssigner(int threads);
+    void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
+                int32_t* labels, float* dist2, const Hooks& hooks) override;
+    const char* name() const override { return "cpu"; }
+private:
+    int threads_;
+};
+
+// Double-precision brute force: the oracle the tests compare assigners against.
+class ReferenceAssigner final : public Assigner {
+public:
+    void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
+                int32_t* labels, float* dist2, const Hooks& hooks) override;
+    const char* name() const override { return "reference"; }
+};
+
+struct KMeansParams {
+    size_t k = 1;
+    int iterations = 10;
+    uint64_t seed = 1234;
+    // Normalize centroids to unit length after each update (cosine indexes).
+    bool spherical = false;
+};
+
+struct KMeansResult {
+    std::vector<float> centroids;     // size k * d
+    std::vector<double> objective;    // sum of squared distances, one per iteration
+    int iterations = 0;
+    size_t empty_splits = 0;          // clusters re-seeded by splitting a large one
+};
+
+// Trains k centroids on x (n * d).  Deterministic for a given seed and thread
+// count.  n < k is allowed: the first n centroids are the distinct rows, the
+// rest copies (never an error).  n == 0 gives k zero centroids.  Throws
+// Cancelled when hooks ask; std::bad_alloc when memory runs out.
+KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams& params,
+                          Assigner& assigner, const Hooks& hooks);
+
+// Bytes train_kmeans allocates beyond x itself, so the glue can check them
+// against maintenance_work_mem before calling.
+size_t kmeans_memory_bytes(size_t n, size_t k, size_t d);
+
+}  // namespace pg_ivf::core

@@ -1,0 +1,108 @@
+// The per-element rules of k-means, as inline functions that compile for both
+// the host and (under nvcc) the device, so the CPU path and a future CUDA
+// backend pick nearest centroids, finish centroids and split empty clusters
+// identically.  Only plain C math here: no std containers, no exceptions.
+#pragma once
+#ifdef POSTGRES_H
+#error "src/core headers must not be included after postgres.h"
+#endif
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define PG_IVF_HD __host__ __device__
+#else
+#define PG_IVF_HD
+#endif
+
+namespace pg_ivf::core {
+
+// Relative size of the nudge that separates the two halves of a split cluster.
+constexpr float kSplitEpsilon = 1.0f / 1024.0f;
+
+// Blocking of the CPU assignment step, shared so kmeans_memory_bytes() can
+// bound the assigner's scratch: each thread owns one kAssignRowBlock x
+// kAssignColBlock float tile plus per-row bests; at most kMaxAssignThreads run.
+constexpr size_t kAssignRowBlock = 256;
+constexpr size_t kAssignColBlock = 256;
+constexpr int kMaxAssignThreads = 64;
+
+// True when candidate a beats b as the nearest centroid: smaller distance,
+// and on an exact tie the lower index, so results never depend on visit order.
+// Templated so the double-precision oracle applies the same rule.
+template <class Dist>
+PG_IVF_HD inline bool better(Dist dist_a, int64_t idx_a, Dist dist_b, int64_t idx_b) {
+    return dist_a < dist_b || (dist_a == dist_b && idx_a < idx_b);
+}
+
+// Squared L2 from the expanded form can come out slightly negative by rounding.
+PG_IVF_HD inline float clamp_distance(float dist2) { return dist2 > 0.0f ? dist2 : 0.0f; }
+
+// Turns a cluster's accumulated row sum (size d, in double to keep large
+// clusters exact enough) into its mean.  count must be > 0; empty clusters are
+// re-seeded by splitting instead.
+PG_IVF_HD inline void finalize_centroid(const double* sum, int64_t count, size_t d, float* centroid) {
+    const double inv = 1.0 / static_cast<double>(count);
+    for (size_t j = 0; j < d; ++j) centroid[j] = static_cast<float>(sum[j] * inv);
+}
+
+// Scales a centroid (size d) to unit length for spherical k-means; a zero
+// vector has no direction and is left as is (never NaN).  Returns the old norm.
+PG_IVF_HD inline double normalize_centroid(float* centroid, size_t d) {
+    double norm2 = 0.0;
+    for (size_t j = 0; j < d; ++j) norm2 += static_cast<double>(centroid[j]) * centroid[j];
+    const double norm = sqrt(norm2);
+    if (norm > 0.0) {
+        const double inv = 1.0 / norm;
+        for (size_t j = 0; j < d; ++j) centroid[j] = static_cast<float>(centroid[j] * inv);
+    }
+    return norm;
+}
+
+// Maps 64 random bits to a double uniform in [0, 1), identically everywhere
+// (std:: distributions differ between standard libraries).
+PG_IVF_HD inline double unit_interval(uint64_t bits) {
+    return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0);  // 2^-53
+}
+
+// Picks the cluster to split for one empty cluster: cluster c is chosen with
+// probability proportional to sizes[c] - 1 (a singleton cannot be split), so
+// big clusters give up centroids first.  u in [0, 1) is the seeded random draw;
+// the scan is in index order, hence deterministic.  sizes has k entries.
+// Returns -1 when no cluster has two or more members.
+PG_IVF_HD inline int64_t choose_split_cluster(const int64_t* sizes, size_t k, double u) {
+    int64_t total = 0;
+    for (size_t c = 0; c < k; ++c) total += sizes[c] > 1 ? sizes[c] - 1 : 0;
+    if (total == 0) return -1;
+    int64_t target = static_cast<int64_t>(u * static_cast<double>(total));
+    if (target >= total) target = total - 1;
+    if (target < 0) target = 0;
+    int64_t acc = 0;
+    for (size_t c = 0; c < k; ++c) {
+        acc += sizes[c] > 1 ? sizes[c] - 1 : 0;
+        if (target < acc) return static_cast<int64_t>(c);
+    }
+    return -1;  // unreachable: acc reaches total
+}
+
+// Splits centroid `big` (size d) into itself and `copy` (size d): both start
+// as big and move apart by eps * (|c_j| + rms(c)) per coordinate, with signs
+// alternating over coordinates, so the two halves of the old cluster fall to
+// different sides of their bisecting plane.  The rms term also moves zero
+// coordinates.  A zero centroid stays zero (there is nothing to scale by).
+PG_IVF_HD inline void split_centroid(float* big, float* copy, size_t d, float eps) {
+    double norm2 = 0.0;
+    for (size_t j = 0; j < d; ++j) norm2 += static_cast<double>(big[j]) * big[j];
+    const float rms = d > 0 ? static_cast<float>(sqrt(norm2 / static_cast<double>(d))) : 0.0f;
+    for (size_t j = 0; j < d; ++j) {
+        const float c = big[j];
+        const float step = eps * (fabsf(c) + rms);
+        const float signed_step = (j % 2 == 0) ? step : -step;
+        copy[j] = c + signed_step;
+        big[j] = c - signed_step;
+    }
+}
+
+}  // namespace pg_ivf::core

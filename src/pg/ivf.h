@@ -1,0 +1,161 @@
+/*
+ * ivf.h — every constant and on-disk struct of the ivf access method.
+ *
+ * Layout of an ivf index (see docs/ARCHITECTURE.md for the picture):
+ *   block 0                 meta page (IvfMetaPageData)
+ *   blob_start..+blob_pages trained parameters as one float stream:
+ *                           centroids (lists * dims) then codec parameters
+ *   dir_start..+dir_pages   list directory: IvfListData per list
+ *   everything else         data pages: fixed-size entries packed from the
+ *                           page header up to pd_lower, chained per list
+ */
+#ifndef PG_IVF_IVF_H
+#define PG_IVF_IVF_H
+
+#include "pg.h"
+
+
+#define IVF_MAGIC			0x31465649	/* "IVF1" */
+#define IVF_VERSION			1
+#define IVF_PAGE_ID			0xFFA7
+#define IVF_METAPAGE_BLKNO	0
+
+/* Support function: returns the metric code of the operator class. */
+#define IVF_METRIC_PROC		1
+
+/* Page types, in IvfPageOpaqueData.page_type */
+#define IVF_PAGE_META		1
+#define IVF_PAGE_BLOB		2
+#define IVF_PAGE_DIRECTORY	3
+#define IVF_PAGE_DATA		4
+
+/* Quantizers and metrics: the same numbers as pg_ivf::core's enums */
+#define IVF_QUANTIZER_SQ8	0
+#define IVF_QUANTIZER_PQ	1
+#define IVF_QUANTIZER_FLAT	2
+#define IVF_METRIC_L2		0
+#define IVF_METRIC_IP		1
+#define IVF_METRIC_COSINE	2
+
+/* Build phases reported in pg_stat_progress_create_index */
+#define PROGRESS_IVF_PHASE_SAMPLE	2
+#define PROGRESS_IVF_PHASE_KMEANS	3
+#define PROGRESS_IVF_PHASE_TRAIN	4
+#define PROGRESS_IVF_PHASE_ASSIGN	5
+#define PROGRESS_IVF_PHASE_WRITE	6
+
+#define IVF_MAX_LISTS		100000
+#define IVF_DEFAULT_PROBES	8
+
+typedef struct IvfPageOpaqueData
+{
+	BlockNumber next;			/* next page of this list / blob / directory */
+	uint16		page_type;
+	uint16		page_id;		/* IVF_PAGE_ID, for tools that identify AMs */
+} IvfPageOpaqueData;
+
+typedef IvfPageOpaqueData *IvfPageOpaque;
+
+#define IvfPageGetOpaque(page) ((IvfPageOpaque) PageGetSpecialPointer(page))
+
+/* Where entries start on a data page, and how many bytes a page can hold */
+#define IVF_PAGE_DATA_START	MAXALIGN(SizeOfPageHeaderData)
+#define IVF_PAGE_CAPACITY	(BLCKSZ - IVF_PAGE_DATA_START - MAXALIGN(sizeof(IvfPageOpaqueData)))
+
+typedef struct IvfMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint64		nonce;			/* random per build: validates backend caches */
+	int32		dims;
+	int32		metric;
+	int32		quantizer;
+	int32		lists;
+	int32		pq_m;
+	int32		residual;
+	int32		entry_size;		/* bytes per entry on data pages */
+	int32		untrained;		/* built from fewer rows than lists: NOTICE given */
+	BlockNumber blob_start;
+	uint32		blob_pages;
+	uint64		centroid_floats;
+	uint64		param_floats;
+	BlockNumber dir_start;
+	uint32		dir_pages;
+	uint64		build_rows;		/* heap rows indexed by CREATE INDEX */
+	uint64		trained_rows;	/* rows in the training sample */
+	char		build_device[16];
+} IvfMetaPageData;
+
+typedef IvfMetaPageData *IvfMetaPage;
+
+#define IvfPageGetMeta(page) ((IvfMetaPage) PageGetContents(page))
+
+/* One directory slot per list */
+typedef struct IvfListData
+{
+	BlockNumber head;			/* newest page; chain follows opaque->next */
+	BlockNumber insert;			/* page inserts try first */
+} IvfListData;
+
+#define IVF_LISTS_PER_DIR_PAGE ((int) (IVF_PAGE_CAPACITY / sizeof(IvfListData)))
+
+/* Reloptions */
+typedef struct IvfOptions
+{
+	int32		vl_len_;
+	int			lists;			/* 0: derived from the row count */
+	int			quantizer;		/* IVF_QUANTIZER_*: sq8 (default), pq, flat */
+	int			pq_m;			/* 0: derived from dims */
+	bool		residual;
+	int			sample;			/* 0: derived from lists */
+} IvfOptions;
+
+/* GUCs */
+extern int	ivf_probes;
+extern int	ivf_max_probes;
+extern bool ivf_iterative_scan;
+extern int	ivf_kmeans_iterations;
+extern int	ivf_build_device;
+extern int	ivf_build_threads;
+
+#define IVF_DEVICE_AUTO	0
+#define IVF_DEVICE_CPU	1
+#define IVF_DEVICE_GPU	2
+
+/* ivfutils.cpp: the one page-access layer */
+extern void IvfInitRelOptions(void);
+extern bytea *ivfoptions(Datum reloptions, bool validate);
+extern int	IvfQuantizerFromOptions(Relation index);
+extern int	IvfGetMetric(Relation index);
+extern void IvfInitPage(Page page, uint16 page_type);
+extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
+extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
+extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
+extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
+extern int	IvfPageEntryCount(Page page, int entry_size);
+extern char *IvfPageEntry(Page page, int entry_size, int i);
+extern int	IvfPageCapacity(int entry_size);
+extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern int	IvfBuildThreads(void);
+extern char *IvfBuildPhaseName(int64 phasenum);
+extern bool IvfValidate(Oid opclassoid);
+
+/* AM callbacks */
+extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
+extern void ivfbuildempty(Relation index);
+extern bool ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+					  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+					  struct IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+extern IndexScanDesc ivfbeginscan(Relation index, int nkeys, int norderbys);
+extern void ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool ivfgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void ivfendscan(IndexScanDesc scan);
+extern void ivfcostestimate(struct PlannerInfo *root, struct IndexPath *path, double loop_count,
+							Cost *indexStartupCost, Cost *indexTotalCost,
+							Selectivity *indexSelectivity, double *indexCorrelation,
+							double *indexPages);
+
+#endif

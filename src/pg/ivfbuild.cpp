@@ -1,0 +1,709 @@
+/*
+ * ivfbuild.cpp — CREATE INDEX for ivf: a chain of named steps, each setting
+ * its progress phase:
+ *   1. sample rows (one heap scan, reservoir sampling)
+ *   2. k-means on the sample (src/core)
+ *   3. train the quantizer on the sample's residuals
+ *   4. assign and encode every row (second heap scan, in batches) and append
+ *      it to its list's newest page through the buffer manager
+ *   5. write the directory and meta page, then WAL-log every page at once
+ *
+ * C++ objects that must live across PostgreSQL calls (the trained codec) are
+ * heap-allocated and deleted by a reset callback on the build's memory
+ * context, so an error or a cancel frees them too.
+ */
+#include "pg.h"
+#include "ivf.h"
+#include "guard.h"
+#include "ivfmodel.h"
+#include "vector.h"
+
+
+namespace core = pg_ivf::core;
+
+#define IVF_MAX_DEFAULT_SAMPLE	1000000
+#define IVF_SAMPLE_PER_LIST		128
+#define IVF_MIN_SAMPLE_PER_LIST	4
+#define IVF_BATCH_BYTES			(16 * 1024 * 1024)
+#define IVF_SEED				1234
+
+typedef struct IvfBuildState
+{
+	Relation	heap;
+	Relation	index;
+	ForkNumber	fork;			/* MAIN_FORKNUM, or INIT_FORKNUM for an unlogged index */
+	MemoryContext cxt;			/* everything below lives here */
+
+	/* shape */
+	int			dims;
+	int			metric;
+	int			quantizer;
+	int			lists;
+	int			pq_m;
+	bool		residual;
+	int			entry_size;
+	int			threads;
+
+	/* step 1: reservoir */
+	float	   *sample;			/* size capacity * dims */
+	int64		capacity;
+	int64		nsample;
+	int64		rows_seen;		/* rows that are indexable (non-NULL, non-zero under cosine) */
+	pg_prng_state prng;
+
+	/* steps 2-3 */
+	float	   *centroids;		/* size lists * dims */
+	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
+	int64		trained_rows;
+
+	/* step 4 */
+	float	   *batch;			/* size batch_cap * dims */
+	ItemPointerData *batch_tids;
+	int32	   *batch_labels;
+	char	   *batch_entries;	/* size batch_cap * entry_size */
+	int			batch_cap;
+	int			nbatch;
+	IvfListData *dir;			/* size lists */
+	int64		indtuples;
+
+	BlockNumber blob_start;
+	uint32		blob_pages;
+	BlockNumber dir_start;
+	uint32		dir_pages;
+	uint64		param_floats;
+} IvfBuildState;
+
+/* Detoasts a row and checks its dimension; NULL when it is not indexed (zero vector under cosine). */
+static Vector *
+IndexableRow(IvfBuildState *bs, Datum value)
+{
+	Vector	   *v = DatumGetVector(value);
+
+	if (v->dim != bs->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", bs->dims, v->dim)));
+	if (bs->metric == IVF_METRIC_COSINE && core::squared_norm(v->x, v->dim) == 0)
+	{
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Copies a row as the index stores it (unit length under cosine) and frees a detoasted copy. */
+static void
+StoreRow(IvfBuildState *bs, Datum value, Vector *v, float *out)
+{
+	memcpy(out, v->x, sizeof(float) * bs->dims);
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	if (bs->metric == IVF_METRIC_COSINE)
+	{
+		double		norm = 0;
+
+		for (int i = 0; i < bs->dims; i++)
+			norm += (double) out[i] * out[i];
+		norm = sqrt(norm);
+		for (int i = 0; i < bs->dims; i++)
+			out[i] = (float) (out[i] / norm);
+	}
+}
+
+/* Step 1's callback: reservoir sampling (Algorithm R) over indexable rows. */
+static void
+SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+	Vector	   *v;
+	int64		slot;
+
+	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+		return;
+	slot = bs->nsample < bs->capacity ? bs->nsample
+		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
+	if (slot < bs->capacity)
+	{
+		StoreRow(bs, values[0], v, bs->sample + slot * bs->dims);
+		if (slot == bs->nsample)
+			bs->nsample++;
+	}
+	else if ((Pointer) v != DatumGetPointer(values[0]))
+		pfree(v);
+	bs->rows_seen++;
+	if ((bs->rows_seen & 1023) == 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
+}
+
+/* The default number of lists for n rows: n/1000 up to 1M rows, sqrt(n) above. */
+static int
+DefaultLists(int64 n)
+{
+	int64		lists = n <= 1000000 ? n / 1000 : (int64) sqrt((double) n);
+
+	return (int) Min(Max(lists, 1), IVF_MAX_LISTS);
+}
+
+/* The default number of PQ sub-vectors: sub-vectors of 8 dimensions, or the nearest larger divisor. */
+static int
+DefaultPqM(int dims)
+{
+	for (int dsub = 8; dsub <= dims; dsub++)
+		if (dims % dsub == 0)
+			return dims / dsub;
+	return 1;
+}
+
+/* Reads options and the column's shape, and rejects what cannot be built. */
+static void
+InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+
+	bs->heap = heap;
+	bs->index = index;
+	bs->metric = IvfGetMetric(index);
+	bs->quantizer = opts ? opts->quantizer : IVF_QUANTIZER_SQ8;
+	bs->residual = opts ? opts->residual : true;
+	bs->lists = opts ? opts->lists : 0;
+	bs->pq_m = opts ? opts->pq_m : 0;
+	bs->threads = IvfBuildThreads();
+
+	if (typmod < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column does not have dimensions"),
+				 errhint("Declare the column as vector(n), e.g. ALTER TABLE ... ALTER COLUMN ... TYPE vector(768).")));
+	bs->dims = typmod;
+
+	if (bs->quantizer == IVF_QUANTIZER_FLAT)
+		bs->residual = false;
+	if (bs->quantizer == IVF_QUANTIZER_PQ)
+	{
+		if (bs->pq_m == 0)
+			bs->pq_m = DefaultPqM(bs->dims);
+		if (bs->pq_m > bs->dims || bs->dims % bs->pq_m != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("pq_m = %d does not divide the index's %d dimensions", bs->pq_m, bs->dims),
+					 errhint("Choose a divisor of %d, such as %d.", bs->dims, DefaultPqM(bs->dims))));
+	}
+	else if (opts && opts->pq_m != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pq_m applies only to quantizer = 'pq'")));
+
+	bs->entry_size = (int) core::entry_size(bs->quantizer == IVF_QUANTIZER_SQ8 ? bs->dims
+											: bs->quantizer == IVF_QUANTIZER_PQ ? bs->pq_m
+											: 4 * (size_t) bs->dims);
+	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = '%s'",
+						bs->dims, bs->quantizer == IVF_QUANTIZER_FLAT ? "flat" : "sq8"),
+				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
+						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
+
+	if (ivf_build_device == IVF_DEVICE_GPU)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ivf.build_device = 'gpu' but no usable GPU: this build of pg_ivf has no CUDA backend"),
+				 errhint("SET ivf.build_device = 'auto' or 'cpu'.")));
+	elog(DEBUG1, "ivf build of \"%s\" runs on the CPU with %d threads",
+		 RelationGetRelationName(index), bs->threads);
+}
+
+/* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
+static Size
+TrainingBytes(IvfBuildState *bs, int64 s, int lists)
+{
+	Size		bytes = (Size) s * bs->dims * sizeof(float);
+
+	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
+	{
+		core::CodecOptions o;
+
+		o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
+		o.m = bs->pq_m;
+		bytes += core::codec_training_memory_bytes(o, s, bs->dims);
+	}
+	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
+	return bytes;
+}
+
+/* Step 1: one heap scan filling the reservoir; settles lists and the sample size. */
+static void
+SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
+{
+	IvfOptions *opts = (IvfOptions *) bs->index->rd_options;
+	int			sample_opt = opts ? opts->sample : 0;
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	int64		row_bytes = (int64) bs->dims * sizeof(float);
+	int64		target;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_SAMPLE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) Max(bs->heap->rd_rel->reltuples, 0));
+
+	/* the reservoir may use half the budget; training needs the rest */
+	bs->capacity = sample_opt > 0 ? sample_opt : IVF_MAX_DEFAULT_SAMPLE;
+	bs->capacity = Min(bs->capacity, (int64) (budget / 2 / row_bytes));
+	if (bs->capacity < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("maintenance_work_mem is too small to sample one %d-dimensional row", bs->dims)));
+	bs->sample = (float *) palloc_extended((Size) bs->capacity * row_bytes, MCXT_ALLOC_HUGE);
+	pg_prng_seed(&bs->prng, IVF_SEED);
+
+	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, SampleCallback, bs, NULL);
+
+	if (bs->lists == 0)
+		bs->lists = DefaultLists(bs->rows_seen);
+
+	/* keep a uniform subset of the reservoir when it holds more than needed */
+	target = sample_opt > 0 ? sample_opt
+		: Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE);
+	while (target > 0 && TrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
+		target = target * 3 / 4;
+	if (target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("memory required to train %d lists is %zu MB, maintenance_work_mem is %d MB",
+						bs->lists,
+						TrainingBytes(bs, Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample),
+									  bs->lists) / (1024 * 1024) + 1,
+						maintenance_work_mem / 1024),
+				 errhint("Raise maintenance_work_mem or lower lists.")));
+	if (bs->nsample > target)
+	{
+		/* partial Fisher-Yates: the first target rows become a uniform subset */
+		float	   *tmp = (float *) palloc(row_bytes);
+
+		for (int64 i = 0; i < target; i++)
+		{
+			int64		j = (int64) pg_prng_uint64_range(&bs->prng, i, bs->nsample - 1);
+
+			if (j != i)
+			{
+				memcpy(tmp, bs->sample + i * bs->dims, row_bytes);
+				memcpy(bs->sample + i * bs->dims, bs->sample + j * bs->dims, row_bytes);
+				memcpy(bs->sample + j * bs->dims, tmp, row_bytes);
+			}
+		}
+		pfree(tmp);
+		bs->nsample = target;
+	}
+	if (bs->nsample < Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen) && sample_opt == 0)
+		ereport(NOTICE,
+				(errmsg("ivf index trained on %lld rows, fewer than %lld, to stay within maintenance_work_mem",
+						(long long) bs->nsample,
+						(long long) Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen)),
+				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
+						 TrainingBytes(bs, Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen),
+									   bs->lists) / (1024 * 1024) + 1)));
+	if (bs->rows_seen < bs->lists)
+		ereport(NOTICE,
+				(errmsg("ivf index \"%s\" was built from %lld rows, fewer than its %d lists",
+						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->lists),
+				 errdetail("It returns correct results, but its lists are not tuned to the data."),
+				 errhint("REINDEX the index once the table is loaded.")));
+	bs->trained_rows = bs->nsample;
+}
+
+static void
+DeleteCodec(void *p)
+{
+	delete static_cast<core::Codec *>(p);
+}
+
+/* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
+static void
+TrainModel(IvfBuildState *bs)
+{
+	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
+	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
+	core::Codec *codec = NULL;
+
+	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
+	IvfGuard("ivf k-means", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		core::CpuAssigner assigner(bs->threads);
+		core::KMeansParams params;
+
+		params.k = bs->lists;
+		params.iterations = ivf_kmeans_iterations;
+		params.seed = IVF_SEED;
+		params.spherical = bs->metric == IVF_METRIC_COSINE;
+		hooks.progress = [](size_t done, size_t total) {
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) done);
+		};
+		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
+													   assigner, hooks);
+		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
+		if (bs->nsample > 0)
+			assigner.assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
+							labels, dist2, hooks);
+	});
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
+	IvfGuard("ivf quantizer training", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		core::CpuAssigner assigner(bs->threads);
+		core::CodecOptions options;
+
+		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
+		options.metric = static_cast<core::Metric>(bs->metric);
+		options.m = bs->pq_m;
+		options.residual = bs->residual;
+		options.seed = IVF_SEED;
+		options.threads = bs->threads;
+		codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
+												  bs->centroids, labels, assigner, hooks));
+	});
+	IvfDeleteOnReset(bs->cxt, DeleteCodec, codec);
+	bs->codec = codec;
+	if ((int) codec->entry_bytes() != bs->entry_size)
+		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
+			 codec->entry_bytes(), bs->entry_size);
+
+	/* the sample is no longer needed */
+	pfree(bs->sample);
+	bs->sample = NULL;
+	pfree(labels);
+	pfree(dist2);
+}
+
+/* Allocates the next block of the index as a fresh page of the given type (no WAL yet). */
+static Buffer
+NewBuildPage(IvfBuildState *bs, uint16 page_type)
+{
+	Buffer		buf = ReadBufferExtended(bs->index, bs->fork, P_NEW, RBM_NORMAL, NULL);
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	IvfInitPage(BufferGetPage(buf), page_type);
+	return buf;
+}
+
+/* Writes the meta placeholder, the parameter stream and an empty directory. */
+static void
+WriteModelPages(IvfBuildState *bs)
+{
+	Buffer		buf;
+	float	   *params = NULL;
+	Size		nparams = 0;
+	Size		total;
+	Size		done = 0;
+
+	buf = NewBuildPage(bs, IVF_PAGE_META);
+	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+
+	IvfGuard("ivf parameter export", [&]() {
+		std::vector<float> p = bs->codec->parameters();
+
+		nparams = p.size();
+		params = (float *) malloc(sizeof(float) * Max(nparams, 1));
+		if (params == NULL)
+			throw std::bad_alloc();
+		std::copy(p.begin(), p.end(), params);
+	});
+	bs->param_floats = nparams;
+
+	/* the stream: centroids, then codec parameters */
+	total = ((Size) bs->lists * bs->dims + nparams) * sizeof(float);
+	bs->blob_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
+	bs->blob_pages = 0;
+	while (done < total)
+	{
+		Size		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
+		Page		page;
+		char	   *dst;
+		Size		centroid_bytes = (Size) bs->lists * bs->dims * sizeof(float);
+
+		buf = NewBuildPage(bs, IVF_PAGE_BLOB);
+		page = BufferGetPage(buf);
+		dst = (char *) page + IVF_PAGE_DATA_START;
+		for (Size i = 0; i < n; i++)
+		{
+			Size		off = done + i;
+
+			dst[i] = off < centroid_bytes ? ((char *) bs->centroids)[off]
+				: ((char *) params)[off - centroid_bytes];
+		}
+		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + n;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		done += n;
+		bs->blob_pages++;
+	}
+	free(params);
+
+	bs->dir_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
+	bs->dir_pages = (bs->lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
+	for (uint32 i = 0; i < bs->dir_pages; i++)
+	{
+		buf = NewBuildPage(bs, IVF_PAGE_DIRECTORY);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
+	for (int i = 0; i < bs->lists; i++)
+		bs->dir[i].head = bs->dir[i].insert = InvalidBlockNumber;
+}
+
+/* Appends n entries of one list to its newest page, opening pages as they fill. */
+static void
+AppendToList(IvfBuildState *bs, int list, const char *entries, int n)
+{
+	int			capacity = IvfPageCapacity(bs->entry_size);
+
+	while (n > 0)
+	{
+		Buffer		buf;
+		Page		page;
+		int			count;
+		int			take;
+
+		if (bs->dir[list].head == InvalidBlockNumber)
+			count = capacity;
+		else
+		{
+			buf = ReadBufferExtended(bs->index, bs->fork, bs->dir[list].head, RBM_NORMAL, NULL);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			count = IvfPageEntryCount(BufferGetPage(buf), bs->entry_size);
+			if (count >= capacity)
+				UnlockReleaseBuffer(buf);
+		}
+		if (count >= capacity)
+		{
+			buf = NewBuildPage(bs, IVF_PAGE_DATA);
+			IvfPageGetOpaque(BufferGetPage(buf))->next = bs->dir[list].head;
+			bs->dir[list].head = bs->dir[list].insert = BufferGetBlockNumber(buf);
+			count = 0;
+		}
+		page = BufferGetPage(buf);
+		take = Min(n, capacity - count);
+		memcpy(IvfPageEntry(page, bs->entry_size, count), entries, (Size) take * bs->entry_size);
+		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + (count + take) * bs->entry_size;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		entries += (Size) take * bs->entry_size;
+		n -= take;
+	}
+}
+
+/* Assigns, encodes and appends the rows gathered in the batch. */
+static void
+FlushBatch(IvfBuildState *bs)
+{
+	int			n = bs->nbatch;
+	int		   *order;
+	int		   *start;
+	char	   *sorted;
+
+	if (n == 0)
+		return;
+	IvfGuard("ivf row assignment", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		core::CpuAssigner assigner(bs->threads);
+		std::vector<float> dist2(n);
+
+		assigner.assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
+						dist2.data(), hooks);
+		core::encode_rows(*bs->codec, bs->batch, n, bs->centroids, bs->batch_labels,
+						  (uint8_t *) bs->batch_entries, bs->entry_size, bs->threads);
+	});
+
+	/* counting sort by list, so each list's page is locked once per batch */
+	start = (int *) palloc0(sizeof(int) * (bs->lists + 1));
+	order = (int *) palloc(sizeof(int) * n);
+	sorted = (char *) palloc((Size) n * bs->entry_size);
+	for (int i = 0; i < n; i++)
+		start[bs->batch_labels[i] + 1]++;
+	for (int l = 0; l < bs->lists; l++)
+		start[l + 1] += start[l];
+	for (int i = 0; i < n; i++)
+		order[start[bs->batch_labels[i]]++] = i;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *e = sorted + (Size) i * bs->entry_size;
+
+		memcpy(e, bs->batch_entries + (Size) order[i] * bs->entry_size, bs->entry_size);
+		memset(e, 0, core::kEntryTidBytes);
+		memcpy(e, &bs->batch_tids[order[i]], sizeof(ItemPointerData));
+	}
+	for (int i = 0; i < n;)
+	{
+		int			list = bs->batch_labels[order[i]];
+		int			j = i;
+
+		while (j < n && bs->batch_labels[order[j]] == list)
+			j++;
+		AppendToList(bs, list, sorted + (Size) i * bs->entry_size, j - i);
+		i = j;
+	}
+	pfree(start);
+	pfree(order);
+	pfree(sorted);
+	bs->indtuples += n;
+	bs->nbatch = 0;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* Step 4's callback: gather rows into the batch. */
+static void
+AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			   bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+
+	Vector	   *v;
+
+	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+		return;
+	StoreRow(bs, values[0], v, bs->batch + (Size) bs->nbatch * bs->dims);
+	bs->batch_tids[bs->nbatch] = *tid;
+	if (++bs->nbatch == bs->batch_cap)
+		FlushBatch(bs);
+}
+
+/* Step 4: the second heap scan. */
+static void
+AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
+{
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+
+	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
+	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
+	bs->batch_tids = (ItemPointerData *) palloc(sizeof(ItemPointerData) * bs->batch_cap);
+	bs->batch_labels = (int32 *) palloc(sizeof(int32) * bs->batch_cap);
+	bs->batch_entries = (char *) palloc((Size) bs->batch_cap * bs->entry_size);
+	bs->nbatch = 0;
+
+	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
+	FlushBatch(bs);
+}
+
+/* Step 5: directory slots and the meta page, then WAL for every page. */
+static void
+FinishIndex(IvfBuildState *bs)
+{
+	ForkNumber	fork = bs->fork;
+	Buffer		buf;
+	Page		page;
+	IvfMetaPage meta;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_WRITE);
+	for (uint32 p = 0; p < bs->dir_pages; p++)
+	{
+		int			first = p * IVF_LISTS_PER_DIR_PAGE;
+		int			n = Min(IVF_LISTS_PER_DIR_PAGE, bs->lists - first);
+
+		buf = ReadBufferExtended(bs->index, fork, bs->dir_start + p, RBM_NORMAL, NULL);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		memcpy(PageGetContents(page), bs->dir + first, sizeof(IvfListData) * n);
+		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfListData) * n;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+
+	buf = ReadBufferExtended(bs->index, fork, IVF_METAPAGE_BLKNO, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	meta = IvfPageGetMeta(page);
+	memset(meta, 0, sizeof(IvfMetaPageData));
+	meta->magic = IVF_MAGIC;
+	meta->version = IVF_VERSION;
+	meta->nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
+	meta->dims = bs->dims;
+	meta->metric = bs->metric;
+	meta->quantizer = bs->quantizer;
+	meta->lists = bs->lists;
+	meta->pq_m = bs->pq_m;
+	meta->residual = bs->residual;
+	meta->entry_size = bs->entry_size;
+	meta->untrained = bs->rows_seen < bs->lists;
+	meta->blob_start = bs->blob_start;
+	meta->blob_pages = bs->blob_pages;
+	meta->centroid_floats = (uint64) bs->lists * bs->dims;
+	meta->param_floats = bs->param_floats;
+	meta->dir_start = bs->dir_start;
+	meta->dir_pages = bs->dir_pages;
+	meta->build_rows = bs->indtuples;
+	meta->trained_rows = bs->trained_rows;
+	strlcpy(meta->build_device, "cpu", sizeof(meta->build_device));
+	((PageHeader) page)->pd_lower = ((char *) meta - (char *) page) + sizeof(IvfMetaPageData);
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+
+	if (RelationNeedsWAL(bs->index) || fork == INIT_FORKNUM)
+		log_newpage_range(bs->index, fork, 0, RelationGetNumberOfBlocksInFork(bs->index, fork), true);
+}
+
+/* Builds the whole index into the given fork. */
+static void
+BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *bs, ForkNumber fork)
+{
+	if (RelationGetNumberOfBlocksInFork(index, fork) != 0)
+		elog(ERROR, "index \"%s\" already contains data. Please report a bug.", RelationGetRelationName(index));
+	InitBuildShape(bs, heap, index);
+	if (heap != NULL)
+		SampleRows(bs, indexInfo);
+	else
+	{
+		bs->lists = bs->lists > 0 ? bs->lists : 1;
+		bs->sample = (float *) palloc(sizeof(float));
+	}
+	bs->fork = fork;
+	TrainModel(bs);
+	WriteModelPages(bs);
+	if (heap != NULL)
+		AssignRows(bs, indexInfo);
+	FinishIndex(bs);
+}
+
+IndexBuildResult *
+ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IvfBuildState *bs;
+	IndexBuildResult *result;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf build",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	bs = (IvfBuildState *) palloc0(sizeof(IvfBuildState));
+	bs->cxt = cxt;
+	BuildIndex(heap, index, indexInfo, bs, MAIN_FORKNUM);
+
+	MemoryContextSwitchTo(old);
+	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = (double) bs->rows_seen;
+	result->index_tuples = (double) bs->indtuples;
+	MemoryContextDelete(cxt);
+	return result;
+}
+
+/* The init fork of an unlogged index: an untrained model with one empty list. */
+void
+ivfbuildempty(Relation index)
+{
+	IvfBuildState *bs;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf build empty",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	bs = (IvfBuildState *) palloc0(sizeof(IvfBuildState));
+	bs->cxt = cxt;
+	BuildIndex(NULL, index, NULL, bs, INIT_FORKNUM);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}

@@ -1,0 +1,109 @@
+/*
+ * ivfmodel.cpp — backend-local cache of trained index models.
+ */
+#include "pg.h"
+#include "ivfmodel.h"
+#include "guard.h"
+
+
+#include <list>
+
+namespace core = pg_ivf::core;
+
+/*
+ * A few recently used models.  Inserts and scans of a large table would
+ * otherwise re-read megabytes of centroids and codebooks per statement.
+ */
+static constexpr size_t kCachedModels = 8;
+static std::list<std::shared_ptr<const IvfModel>> *model_cache;
+
+/* Finds a cached model; never throws. */
+static IvfModelRef *
+LookupModel(Oid relid, uint64 nonce)
+{
+	IvfModelRef *ref = NULL;
+
+	IvfGuard("ivf model lookup", [&]() {
+		if (model_cache == nullptr)
+			model_cache = new std::list<std::shared_ptr<const IvfModel>>();
+		for (auto it = model_cache->begin(); it != model_cache->end(); ++it)
+		{
+			if ((*it)->relid == relid && (*it)->nonce == nonce)
+			{
+				model_cache->splice(model_cache->begin(), *model_cache, it);
+				ref = new IvfModelRef{model_cache->front()};
+				return;
+			}
+		}
+	});
+	return ref;
+}
+
+IvfModelRef *
+IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
+{
+	IvfModelRef *ref = LookupModel(RelationGetRelid(index), meta->nonce);
+	float	   *blob;
+	Oid			relid = RelationGetRelid(index);
+
+	if (ref != NULL)
+		return ref;
+
+	blob = IvfReadBlob(index, meta);
+	IvfGuard("loading the ivf index model", [&]() {
+		auto model = std::make_shared<IvfModel>();
+
+		model->relid = relid;
+		model->nonce = meta->nonce;
+		model->dims = meta->dims;
+		model->lists = meta->lists;
+		model->centroids.assign(blob, blob + meta->centroid_floats);
+		model->codec = core::Codec::from_parameters(static_cast<core::QuantizerKind>(meta->quantizer),
+													static_cast<core::Metric>(meta->metric),
+													meta->dims, meta->pq_m, meta->residual != 0,
+													blob + meta->centroid_floats, meta->param_floats);
+		/* drop stale versions of this index, then bound the cache */
+		model_cache->remove_if([relid](const std::shared_ptr<const IvfModel> &m) { return m->relid == relid; });
+		model_cache->push_front(model);
+		while (model_cache->size() > kCachedModels)
+			model_cache->pop_back();
+		ref = new IvfModelRef{model};
+	});
+	pfree(blob);
+	return ref;
+}
+
+void
+IvfModelRelease(IvfModelRef *ref)
+{
+	delete ref;
+}
+
+struct IvfResetDeleter
+{
+	MemoryContextCallback cb;
+	void		(*deleter) (void *);
+	void	   *object;
+};
+
+static void
+RunDeleter(void *arg)
+{
+	IvfResetDeleter *d = (IvfResetDeleter *) arg;
+
+	if (d->object != NULL)
+		d->deleter(d->object);
+	d->object = NULL;
+}
+
+void
+IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object)
+{
+	IvfResetDeleter *d = (IvfResetDeleter *) MemoryContextAlloc(cxt, sizeof(IvfResetDeleter));
+
+	d->deleter = deleter;
+	d->object = object;
+	d->cb.func = RunDeleter;
+	d->cb.arg = d;
+	MemoryContextRegisterResetCallback(cxt, &d->cb);
+}

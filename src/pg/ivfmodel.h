@@ -1,0 +1,39 @@
+/*
+ * ivfmodel.h — the trained part of an index (centroids and codec), loaded
+ * once per backend and shared by scans and inserts until a rebuild changes
+ * the meta page's nonce.
+ */
+#ifndef PG_IVF_IVFMODEL_H
+#define PG_IVF_IVFMODEL_H
+
+#include "ivf.h"
+
+#include <memory>
+#include <vector>
+
+#include "core/codec.h"
+
+struct IvfModel
+{
+	Oid			relid;
+	uint64		nonce;
+	int			dims;
+	int			lists;
+	std::vector<float> centroids;	/* size lists * dims */
+	pg_ivf::core::Codec codec;
+};
+
+/* A reference a scan keeps alive; allocated with new, freed by IvfModelRelease. */
+struct IvfModelRef
+{
+	std::shared_ptr<const IvfModel> model;
+};
+
+/* The model of an index whose meta page is *meta; loads and caches it when needed. */
+extern IvfModelRef *IvfModelAcquire(Relation index, const IvfMetaPageData *meta);
+extern void IvfModelRelease(IvfModelRef *ref);
+
+/* Registers delete of a C++ object when memory context cxt is reset or deleted. */
+extern void IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object);
+
+#endif

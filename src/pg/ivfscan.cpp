@@ -1,0 +1,261 @@
+/*
+ * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
+ *
+ * amrescan ranks the lists by their centroid's distance to the query.  The
+ * first amgettuple reads every entry of the `ivf.probes` nearest lists and
+ * computes for each a guaranteed lower bound of the operator's value (see
+ * src/core/bounds.h); rows then come out in increasing lower bound with
+ * xs_recheckorderby, so the executor recomputes the exact distance from the
+ * heap row and reorders: exact distances, in exact order, and only the rows
+ * that can still enter the top k are ever fetched from the heap.
+ *
+ * When the probed lists run out and ivf.iterative_scan is on, the next
+ * nearest lists are probed (up to ivf.max_probes).  Rows from those lists
+ * may have lower bounds below what was already returned, so the order
+ * guarantee then holds within each batch of lists, not across batches.
+ */
+#include "pg.h"
+#include "ivf.h"
+#include "guard.h"
+#include "ivfmodel.h"
+#include "vector.h"
+
+
+namespace core = pg_ivf::core;
+
+struct IvfCandidate
+{
+	float		bound;
+	ItemPointerData tid;
+};
+
+/* The C++ half of a scan: new'd at rescan, deleted by the scan context's reset callback or the next rescan. */
+struct IvfScanState
+{
+	std::unique_ptr<IvfModelRef> ref;
+	std::unique_ptr<core::QueryScanner> scanner;
+	std::vector<int32_t> list_order;	/* lists nearest first */
+	size_t		next_list = 0;
+	std::vector<IvfCandidate> heap;	/* min-heap on bound */
+	std::vector<float> bounds;	/* per-page scratch */
+	bool		degenerate = false;
+};
+
+typedef struct IvfScanOpaqueData
+{
+	IvfScanState *st;
+	IvfMetaPageData meta;
+	MemoryContext cxt;
+	bool		started;
+	bool		null_query;
+	float	   *query;			/* size meta.dims */
+} IvfScanOpaqueData;
+
+typedef IvfScanOpaqueData *IvfScanOpaque;
+
+static bool
+CandidateAfter(const IvfCandidate &a, const IvfCandidate &b)
+{
+	return a.bound > b.bound;
+}
+
+static void
+DeleteScanState(void *p)
+{
+	delete static_cast<IvfScanState *>(p);
+}
+
+IndexScanDesc
+ivfbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	IvfScanOpaque so = (IvfScanOpaque) palloc0(sizeof(IvfScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf scan", ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+/* Frees the C++ state of the previous query, if any. */
+static void
+ResetScanState(IvfScanOpaque so)
+{
+	/* deleting the context runs DeleteScanState through its reset callback */
+	MemoryContextReset(so->cxt);
+	so->st = NULL;
+	so->query = NULL;
+}
+
+void
+ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	MemoryContext old;
+	IvfModelRef *ref;
+	IvfScanState *st = NULL;
+	int			probes;
+	int			max_probes;
+
+	ResetScanState(so);
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	so->started = false;
+
+	old = MemoryContextSwitchTo(so->cxt);
+	IvfGetMetaPage(index, &so->meta);
+	so->null_query = scan->numberOfOrderBys == 0 || (scan->orderByData[0].sk_flags & SK_ISNULL);
+	so->query = (float *) palloc0(sizeof(float) * so->meta.dims);
+	if (!so->null_query)
+	{
+		Vector	   *q = DatumGetVector(scan->orderByData[0].sk_argument);
+
+		if (q->dim != so->meta.dims)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("different vector dimensions %d and %d", so->meta.dims, q->dim)));
+		memcpy(so->query, q->x, sizeof(float) * so->meta.dims);
+	}
+
+	probes = Min(ivf_probes, so->meta.lists);
+	max_probes = so->null_query ? so->meta.lists
+		: !ivf_iterative_scan ? probes
+		: ivf_max_probes < 0 ? so->meta.lists
+		: Max(probes, Min(ivf_max_probes, so->meta.lists));
+
+	ref = IvfModelAcquire(index, &so->meta);
+	IvfGuard("ivf scan setup", [&]() {
+		std::unique_ptr<IvfScanState> s(new IvfScanState());
+
+		s->ref.reset(ref);
+		const IvfModel &model = *s->ref->model;
+
+		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
+		s->degenerate = s->scanner->query_is_degenerate();
+		if (so->null_query)
+		{
+			s->list_order.resize(model.lists);
+			for (int i = 0; i < model.lists; i++)
+				s->list_order[i] = i;
+		}
+		else
+			s->list_order = core::nearest_lists(*s->scanner, model.centroids.data(), model.lists,
+												model.dims, max_probes);
+		st = s.release();
+	});
+	IvfDeleteOnReset(so->cxt, DeleteScanState, st);
+	so->st = st;
+	MemoryContextSwitchTo(old);
+}
+
+/* Reads every entry of list `list` into the candidate heap (not yet heapified). */
+static void
+ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
+{
+	Relation	index = scan->indexRelation;
+	IvfScanState *st = so->st;
+	int			entry_size = so->meta.entry_size;
+	BlockNumber blkno = IvfGetList(index, &so->meta, list).head;
+	bool		null_query = so->null_query;
+
+	IvfGuard("ivf list setup", [&]() {
+		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
+		st->bounds.resize(IvfPageCapacity(entry_size));
+	});
+	while (BlockNumberIsValid(blkno))
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL);
+		Page		page;
+		int			n;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		n = IvfPageEntryCount(page, entry_size);
+		IvfGuard("ivf list scan", [&]() {
+			const char *entries = IvfPageEntry(page, entry_size, 0);
+
+			if (null_query)
+				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
+			else
+				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data());
+			for (int i = 0; i < n; i++)
+			{
+				IvfCandidate c;
+
+				c.bound = st->bounds[i];
+				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
+				st->heap.push_back(c);
+			}
+		});
+		blkno = IvfPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Probes the next batch of `ivf.probes` lists; false when none are left. */
+static bool
+ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
+{
+	IvfScanState *st = so->st;
+	size_t		batch = so->null_query ? st->list_order.size() : (size_t) Min(ivf_probes, so->meta.lists);
+	size_t		end = Min(st->list_order.size(), st->next_list + batch);
+
+	if (st->next_list >= end)
+		return false;
+	for (; st->next_list < end; st->next_list++)
+	{
+		ProbeList(scan, so, st->list_order[st->next_list]);
+		CHECK_FOR_INTERRUPTS();
+	}
+	IvfGuard("ivf candidate ordering", [&]() {
+		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
+	});
+	return true;
+}
+
+bool
+ivfgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+	IvfScanState *st = so->st;
+	IvfCandidate next;
+
+	if (st == NULL)
+		elog(ERROR, "ivf scan used before amrescan. Please report a bug.");
+	if (!so->started)
+	{
+		so->started = true;
+		pgstat_count_index_scan(scan->indexRelation);
+		ProbeNextLists(scan, so);
+	}
+	while (st->heap.empty())
+	{
+		if (!ProbeNextLists(scan, so))
+			return false;
+	}
+	IvfGuard("ivf candidate ordering", [&]() {
+		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
+		next = st->heap.back();
+		st->heap.pop_back();
+	});
+
+	scan->xs_heaptid = next.tid;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = true;
+	if (scan->numberOfOrderBys > 0)
+	{
+		scan->xs_orderbyvals[0] = Float8GetDatum((double) next.bound);
+		scan->xs_orderbynulls[0] = so->null_query;
+	}
+	return true;
+}
+
+void
+ivfendscan(IndexScanDesc scan)
+{
+	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}
