@@ -49,8 +49,8 @@ include $(PGXS)
 endif
 
 $(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
-	{ echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
-	  echo '\echo Use "CREATE EXTENSION pg_ivf" to load this file. \quit'; \
+	{ printf '%s\n' '-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
+	    '\echo Use "CREATE EXTENSION pg_ivf" to load this file. \quit'; \
 	  cat $^; } > $@
 
 $(UNIT_BIN): $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h)
@@ -71,3 +71,12 @@ bench-micro: build/bench/micro_distance
 
 print-regress:
 	@echo $(REGRESS)
+
+demo:
+	@bash scripts/demo.sh
+
+demo-stop:
+	@bash scripts/demo-stop.sh
+
+# Every object depends on every header: the headers are few and change together.
+$(OBJS): $(wildcard src/core/*.h src/pg/*.h)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/cluster.sh
 
 MAKE=${MAKE:-make}
-PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/../..
 log=$(mktemp -d /tmp/pg_ivf_check.XXXXXX)
 chmod 755 "$log"
 trap 'cluster_stop; rm -rf "$log"' EXIT
@@ -48,7 +48,7 @@ if ls test/t/*.pl >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] && chown -R postgres: "$tapdir"
   (cd "$tapdir" && as_pg env TESTDIR="$tapdir" PATH="$PGBIN:$PATH" PGUSER= PGHOST= PGPORT= \
       PERL5LIB="$PGXS_DIR/src/test/perl" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-      prove --timer t/) 2>&1 | tee "$log/tap.out"
+      prove --ext .pl --timer t/) 2>&1 | tee "$log/tap.out"
   p=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log/tap.out")
   if grep -q '^Result: PASS' "$log/tap.out"; then passed=$((passed + ${p:-0}));
   else

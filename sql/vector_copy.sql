@@ -42,6 +42,8 @@ FROM vcopy_src s JOIN vcopy_dst d USING (id) ORDER BY id;
 COPY vcopy_src TO STDOUT;
 
 -- the typmod of the target column is enforced on binary input
+-- (terse errors from here on: their context would show the file name)
+\set VERBOSITY terse
 CREATE TABLE vcopy_two (id int, v vector(2));
 SELECT pg_temp.copy_binary_round_trip('vcopy_src', 'vcopy_two');
 SELECT count(*) FROM vcopy_two;
@@ -63,7 +65,6 @@ BEGIN
   RETURN result;
 END $$;
 
-\set VERBOSITY terse
 SELECT pg_temp.recv('\x000200003f80000040000000');
 SELECT pg_temp.recv(vector_send('[0.1,-0,1e-45,3.4028235e38]'));
 SELECT pg_temp.recv('\x000300003f8000004000000040400000', 'vcopy_src');
@@ -79,4 +80,16 @@ SELECT pg_temp.recv('\x000100003f80000000');
 SELECT pg_temp.recv('\x0001');
 \set VERBOSITY default
 
+-- SQLSTATEs of the binary-format errors
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+SELECT pg_temp.sqlstate_of(format('SELECT pg_temp.recv(%L)', b))
+FROM unnest(ARRAY['\x000100013f800000', '\x00000000', '\x000100007fc00000']) b;
+
+DROP FUNCTION pg_temp.recv(bytea, regclass);
 DROP TABLE vcopy_src, vcopy_dst, vcopy_two, vcopy_wire, vcopy_any;

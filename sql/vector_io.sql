@@ -96,3 +96,32 @@ FROM pg_proc WHERE proname IN ('vector_in', 'vector_out', 'vector_recv', 'vector
                                'vector_typmod_in', 'vector_typmod_out', 'vector')
 ORDER BY proname;
 SELECT typname, typlen, typstorage, typalign FROM pg_type WHERE typname = 'vector';
+
+-- the SQLSTATE of every error class the type raises
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ' ' || SQLERRM;
+END $$;
+SELECT q, pg_temp.sqlstate_of(q) FROM (VALUES
+  ($$SELECT '[1,x]'::vector$$),
+  ($$SELECT '[1,2]x'::vector$$),
+  ($$SELECT '[]'::vector$$),
+  ($$SELECT '[NaN]'::vector$$),
+  ($$SELECT '[Infinity]'::vector$$),
+  ($$SELECT '[1e39]'::vector$$),
+  ($$SELECT ('[' || repeat('1,', 16000) || '1]')::vector$$),
+  ($$SELECT '[1]'::vector(16001)$$),
+  ($$SELECT '[1]'::vector(1,2)$$),
+  ($$SELECT '[1,2]'::vector(3)$$),
+  ($$SELECT '[1,2]'::vector <-> '[1,2,3]'$$),
+  ($$SELECT '[3e38]'::vector + '[3e38]'$$),
+  ($$SELECT '[1e-37]'::vector * '[1e-37]'$$),
+  ($$SELECT subvector('[1,2]', 3, 1)$$),
+  ($$SELECT '{1,NULL}'::real[]::vector$$),
+  ($$SELECT '{{1}}'::real[]::vector$$),
+  ($$SELECT '{4e38}'::float8[]::vector$$),
+  ($$SELECT avg(v) FROM (VALUES ('[1]'::vector), ('[1,2]')) t(v)$$)
+) t(q);

@@ -1,11 +1,24 @@
-// Nearest-centroid assignment on the CPU: the BLAS-blocked production path
+// Nearest-centroid assignment on the CPU: the blocked production path
 // (CpuAssigner) and the double-precision brute-force oracle (ReferenceAssigner).
-#include <cblas.h>
-
+//
+// CpuAssigner computes ||c||^2 - 2 x.c with a register-blocked micro-kernel
+// (6 rows x 16 centroids, AVX2/FMA when the CPU has it, portable C++
+// otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
+// It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
+// is not safe for concurrent callers (upstream needs USE_LOCKING=1 for that);
+// two threads entering sgemm together can share a packing buffer and get
+// wrong products (reproduced: 8 of 1,280 concurrent calls corrupted).  The
+// kernel below runs at about the same speed on AVX2 and needs no BLAS at all.
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <stdexcept>
 #include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PG_IVF_HAVE_X86 1
+#endif
 
 #include "kmeans.h"
 #include "kmeans_math.h"
@@ -14,12 +27,186 @@
 namespace pg_ivf::core {
 namespace {
 
+constexpr size_t kMicroRows = 6;    // rows of x per micro-tile
+constexpr size_t kPanel = 16;       // centroids per packed panel (two 8-float vectors)
+constexpr size_t kLanes = 8;        // running minima kept per row, one per vector lane
+static_assert(kAssignRowBlock % kMicroRows == 0, "row blocks hold whole micro-tiles");
+
+// Packed centroids swept per pass over a row block: small enough to stay in
+// L2 while every 6-row micro-tile of the block streams over them.
+constexpr size_t kGroupBytes = 384 * 1024;
+
 // Work (multiply-adds) one thread should get between two hook polls: large
 // enough to amortize a parallel region, small enough (~10 ms) to cancel promptly.
 constexpr double kMacsPerPoll = 3.0e8;
 
 // Rows the oracle handles between two hook polls.
 constexpr size_t kReferenceRowsPerPoll = 256;
+
+// Running arg-min of one row: lane l holds the best of the columns j with
+// j % 8 == l seen so far.  Columns reach a lane in increasing order, so a
+// strict '<' keeps the lowest index on ties, and the final reduction over
+// lanes applies better() to finish the tie rule.
+struct LaneBest {
+    float value[kLanes];
+    int32_t index[kLanes];
+};
+
+// rows: 6 row pointers (size d each); panel: 16 centroids packed d-major
+// (panel[t * 16 + j]); norms: ||c||^2 of the 16 (+inf for padding); col0:
+// index of the panel's first centroid; best: the 6 rows' running minima.
+using MicroKernel = void (*)(const float* const* rows, const float* panel, size_t d,
+                             const float* norms, int32_t col0, LaneBest* const* best);
+using NormKernel = float (*)(const float* v, size_t d);
+
+// Portable micro-kernel; the compiler vectorizes the 16-wide inner loops.
+void micro_kernel_generic(const float* const* rows, const float* panel, size_t d,
+                          const float* norms, int32_t col0, LaneBest* const* best) {
+    float acc[kMicroRows][kPanel] = {};
+    for (size_t t = 0; t < d; ++t) {
+        const float* b = panel + t * kPanel;
+        for (size_t r = 0; r < kMicroRows; ++r) {
+            const float a = rows[r][t];
+            for (size_t j = 0; j < kPanel; ++j) acc[r][j] += a * b[j];
+        }
+    }
+    for (size_t r = 0; r < kMicroRows; ++r) {
+        LaneBest* lb = best[r];
+        for (size_t j = 0; j < kPanel; ++j) {
+            const float v = norms[j] - 2.0f * acc[r][j];
+            const size_t lane = j % kLanes;
+            if (v < lb->value[lane]) {
+                lb->value[lane] = v;
+                lb->index[lane] = col0 + static_cast<int32_t>(j);
+            }
+        }
+    }
+}
+
+// Squared norm with eight independent partial sums (vectorizable, and far
+// shorter dependency chains than a single accumulator).
+float squared_norm_generic(const float* v, size_t d) {
+    float part[8] = {};
+    size_t t = 0;
+    for (; t + 8 <= d; t += 8)
+        for (size_t l = 0; l < 8; ++l) part[l] += v[t + l] * v[t + l];
+    float s = 0.0f;
+    for (; t < d; ++t) s += v[t] * v[t];
+    for (size_t l = 0; l < 8; ++l) s += part[l];
+    return s;
+}
+
+#ifdef PG_IVF_HAVE_X86
+// Merges 8 candidate distances (columns idx) into a row's lane minima.
+__attribute__((target("avx2,fma"))) inline void merge_lanes_avx2(LaneBest* lb, __m256 v, __m256i idx) {
+    __m256 bv = _mm256_loadu_ps(lb->value);
+    __m256 bi = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lb->index)));
+    const __m256 win = _mm256_cmp_ps(v, bv, _CMP_LT_OQ);
+    bv = _mm256_blendv_ps(bv, v, win);
+    bi = _mm256_blendv_ps(bi, _mm256_castsi256_ps(idx), win);
+    _mm256_storeu_ps(lb->value, bv);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb->index), _mm256_castps_si256(bi));
+}
+
+// 6 x 16 tile in twelve ymm accumulators: per step two panel loads, six
+// broadcasts, twelve FMAs; the epilogue turns x.c into ||c||^2 - 2 x.c and
+// merges it into the lane minima without storing the tile.
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* rows, const float* panel,
+                                                           size_t d, const float* norms, int32_t col0,
+                                                           LaneBest* const* best) {
+    const float* x0 = rows[0];
+    const float* x1 = rows[1];
+    const float* x2 = rows[2];
+    const float* x3 = rows[3];
+    const float* x4 = rows[4];
+    const float* x5 = rows[5];
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (size_t t = 0; t < d; ++t) {
+        const __m256 b0 = _mm256_loadu_ps(panel + t * kPanel);
+        const __m256 b1 = _mm256_loadu_ps(panel + t * kPanel + 8);
+        __m256 a = _mm256_broadcast_ss(x0 + t);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(x1 + t);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(x2 + t);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(x3 + t);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(x4 + t);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(x5 + t);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    const __m256 two = _mm256_set1_ps(2.0f);
+    const __m256 n0 = _mm256_loadu_ps(norms);
+    const __m256 n1 = _mm256_loadu_ps(norms + 8);
+    const __m256i i0 = _mm256_add_epi32(_mm256_set1_epi32(col0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i i1 = _mm256_add_epi32(i0, _mm256_set1_epi32(8));
+    // Lane l sees column col0 + l before col0 + 8 + l: increasing, as the tie rule needs.
+    merge_lanes_avx2(best[0], _mm256_fnmadd_ps(two, c00, n0), i0);
+    merge_lanes_avx2(best[0], _mm256_fnmadd_ps(two, c01, n1), i1);
+    merge_lanes_avx2(best[1], _mm256_fnmadd_ps(two, c10, n0), i0);
+    merge_lanes_avx2(best[1], _mm256_fnmadd_ps(two, c11, n1), i1);
+    merge_lanes_avx2(best[2], _mm256_fnmadd_ps(two, c20, n0), i0);
+    merge_lanes_avx2(best[2], _mm256_fnmadd_ps(two, c21, n1), i1);
+    merge_lanes_avx2(best[3], _mm256_fnmadd_ps(two, c30, n0), i0);
+    merge_lanes_avx2(best[3], _mm256_fnmadd_ps(two, c31, n1), i1);
+    merge_lanes_avx2(best[4], _mm256_fnmadd_ps(two, c40, n0), i0);
+    merge_lanes_avx2(best[4], _mm256_fnmadd_ps(two, c41, n1), i1);
+    merge_lanes_avx2(best[5], _mm256_fnmadd_ps(two, c50, n0), i0);
+    merge_lanes_avx2(best[5], _mm256_fnmadd_ps(two, c51, n1), i1);
+}
+
+// Squared norm in one ymm accumulator pair plus a scalar tail.
+__attribute__((target("avx2,fma"))) float squared_norm_avx2(const float* v, size_t d) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t t = 0;
+    for (; t + 16 <= d; t += 16) {
+        const __m256 a = _mm256_loadu_ps(v + t);
+        const __m256 b = _mm256_loadu_ps(v + t + 8);
+        s0 = _mm256_fmadd_ps(a, a, s0);
+        s1 = _mm256_fmadd_ps(b, b, s1);
+    }
+    alignas(32) float part[8];
+    _mm256_store_ps(part, _mm256_add_ps(s0, s1));
+    float s = 0.0f;
+    for (; t < d; ++t) s += v[t] * v[t];
+    for (float p : part) s += p;
+    return s;
+}
+#endif
+
+struct AssignKernels {
+    MicroKernel micro;
+    NormKernel norm;
+};
+
+const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic};
+std::atomic<bool> force_portable{false};
+
+// The fastest kernels this CPU runs, detected once; the test hook can force
+// the portable pair.
+const AssignKernels& cpu_kernels() {
+    static const AssignKernels best = [] {
+#ifdef PG_IVF_HAVE_X86
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return AssignKernels{micro_kernel_avx2, squared_norm_avx2};
+#endif
+        return kPortableAssignKernels;
+    }();
+    return force_portable.load(std::memory_order_relaxed) ? kPortableAssignKernels : best;
+}
 
 // Rejects shapes the assigners cannot produce labels for.
 void check_shape(size_t n, size_t k) {
@@ -28,50 +215,82 @@ void check_shape(size_t n, size_t k) {
         throw std::invalid_argument("k-means assignment supports at most 2^31 - 1 centroids");
 }
 
-// Labels and distances of rows [row0, row0 + rows): for each centroid column
-// block one sgemm writes -2 x.c into `tile`, then a fused pass adds ||c||^2
-// and keeps the running minimum per row in labels/dist2; ||x||^2 is added last
-// because it does not change the arg-min.
-void assign_row_block(const float* x, size_t row0, size_t rows, const float* centroids,
-                      const float* centroid_norms, size_t k, size_t d, float* tile,
-                      int32_t* labels, float* dist2) {
-    int32_t* best_idx = labels + row0;
-    float* best = dist2 + row0;
-    std::fill(best, best + rows, std::numeric_limits<float>::infinity());
-    std::fill(best_idx, best_idx + rows, 0);
-    const float* xb = x + row0 * d;
-    for (size_t col0 = 0; col0 < k; col0 += kAssignColBlock) {
-        const size_t cols = std::min(kAssignColBlock, k - col0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(rows),
-                    static_cast<blasint>(cols), static_cast<blasint>(d), -2.0f, xb,
-                    static_cast<blasint>(d), centroids + col0 * d, static_cast<blasint>(d), 0.0f,
-                    tile, static_cast<blasint>(cols));
-        const float* cn = centroid_norms + col0;
-        for (size_t r = 0; r < rows; ++r) {
-            const float* row = tile + r * cols;
-            float b = best[r];
-            int32_t bi = best_idx[r];
-            // Columns are visited in increasing index, so a strict '<' is
-            // exactly better(): on equal distance the earlier (lower) index stays.
-            for (size_t j = 0; j < cols; ++j) {
-                const float v = cn[j] + row[j];
-                if (v < b) {
-                    b = v;
-                    bi = static_cast<int32_t>(col0 + j);
-                }
+// Centroids regrouped into panels of 16, each stored d-major so the kernel
+// reads two contiguous vectors per dimension; the last panel is zero-padded
+// and its padding gets norm +inf so it can never win.
+struct PackedCentroids {
+    size_t panels = 0;
+    std::vector<float> data;   // size panels * d * 16
+    std::vector<float> norms;  // size panels * 16
+};
+
+PackedCentroids pack_centroids(const float* centroids, size_t k, size_t d, NormKernel norm) {
+    PackedCentroids p;
+    p.panels = (k + kPanel - 1) / kPanel;
+    p.data.assign(p.panels * d * kPanel, 0.0f);
+    p.norms.assign(p.panels * kPanel, std::numeric_limits<float>::infinity());
+    for (size_t c = 0; c < k; ++c) {
+        const float* src = centroids + c * d;
+        float* dst = p.data.data() + (c / kPanel) * d * kPanel + c % kPanel;
+        for (size_t t = 0; t < d; ++t) dst[t * kPanel] = src[t];
+        p.norms[c] = norm(src, d);
+    }
+    return p;
+}
+
+// Labels and distances of rows [row0, row0 + rows): panels are swept in
+// L2-sized groups; within a group every 6-row micro-tile meets every panel.
+// lanes: per-thread scratch of kAssignRowBlock entries.
+void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const PackedCentroids& pc,
+                      const AssignKernels& kern, LaneBest* lanes, int32_t* labels, float* dist2) {
+    auto reset = [](LaneBest& lb) {
+        std::fill(lb.value, lb.value + kLanes, std::numeric_limits<float>::infinity());
+        std::fill(lb.index, lb.index + kLanes, 0);
+    };
+    for (size_t r = 0; r < rows; ++r) reset(lanes[r]);
+    LaneBest spare;  // absorbs the results of padding rows in a short last micro-tile
+    reset(spare);
+    const size_t group = std::max<size_t>(1, kGroupBytes / (d * kPanel * sizeof(float)));
+    for (size_t g0 = 0; g0 < pc.panels; g0 += group) {
+        const size_t g1 = std::min(pc.panels, g0 + group);
+        for (size_t m0 = 0; m0 < rows; m0 += kMicroRows) {
+            const float* rp[kMicroRows];
+            LaneBest* bp[kMicroRows];
+            for (size_t r = 0; r < kMicroRows; ++r) {
+                const bool real = m0 + r < rows;
+                rp[r] = x + (row0 + (real ? m0 + r : m0)) * d;
+                bp[r] = real ? &lanes[m0 + r] : &spare;
             }
-            best[r] = b;
-            best_idx[r] = bi;
+            for (size_t p = g0; p < g1; ++p)
+                kern.micro(rp, pc.data.data() + p * d * kPanel, d, pc.norms.data() + p * kPanel,
+                           static_cast<int32_t>(p * kPanel), bp);
         }
     }
     for (size_t r = 0; r < rows; ++r) {
-        const float* xr = xb + r * d;
-        const float xn = cblas_sdot(static_cast<blasint>(d), xr, 1, xr, 1);
-        best[r] = clamp_distance(xn + best[r]);
+        float b = lanes[r].value[0];
+        int32_t bi = lanes[r].index[0];
+        for (size_t l = 1; l < kLanes; ++l)
+            if (better(lanes[r].value[l], lanes[r].index[l], b, bi)) {
+                b = lanes[r].value[l];
+                bi = lanes[r].index[l];
+            }
+        labels[row0 + r] = bi;
+        dist2[row0 + r] = clamp_distance(kern.norm(x + (row0 + r) * d, d) + b);
     }
 }
 
 }  // namespace
+
+// Kept beside assign() so the bound cannot drift from what it allocates.
+size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads) {
+    const size_t panels = (k + kPanel - 1) / kPanel;
+    const size_t blocks = (n + kAssignRowBlock - 1) / kAssignRowBlock;
+    const size_t team = std::min(blocks, static_cast<size_t>(std::max(threads, 1)));
+    return panels * kPanel * (d + 1) * sizeof(float) +
+           team * std::min(n, kAssignRowBlock) * sizeof(LaneBest);
+}
+
+void cpu_assign_force_portable(bool portable) { force_portable.store(portable, std::memory_order_relaxed); }
 
 CpuAssigner::CpuAssigner(int threads) : threads_(std::clamp(threads, 1, kMaxAssignThreads)) {}
 
@@ -88,31 +307,26 @@ void CpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
         return;
     }
     const int threads = threads_;
-    std::vector<float> centroid_norms(k);
-    for (size_t c = 0; c < k; ++c) {
-        const float* cr = centroids + c * d;
-        centroid_norms[c] = cblas_sdot(static_cast<blasint>(d), cr, 1, cr, 1);
-    }
+    const AssignKernels& kern = cpu_kernels();
+    const PackedCentroids pc = pack_centroids(centroids, k, d, kern.norm);
+
     const size_t blocks = (n + kAssignRowBlock - 1) / kAssignRowBlock;
     const double block_macs = static_cast<double>(kAssignRowBlock) * static_cast<double>(k) *
                               static_cast<double>(d);
     const size_t blocks_per_thread =
         static_cast<size_t>(std::clamp(kMacsPerPoll / block_macs, 1.0, 4.0));
     const size_t blocks_per_region = blocks_per_thread * static_cast<size_t>(threads);
-    // parallel_for never runs more threads than blocks, and small inputs need
-    // small tiles: kmeans_memory_bytes() mirrors this sizing.
-    const size_t tile_floats = std::min(n, kAssignRowBlock) * std::min(k, kAssignColBlock);
-    const size_t tile_count = std::min(static_cast<size_t>(threads), blocks);
-    std::vector<float> tiles(tile_count * tile_floats);
+    // parallel_for never runs more threads than blocks; cpu_assign_scratch_bytes() mirrors this.
+    const size_t lanes_per_thread = std::min(n, kAssignRowBlock);
+    std::vector<LaneBest> lanes(std::min(static_cast<size_t>(threads), blocks) * lanes_per_thread);
 
     for (size_t b0 = 0; b0 < blocks; b0 += blocks_per_region) {
         const size_t b1 = std::min(blocks, b0 + blocks_per_region);
         parallel_for(b1 - b0, threads, [&](size_t i, int thread) {
             const size_t row0 = (b0 + i) * kAssignRowBlock;
             const size_t rows = std::min(kAssignRowBlock, n - row0);
-            float* tile = tiles.data() + static_cast<size_t>(thread) * tile_floats;
-            assign_row_block(x, row0, rows, centroids, centroid_norms.data(), k, d, tile, labels,
-                             dist2);
+            assign_row_block(x, row0, rows, d, pc, kern,
+                             lanes.data() + static_cast<size_t>(thread) * lanes_per_thread, labels, dist2);
         });
         if (hooks.cancelled()) throw Cancelled();
         hooks.report(std::min(n, b1 * kAssignRowBlock), n);

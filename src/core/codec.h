@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "distance.h"
@@ -73,8 +74,21 @@ size_t codec_training_memory_bytes(const CodecOptions& options, size_t n, size_t
 // Encodes n rows (unit length under cosine) into entries at out + i * stride,
 // writing err and code and leaving the first kEntryTidBytes untouched.
 // centroids/labels give each row's list (ignored when !codec.residual).
+// Under cosine each row must be the raw row times one scalar, rounded once per
+// element (e.g. y_i = x_i / norm); the stored err covers that rounding.
 void encode_rows(const Codec& codec, const float* x, size_t n, const float* centroids,
                  const int32_t* labels, uint8_t* out, size_t stride, int threads);
+
+// Under cosine the stored bounds assume the raw (un-normalized) row's squared
+// norm lies in [kCosineMinSquaredNorm, kCosineMaxSquaredNorm), where the SQL
+// operator's float norms neither overflow nor lose accuracy to underflow; the
+// glue calls mark_entry_unbounded() on the entry of any row outside it.
+constexpr double kCosineMinSquaredNorm = 0x1p-90;
+constexpr double kCosineMaxSquaredNorm = 0x1p126;
+
+// Sets the entry's err to +inf: its bound becomes trivial (0, or -inf under
+// IP), always correct but never selective.
+void mark_entry_unbounded(uint8_t* entry);
 
 // Per-query state.  For every entry, lower_bounds() yields a value that is
 // never above what the SQL operator (<->, <#>, <=>) returns for the exact heap
@@ -93,15 +107,21 @@ public:
     void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
+    // out[i] = the quantized estimate of the operator value for the entry at
+    // entries + i * stride, without any slack: ||q - x~||, -<q, x~>, and
+    // ||qn - x~||^2 / 2 under cosine (qn = normalized query).  For tests and
+    // diagnostics, not an ordering guarantee.
+    void approximate(const uint8_t* entries, size_t n, size_t stride, double* out) const;
+    ~QueryScanner();
+    QueryScanner(const QueryScanner&) = delete;
+    QueryScanner& operator=(const QueryScanner&) = delete;
 private:
-    struct State;
+    struct State;                // per-query and per-list tables, bound constants (scanner.cpp)
+    // The kernel value of one entry: L2 squared, or the estimate of <q, x~>.
+    double kernel_value(const uint8_t* entry, float* unaligned_scratch) const;
     const Codec& codec_;
     std::vector<float> q_;       // normalized under cosine
-    float q_norm_ = 0;
-    // per-list scratch (tables, shifted query)
-    std::vector<float> a_;
-    std::vector<float> table_;
-    float list_const_ = 0;
+    std::unique_ptr<State> state_;
 };
 
 // Indices of the `count` nearest of k centroids to the scanner's query, nearest first.

@@ -61,12 +61,20 @@ void group_by_label(const int32_t* labels, size_t n, size_t k, int64_t* counts,
 // New centroid of every non-empty cluster: its rows summed in double in row
 // order, then finalize_centroid().  Empty clusters keep their old centroid
 // until split.  sum: scratch of size d.
-void update_centroids(const float* x, size_t d, size_t k, const int64_t* counts,
+void update_centroids(const float* x, size_t n, size_t d, size_t k, const int64_t* counts,
                       const int64_t* offsets, const size_t* order, double* sum, float* centroids) {
+    // Rows are visited out of memory order, which defeats the hardware
+    // prefetcher; ask for the row kAhead positions later while summing this one.
+    constexpr size_t kAhead = 4;
+    constexpr size_t kLine = 64 / sizeof(float);
     for (size_t c = 0; c < k; ++c) {
         if (counts[c] == 0) continue;
         std::fill(sum, sum + d, 0.0);
         for (int64_t p = offsets[c]; p < offsets[c + 1]; ++p) {
+            if (static_cast<size_t>(p) + kAhead < n) {
+                const float* next = x + order[p + kAhead] * d;
+                for (size_t j = 0; j < d; j += kLine) __builtin_prefetch(next + j);
+            }
             const float* xr = x + order[p] * d;
             for (size_t j = 0; j < d; ++j) sum[j] += static_cast<double>(xr[j]);
         }
@@ -118,7 +126,6 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
 
     const int iterations = std::max(params.iterations, 0);
     if (iterations == 0) return result;
-    result.objective.reserve(static_cast<size_t>(iterations));
 
     std::vector<int32_t> labels(n);
     std::vector<int32_t> previous(n);
@@ -144,7 +151,7 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
         labels.swap(previous);
 
         group_by_label(previous.data(), n, k, counts.data(), offsets.data(), order.data());
-        update_centroids(x, d, k, counts.data(), offsets.data(), order.data(), sum.data(), centroids);
+        update_centroids(x, n, d, k, counts.data(), offsets.data(), order.data(), sum.data(), centroids);
         result.empty_splits += split_empty_clusters(k, d, rng, counts.data(), centroids);
         if (params.spherical) normalize_all(k, d, centroids);
     }
@@ -160,10 +167,7 @@ size_t kmeans_memory_bytes(size_t n, size_t k, size_t d) {
     const size_t centroids = k * d * sizeof(float);
     const size_t seeding = n * sizeof(size_t);
     const size_t per_row = sizeof(int32_t) * 2 + sizeof(float) + sizeof(size_t);
-    const size_t blocks = (n + kAssignRowBlock - 1) / kAssignRowBlock;
-    const size_t tiles = std::min(blocks, static_cast<size_t>(kMaxAssignThreads)) *
-                         std::min(n, kAssignRowBlock) * std::min(k, kAssignColBlock) * sizeof(float);
-    const size_t assigner = k * sizeof(float) + tiles;
+    const size_t assigner = cpu_assign_scratch_bytes(n, k, d, kMaxAssignThreads);
     const size_t iterating = n * per_row + (2 * k + 1) * sizeof(int64_t) + d * sizeof(double) + assigner;
     // Objective history (up to 4096 iterations) and allocator/vector overheads.
     const size_t fixed = 64 * 1024;

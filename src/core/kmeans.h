@@ -25,8 +25,11 @@ public:
     virtual const char* name() const = 0;
 };
 
-// ||x||^2 + ||c||^2 - 2 x.c by blocks through one single-threaded sgemm per
-// block, OpenMP across blocks with `threads` threads (1 = no parallel region).
+// ||x||^2 + ||c||^2 - 2 x.c by fixed row blocks through a register-blocked
+// kernel with the arg-min fused in (not cblas_sgemm: the serial OpenBLAS is not
+// safe to call from several threads, see assign_cpu.cpp), OpenMP across blocks
+// with `threads` threads (clamped to 1..64; 1 = no parallel region).  Results
+// do not depend on the thread count.
 class CpuAssigner final : public Assigner {
 public:
     explicit CpuAssigner(int threads);
@@ -61,14 +64,20 @@ struct KMeansResult {
 };
 
 // Trains k centroids on x (n * d).  Deterministic for a given seed and thread
-// count.  n < k is allowed: the first n centroids are the distinct rows, the
-// rest copies (never an error).  n == 0 gives k zero centroids.  Throws
-// Cancelled when hooks ask; std::bad_alloc when memory runs out.
+// count (with CpuAssigner, for any thread count).  Seeds are distinct random
+// rows; Lloyd iterations stop early when no label changes; empty clusters are
+// re-seeded by splitting a large one.  n < k is allowed: the first n centroids
+// are the n rows (distinct row indices, shuffled), the rest copies of them
+// (never an error).  n == 0 or d == 0 gives k zero centroids and no iterations.
+// Throws std::invalid_argument for k == 0, Cancelled when hooks ask,
+// std::bad_alloc when memory runs out.  Hooks are polled once per iteration and
+// by the assigner.
 KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams& params,
                           Assigner& assigner, const Hooks& hooks);
 
-// Bytes train_kmeans allocates beyond x itself, so the glue can check them
-// against maintenance_work_mem before calling.
+// Bytes train_kmeans allocates beyond x itself (result included, CpuAssigner
+// scratch counted for up to 64 threads), so the glue can check them against
+// maintenance_work_mem before calling.
 size_t kmeans_memory_bytes(size_t n, size_t k, size_t d);
 
 }  // namespace pg_ivf::core

@@ -22,12 +22,21 @@ namespace pg_ivf::core {
 // Relative size of the nudge that separates the two halves of a split cluster.
 constexpr float kSplitEpsilon = 1.0f / 1024.0f;
 
-// Blocking of the CPU assignment step, shared so kmeans_memory_bytes() can
-// bound the assigner's scratch: each thread owns one kAssignRowBlock x
-// kAssignColBlock float tile plus per-row bests; at most kMaxAssignThreads run.
-constexpr size_t kAssignRowBlock = 256;
-constexpr size_t kAssignColBlock = 256;
+// Rows per task of the CPU assignment step (a multiple of its 6-row
+// micro-tile), and the most threads it will run; kmeans_memory_bytes() bounds
+// the assigner's scratch with these.
+constexpr size_t kAssignRowBlock = 240;
 constexpr int kMaxAssignThreads = 64;
+
+// Bytes CpuAssigner::assign() allocates for n rows, k centroids of dimension
+// d on `threads` threads (packed centroids plus per-thread running minima).
+// Host only; defined in assign_cpu.cpp.
+size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads);
+
+// Test hook: true makes CpuAssigner use its portable kernel even where AVX2
+// exists, so both kernels are tested on one machine; false restores the
+// automatic choice.  Host only; do not flip it while an assignment runs.
+void cpu_assign_force_portable(bool portable);
 
 // True when candidate a beats b as the nearest centroid: smaller distance,
 // and on an exact tie the lower index, so results never depend on visit order.

@@ -1,0 +1,63 @@
+"""The bare-library reference: FAISS in process with the same nlist as the
+index under test (IVF-Flat, IVF-SQ8, IVF-PQ), built with the machine's
+threads and queried one query at a time on one thread."""
+
+import time
+
+import numpy as np
+
+import truth
+from pgquery import K, timing_stats
+
+KINDS = {"flat": "Flat", "sq8": "SQ8"}
+
+
+# The FAISS factory string and a label for one reference index.
+def describe(kind, nlist, pq_m=None):
+    code = "PQ%d" % pq_m if kind == "pq" else KINDS[kind]
+    return "IVF%d,%s" % (nlist, code), "faiss IVF-%s" % code
+
+
+# Trains and fills one index; returns it with build seconds and serialized bytes.
+def build(ds, kind, nlist, pq_m=None, threads=None, log=print):
+    import faiss
+    factory, label = describe(kind, nlist, pq_m)
+    if threads:
+        faiss.omp_set_num_threads(threads)
+    index = faiss.index_factory(ds.dim, factory, faiss.METRIC_L2)
+    base = np.ascontiguousarray(ds.base, dtype=np.float32)
+    t0 = time.perf_counter()
+    index.train(base)
+    index.add(base)
+    seconds = time.perf_counter() - t0
+    size = int(faiss.serialize_index(index).size)
+    log("  %s (%s): built in %.1f s, %.1f MiB" % (label, factory, seconds, size / 2**20))
+    return index, seconds, size
+
+
+# One measurement per nprobe value: recall@10 and single-thread latencies.
+def measure(index, ds, truth_ids, truth_dist, values, warmup=20):
+    import faiss
+    faiss.omp_set_num_threads(1)
+    q = np.ascontiguousarray(ds.queries, dtype=np.float32)
+    out = []
+    for nprobe in values:
+        index.nprobe = int(min(nprobe, index.nlist))
+        for i in range(min(warmup, len(q))):
+            index.search(q[i:i + 1], K)
+        found = []
+        lat = np.empty(len(q))
+        clock = time.perf_counter
+        t_start = clock()
+        for i in range(len(q)):
+            t0 = clock()
+            _, ids = index.search(q[i:i + 1], K)
+            lat[i] = clock() - t0
+            found.append(ids[0][ids[0] >= 0])
+        wall = clock() - t_start
+        rec = {"value": int(nprobe),
+               "recall_at_10": truth.recall_at(found, truth_ids),
+               "recall_at_10_ties": truth.recall_at_ties(found, ds.base, q, truth_dist)}
+        rec.update(timing_stats(lat, wall))
+        out.append(rec)
+    return out

@@ -1,0 +1,135 @@
+"""Results: one JSON line per measurement in <out>/results.jsonl, rendered
+as a markdown table (<out>/results.md) and a recall-QPS plot
+(<out>/recall_qps.png). Later runs of the same system and knob value
+replace earlier ones, so side-by-side runs into one dir share the table.
+
+Re-render without measuring:  /usr/bin/python3 bench/report.py bench/results/fashion-mnist
+"""
+
+import json
+import os
+import sys
+
+MIB = 2 ** 20
+RECALL_LEVELS = (0.90, 0.95, 0.99)
+
+
+def append(out_dir, record):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.jsonl"), "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read(out_dir):
+    path = os.path.join(out_dir, "results.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# The latest record per (system, knob value), grouped by system in the order
+# systems first appear.
+def latest(records):
+    by_key, order = {}, []
+    for r in records:
+        if r["system"] not in order:
+            order.append(r["system"])
+        by_key[(r["system"], r.get("value"))] = r
+    groups = []
+    for s in order:
+        rows = [r for (sys_, _), r in by_key.items() if sys_ == s]
+        rows.sort(key=lambda r: (r.get("value") is None, r.get("value") or 0))
+        groups.append((s, rows))
+    return groups
+
+
+def _fmt(x, spec, scale=1.0):
+    return "—" if x is None else format(x / scale, spec)
+
+
+# The markdown report: a summary per system, then every measurement.
+def markdown(records):
+    groups = latest(records)
+    if not groups:
+        return "no results\n"
+    first = records[-1]
+    lines = ["# %s: %d base rows, %d queries, %d dims, k = %d" % (
+        first["dataset"], first["n_base"], first["n_queries"], first["dim"], 10), ""]
+    if first.get("table_bytes"):
+        lines += ["Table size (heap + TOAST, no index): %.1f MiB." % (first["table_bytes"] / MIB), ""]
+    lines += ["| system | build s | index MiB | " + " | ".join(
+        "QPS at recall ≥ %.2f" % lv for lv in RECALL_LEVELS) + " | best recall@10 |",
+        "|---|---:|---:|" + "---:|" * len(RECALL_LEVELS) + "---:|"]
+    for s, rows in groups:
+        cells = []
+        for lv in RECALL_LEVELS:
+            ok = [r for r in rows if r["recall_at_10"] >= lv]
+            best = max(ok, key=lambda r: r["qps"]) if ok else None
+            cells.append("—" if not best else "%.0f (%s %s)" % (best["qps"], best.get("knob") or "", best.get("value")))
+        lines.append("| %s | %s | %s | %s | %.3f |" % (
+            s, _fmt(rows[0].get("build_s"), ".1f"), _fmt(rows[0].get("index_bytes"), ".1f", MIB),
+            " | ".join(cells), max(r["recall_at_10"] for r in rows)))
+    lines += ["", "| system | knob | value | recall@10 | recall@10 (ties) | QPS | p50 ms | p99 ms | build s | index MiB | queries |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s, rows in groups:
+        for r in rows:
+            lines.append("| %s | %s | %s | %.4f | %s | %.1f | %.3f | %.3f | %s | %s | %d |" % (
+                s, r.get("knob") or "—", "—" if r.get("value") is None else r["value"],
+                r["recall_at_10"], _fmt(r.get("recall_at_10_ties"), ".4f"), r["qps"], r["p50_ms"],
+                r["p99_ms"], _fmt(r.get("build_s"), ".1f"), _fmt(r.get("index_bytes"), ".1f", MIB),
+                r["n_queries"]))
+    warn = [r for r in records if r.get("uses_index") is False]
+    if warn:
+        lines += ["", "Warning: the planner did not use the index for: " +
+                  ", ".join(sorted({"%s %s" % (r["system"], r.get("value")) for r in warn}))]
+    return "\n".join(lines) + "\n"
+
+
+# Recall (x) against QPS (y, log scale), one line per system.
+def plot(records, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = latest(records)
+    if not groups:
+        return
+    first = records[-1]
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    for s, rows in groups:
+        xs = [r["recall_at_10"] for r in rows]
+        ys = [r["qps"] for r in rows]
+        if len(rows) == 1:
+            ax.plot(xs, ys, "*", markersize=12, label=s)
+        else:
+            style = "--" if s.startswith("faiss") else "-"
+            ax.plot(xs, ys, style, marker="o", markersize=4, label=s)
+        for r in rows:
+            if r.get("value") is not None:
+                ax.annotate(str(r["value"]), (r["recall_at_10"], r["qps"]), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points")
+    ax.set_yscale("log")
+    ax.set_xlabel("recall@10")
+    ax.set_ylabel("queries per second (one client, log scale)")
+    ax.set_title("%s: %d rows, %d dims, %d queries" % (first["dataset"], first["n_base"],
+                                                       first["dim"], first["n_queries"]))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def render(out_dir):
+    records = read(out_dir)
+    md = markdown(records)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(md)
+    plot(records, os.path.join(out_dir, "recall_qps.png"))
+    return md
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: report.py OUT_DIR")
+    print(render(sys.argv[1]), end="")

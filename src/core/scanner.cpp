@@ -1,0 +1,220 @@
+// Per-query scanning: list ranking, per-list ADC tables, and per-entry lower
+// bounds through bounds.h.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "bounds.h"
+#include "codec.h"
+#include "pq.h"
+
+namespace pg_ivf::core {
+
+struct QueryScanner::State {
+    const Kernels* k = nullptr;
+    bounds::QueryBound bound;
+    bool degenerate = false;
+    bool list_ready = false;
+    // Cosine runs the L2 kernels on the normalized query (see bounds.h).
+    bool l2_kernels = true;
+    // SQ8 L2: a = fl(fl(q - c) - bias); SQ8 IP: w = fl(q * step).  Size d.
+    std::vector<float> a;
+    // PQ ADC table, size m * 256: L2 ||v_j - cb_jc||^2 with v = fl(q - c) or q;
+    // IP <q_j, cb_jc>.
+    std::vector<float> table;
+    // IP: <q, c + bias> (SQ8) or <q, c> (PQ), summed in double.
+    double list_const = 0;
+};
+
+namespace {
+
+// Plain float loops: each entry is a float sum of d / m terms, as bounds.h assumes.
+void fill_pq_table(const Codec& codec, const float* v, bool l2, float* table) {
+    const size_t dsub = codec.d / codec.m;
+    const float* cb = codec.pq_codebooks.data();
+    for (size_t j = 0; j < codec.m; ++j) {
+        const float* vj = v + j * dsub;
+        for (size_t c = 0; c < kPqCentroids; ++c) {
+            const float* w = cb + (j * kPqCentroids + c) * dsub;
+            float s = 0.0f;
+            if (l2) {
+                for (size_t i = 0; i < dsub; ++i) {
+                    const float t = vj[i] - w[i];
+                    s += t * t;
+                }
+            } else {
+                for (size_t i = 0; i < dsub; ++i) s += vj[i] * w[i];
+            }
+            table[j * kPqCentroids + c] = s;
+        }
+    }
+}
+
+// <q, a (+ b)> from exact float products summed in double (b may be null).
+double dot_double(const float* q, const float* a, const float* b, size_t d) {
+    double s = 0;
+    for (size_t i = 0; i < d; ++i) {
+        s += static_cast<double>(q[i]) * a[i];
+        if (b != nullptr) s += static_cast<double>(q[i]) * b[i];
+    }
+    return s;
+}
+
+}  // namespace
+
+QueryScanner::QueryScanner(const Codec& codec, const float* q)
+    : codec_(codec), q_(q, q + codec.d), state_(std::make_unique<State>()) {
+    State& s = *state_;
+    const size_t d = codec.d;
+    s.k = &kernels();
+    double raw_sq = 0;
+    for (size_t i = 0; i < d; ++i) raw_sq += static_cast<double>(q[i]) * q[i];
+    if (codec.metric == Metric::kCosine) {
+        // Exact zero only: a tiny nonzero query still gets numbers (trivial bounds).
+        s.degenerate = raw_sq == 0.0;
+        if (!s.degenerate) {
+            const double n = std::sqrt(raw_sq);
+            for (size_t i = 0; i < d; ++i) q_[i] = static_cast<float>(q[i] / n);
+        }
+    }
+    double kernel_sq = 0;
+    for (size_t i = 0; i < d; ++i) kernel_sq += static_cast<double>(q_[i]) * q_[i];
+    s.bound = bounds::make_query_bound(codec.kind, codec.metric, codec.residual, d, std::sqrt(kernel_sq), raw_sq);
+    s.l2_kernels = codec.metric != Metric::kInnerProduct;
+    const bool l2 = s.l2_kernels;
+    if (codec.kind == QuantizerKind::kSq8) {
+        s.a.resize(d);
+        if (!l2) {
+            for (size_t i = 0; i < d; ++i) s.a[i] = q_[i] * codec.sq_step[i];
+            if (!codec.residual) s.list_const = dot_double(q_.data(), codec.sq_bias.data(), nullptr, d);
+        } else if (!codec.residual) {
+            for (size_t i = 0; i < d; ++i) s.a[i] = q_[i] - codec.sq_bias[i];
+        }
+    } else if (codec.kind == QuantizerKind::kPq) {
+        s.table.resize(codec.m * kPqCentroids);
+        if (!l2 || !codec.residual) fill_pq_table(codec, q_.data(), l2, s.table.data());
+    }
+    s.list_ready = !codec.residual;
+}
+
+QueryScanner::~QueryScanner() = default;
+
+float QueryScanner::list_distance(const float* centroid) const {
+    if (codec_.metric == Metric::kL2) return state_->k->l2_squared(q_.data(), centroid, codec_.d);
+    return -state_->k->dot(q_.data(), centroid, codec_.d);
+}
+
+// Only residual codecs have per-list state; for the others this is a no-op.
+void QueryScanner::set_list(const float* centroid) {
+    State& s = *state_;
+    if (!codec_.residual) return;
+    const size_t d = codec_.d;
+    const bool l2 = s.l2_kernels;
+    if (codec_.kind == QuantizerKind::kSq8) {
+        if (l2) {
+            for (size_t i = 0; i < d; ++i) {
+                const float shifted = q_[i] - centroid[i];
+                s.a[i] = shifted - codec_.sq_bias[i];
+            }
+        } else {
+            s.list_const = dot_double(q_.data(), centroid, codec_.sq_bias.data(), d);
+        }
+    } else if (codec_.kind == QuantizerKind::kPq) {
+        if (l2) {
+            std::vector<float> v(d);
+            for (size_t i = 0; i < d; ++i) v[i] = q_[i] - centroid[i];
+            fill_pq_table(codec_, v.data(), true, s.table.data());
+        } else {
+            s.list_const = dot_double(q_.data(), centroid, nullptr, d);
+        }
+    }
+    s.list_ready = true;
+}
+
+bool QueryScanner::query_is_degenerate() const { return state_->degenerate; }
+
+double QueryScanner::kernel_value(const uint8_t* entry, float* unaligned_scratch) const {
+    const State& s = *state_;
+    const uint8_t* code = entry + kEntryCodeOffset;
+    const size_t d = codec_.d;
+    const bool l2 = s.l2_kernels;
+    switch (codec_.kind) {
+        case QuantizerKind::kSq8:
+            if (l2) return s.k->sq8_l2_squared(s.a.data(), codec_.sq_step.data(), code, d);
+            return s.list_const + static_cast<double>(s.k->sq8_dot(s.a.data(), code, d));
+        case QuantizerKind::kPq:
+            if (l2) return s.k->pq_adc(s.table.data(), code, codec_.m);
+            return s.list_const + static_cast<double>(s.k->pq_adc(s.table.data(), code, codec_.m));
+        case QuantizerKind::kFlat: {
+            const float* y = reinterpret_cast<const float*>(code);
+            if (unaligned_scratch != nullptr) {
+                std::memcpy(unaligned_scratch, code, d * sizeof(float));
+                y = unaligned_scratch;
+            }
+            return l2 ? s.k->l2_squared(q_.data(), y, d) : s.k->dot(q_.data(), y, d);
+        }
+    }
+    return 0.0;
+}
+
+void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out) const {
+    const State& s = *state_;
+    if (s.degenerate) {
+        std::fill(out, out + n, std::numeric_limits<float>::quiet_NaN());
+        return;
+    }
+    if (!s.list_ready) throw std::logic_error("QueryScanner: set_list() must precede lower_bounds()");
+    // Flat codes are read as floats in place unless the page layout misaligns them.
+    std::vector<float> scratch;
+    if (codec_.kind == QuantizerKind::kFlat &&
+        (reinterpret_cast<uintptr_t>(entries + kEntryCodeOffset) % alignof(float) != 0 || stride % alignof(float) != 0))
+        scratch.resize(codec_.d);
+    float* tmp = scratch.empty() ? nullptr : scratch.data();
+    for (size_t i = 0; i < n; ++i) {
+        const uint8_t* entry = entries + i * stride;
+        float err;
+        std::memcpy(&err, entry + kEntryErrOffset, sizeof(float));
+        out[i] = bounds::lower_bound(s.bound, kernel_value(entry, tmp), err);
+    }
+}
+
+void QueryScanner::approximate(const uint8_t* entries, size_t n, size_t stride, double* out) const {
+    const State& s = *state_;
+    if (s.degenerate) {
+        std::fill(out, out + n, std::numeric_limits<double>::quiet_NaN());
+        return;
+    }
+    if (!s.list_ready) throw std::logic_error("QueryScanner: set_list() must precede approximate()");
+    std::vector<float> scratch(codec_.kind == QuantizerKind::kFlat ? codec_.d : 0);
+    float* tmp = scratch.empty() ? nullptr : scratch.data();
+    for (size_t i = 0; i < n; ++i) {
+        const double v = kernel_value(entries + i * stride, tmp);
+        switch (codec_.metric) {
+            case Metric::kL2: out[i] = std::sqrt(v); break;
+            case Metric::kInnerProduct: out[i] = -v; break;
+            case Metric::kCosine: out[i] = 0.5 * v; break;  // ||qf - x~||^2 / 2
+        }
+    }
+}
+
+// Ties go to the lower index and NaN ranks last, so the order is total and deterministic.
+std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k, size_t d,
+                                   size_t count) {
+    std::vector<float> dist(k);
+    for (size_t i = 0; i < k; ++i) {
+        const float v = scanner.list_distance(centroids + i * d);
+        dist[i] = std::isnan(v) ? std::numeric_limits<float>::infinity() : v;
+    }
+    std::vector<int32_t> order(k);
+    std::iota(order.begin(), order.end(), 0);
+    count = std::min(count, k);
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), order.end(),
+                      [&](int32_t a, int32_t b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
+    order.resize(count);
+    return order;
+}
+
+}  // namespace pg_ivf::core

@@ -1,0 +1,220 @@
+/*
+ * ivfadmin.cpp — SQL functions that describe an ivf index: ivf_index_info()
+ * (shape, training and list balance in one row) and ivf_list_sizes() (one
+ * row per list).  Both read the meta page, the directory and every data
+ * page header under share locks, never the codes themselves.
+ */
+#include "pg.h"
+#include "ivf.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wregister"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/acl.h"
+}
+#pragma GCC diagnostic pop
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ivf_index_info);
+PG_FUNCTION_INFO_V1(ivf_list_sizes);
+}
+
+/* Per-list counts of an index. */
+typedef struct IvfListCounts
+{
+	int64		rows;
+	int32		pages;
+} IvfListCounts;
+
+/* Opens an ivf index for reading, rejecting other relations and callers who may not read its table. */
+static Relation
+OpenIvfIndex(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	Oid			heapid;
+
+	if (rel->rd_rel->relkind != RELKIND_INDEX || rel->rd_indam == NULL ||
+		rel->rd_indam->ambuild != ivfbuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an ivf index", RelationGetRelationName(rel))));
+
+	heapid = rel->rd_index->indrelid;
+	if (pg_class_aclcheck(heapid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(heapid));
+
+	/* another session's temporary index lives in its local buffers */
+	if (RELATION_IS_OTHER_TEMP(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary indexes of other sessions")));
+
+	/* a failed CREATE INDEX CONCURRENTLY leaves an index without pages */
+	if (RelationGetNumberOfBlocks(rel) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ivf index \"%s\" has not been built", RelationGetRelationName(rel)),
+				 errhint("REINDEX the index.")));
+	return rel;
+}
+
+/* Walks every list's chain and counts its entries and pages; result has meta->lists elements. */
+static IvfListCounts *
+CountLists(Relation index, const IvfMetaPageData *meta)
+{
+	IvfListCounts *counts = (IvfListCounts *) palloc0(sizeof(IvfListCounts) * Max(meta->lists, 1));
+
+	for (int list = 0; list < meta->lists; list++)
+	{
+		BlockNumber blkno = IvfGetList(index, meta, list).head;
+
+		while (BlockNumberIsValid(blkno))
+		{
+			Buffer		buf = ReadBuffer(index, blkno);
+			Page		page;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_DATA)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("ivf index \"%s\" block %u in a list chain is not a data page",
+								RelationGetRelationName(index), blkno),
+						 errhint("REINDEX the index.")));
+			counts[list].rows += IvfPageEntryCount(page, meta->entry_size);
+			counts[list].pages++;
+			blkno = IvfPageGetOpaque(page)->next;
+			UnlockReleaseBuffer(buf);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	return counts;
+}
+
+/* The reloption spelling of a quantizer code. */
+static const char *
+QuantizerName(int quantizer)
+{
+	switch (quantizer)
+	{
+		case IVF_QUANTIZER_SQ8:
+			return "sq8";
+		case IVF_QUANTIZER_PQ:
+			return "pq";
+		case IVF_QUANTIZER_FLAT:
+			return "flat";
+	}
+	return "unknown";
+}
+
+/* The operator-class spelling of a metric code. */
+static const char *
+MetricName(int metric)
+{
+	switch (metric)
+	{
+		case IVF_METRIC_L2:
+			return "l2";
+		case IVF_METRIC_IP:
+			return "ip";
+		case IVF_METRIC_COSINE:
+			return "cosine";
+	}
+	return "unknown";
+}
+
+/* ivf_index_info(regclass): one row describing the index; see 30_ivf_admin.sql for the columns. */
+extern "C" Datum
+ivf_index_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	IvfMetaPageData meta;
+	IvfListCounts *counts;
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13];
+	int64		total = 0;
+	int64		min_rows = 0;
+	int64		max_rows = 0;
+	double		sum_sq = 0;
+	BlockNumber nblocks;
+	char		device[sizeof(meta.build_device) + 1];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	index = OpenIvfIndex(relid);
+	IvfGetMetaPage(index, &meta);
+	counts = CountLists(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	relation_close(index, AccessShareLock);
+
+	for (int i = 0; i < meta.lists; i++)
+	{
+		int64		n = counts[i].rows;
+
+		total += n;
+		sum_sq += (double) n * n;
+		min_rows = i == 0 ? n : Min(min_rows, n);
+		max_rows = i == 0 ? n : Max(max_rows, n);
+	}
+	memcpy(device, meta.build_device, sizeof(meta.build_device));
+	device[sizeof(meta.build_device)] = '\0';
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum(meta.lists);
+	values[1] = Int64GetDatum(total);
+	values[2] = CStringGetTextDatum(QuantizerName(meta.quantizer));
+	values[3] = Int32GetDatum(meta.entry_size);
+	values[4] = Int32GetDatum(meta.dims);
+	values[5] = CStringGetTextDatum(MetricName(meta.metric));
+	values[6] = Int64GetDatum((int64) meta.trained_rows);
+	values[7] = CStringGetTextDatum(device);
+	values[8] = Int64GetDatum(min_rows);
+	values[9] = Float8GetDatum(meta.lists > 0 ? (double) total / meta.lists : 0.0);
+	values[10] = Int64GetDatum(max_rows);
+	/* FAISS's imbalance factor: 1.0 when every list holds the same number of rows */
+	if (total > 0)
+		values[11] = Float8GetDatum(meta.lists * sum_sq / ((double) total * total));
+	else
+		nulls[11] = true;
+	values[12] = Int64GetDatum((int64) nblocks * BLCKSZ);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ivf_list_sizes(regclass): one row per list (numbered from 0 as on disk) with its rows and pages. */
+extern "C" Datum
+ivf_list_sizes(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	index;
+	IvfMetaPageData meta;
+	IvfListCounts *counts;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	index = OpenIvfIndex(relid);
+	IvfGetMetaPage(index, &meta);
+	counts = CountLists(index, &meta);
+	relation_close(index, AccessShareLock);
+
+	for (int i = 0; i < meta.lists; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = Int32GetDatum(i);
+		values[1] = Int64GetDatum(counts[i].rows);
+		values[2] = Int32GetDatum(counts[i].pages);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

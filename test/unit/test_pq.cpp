@@ -1,0 +1,202 @@
+// PQ codec: codebook training (n == 0, n < 256, the training subsample cap),
+// nearest-codeword encoding, err against the exact reconstruction error,
+// determinism, parameter round trips, shape validation and cancellation.
+#include "../../src/core/codec.h"
+#include "../../src/core/pq.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+namespace pg_ivf::core {
+namespace {
+
+// Gaussian clusters: `clusters` centers, spread 0.2 around each.
+std::vector<float> clustered(size_t n, size_t d, size_t clusters, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<double> center(clusters * d);
+    for (double& c : center) c = g(rng);
+    std::vector<float> x(n * d);
+    for (size_t i = 0; i < n; ++i) {
+        const size_t c = rng() % clusters;
+        for (size_t j = 0; j < d; ++j) x[i * d + j] = static_cast<float>(center[c * d + j] + 0.2 * g(rng));
+    }
+    return x;
+}
+
+CodecOptions pq_options(size_t m, Metric metric = Metric::kL2, bool residual = false) {
+    CodecOptions opt;
+    opt.kind = QuantizerKind::kPq;
+    opt.metric = metric;
+    opt.m = m;
+    opt.residual = residual;
+    opt.pq_iterations = 8;
+    opt.seed = 42;
+    return opt;
+}
+
+std::vector<uint8_t> encode(const Codec& codec, const std::vector<float>& x, const float* cent = nullptr,
+                            const int32_t* labels = nullptr) {
+    const size_t n = x.size() / codec.d, stride = codec.entry_bytes();
+    std::vector<uint8_t> out(n * stride, 0);
+    encode_rows(codec, x.data(), n, cent, labels, out.data(), stride, 2);
+    return out;
+}
+
+float entry_err(const std::vector<uint8_t>& e, size_t stride, size_t i) {
+    float err;
+    std::memcpy(&err, e.data() + i * stride + kEntryErrOffset, sizeof err);
+    return err;
+}
+
+// ||x - (c +) codewords(code)|| in long double.
+double exact_error(const Codec& codec, const float* x, const uint8_t* code, const float* c) {
+    const size_t dsub = codec.d / codec.m;
+    long double s = 0;
+    for (size_t q = 0; q < codec.m; ++q)
+        for (size_t i = 0; i < dsub; ++i) {
+            const size_t j = q * dsub + i;
+            long double rec = codec.pq_codebooks[(q * kPqCentroids + code[q]) * dsub + i];
+            if (c != nullptr) rec += c[j];
+            s += (x[j] - rec) * (x[j] - rec);
+        }
+    return static_cast<double>(std::sqrt(s));
+}
+
+TEST(PqTrain, EmptyGivesZeroCodebooks) {
+    CpuAssigner assigner(1);
+    const Codec codec = train_codec(pq_options(4), nullptr, 0, 16, nullptr, nullptr, assigner, Hooks{});
+    ASSERT_EQ(codec.pq_codebooks.size(), kPqCentroids * 16);
+    for (float v : codec.pq_codebooks) ASSERT_EQ(v, 0.0f);
+    // Encoding still works; err is then just ||x||.
+    const std::vector<float> x = clustered(5, 16, 2, 1);
+    const std::vector<uint8_t> e = encode(codec, x);
+    for (size_t i = 0; i < 5; ++i) {
+        double norm = 0;
+        for (size_t j = 0; j < 16; ++j) norm += static_cast<double>(x[i * 16 + j]) * x[i * 16 + j];
+        EXPECT_GE(entry_err(e, codec.entry_bytes(), i), std::sqrt(norm));
+    }
+}
+
+// With fewer rows than codewords every training row is reconstructed exactly.
+TEST(PqTrain, FewRowsAreReproducedExactly) {
+    const size_t d = 12, n = 50;
+    const std::vector<float> x = clustered(n, d, 3, 2);
+    CpuAssigner assigner(1);
+    const Codec codec = train_codec(pq_options(3), x.data(), n, d, nullptr, nullptr, assigner, Hooks{});
+    const std::vector<uint8_t> e = encode(codec, x);
+    for (size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(exact_error(codec, x.data() + i * d, e.data() + i * codec.entry_bytes() + kEntryCodeOffset, nullptr),
+                  0.0);
+        EXPECT_LT(entry_err(e, codec.entry_bytes(), i), 1e-5);
+    }
+}
+
+// Trained codebooks beat the trivial zero codebook by a wide margin, and every
+// code is the nearest codeword of its sub-vector.
+TEST(PqEncode, NearestCodewordAndUsefulCodebooks) {
+    const size_t d = 32, m = 8, n = 3000, dsub = d / m;
+    const std::vector<float> x = clustered(n, d, 20, 3);
+    CpuAssigner assigner(1);
+    const std::vector<float> cent = {x.begin(), x.begin() + d};
+    const std::vector<int32_t> labels(n, 0);
+    const Codec codec = train_codec(pq_options(m, Metric::kL2, true), x.data(), n, d, cent.data(), labels.data(),
+                                    assigner, Hooks{});
+    const std::vector<uint8_t> e = encode(codec, x, cent.data(), labels.data());
+    const size_t stride = codec.entry_bytes();
+    double pq_err = 0, zero_err = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const float* row = x.data() + i * d;
+        const uint8_t* code = e.data() + i * stride + kEntryCodeOffset;
+        for (size_t q = 0; q < m; ++q) {
+            double best = std::numeric_limits<double>::infinity(), chosen = 0;
+            for (size_t c = 0; c < kPqCentroids; ++c) {
+                double s = 0;
+                for (size_t t = 0; t < dsub; ++t) {
+                    const double r = static_cast<double>(row[q * dsub + t] - cent[q * dsub + t]) -
+                                     codec.pq_codebooks[(q * kPqCentroids + c) * dsub + t];
+                    s += r * r;
+                }
+                best = std::min(best, s);
+                if (c == code[q]) chosen = s;
+            }
+            ASSERT_LE(chosen, best * (1 + 1e-5) + 1e-9);
+        }
+        const double exact = exact_error(codec, row, code, cent.data());
+        const double err = entry_err(e, stride, i);
+        ASSERT_GE(err, exact);
+        ASSERT_LE(err, exact * (1 + 1e-6) + 1e-5);
+        pq_err += exact * exact;
+        for (size_t j = 0; j < d; ++j) zero_err += std::pow(static_cast<double>(row[j]) - cent[j], 2);
+    }
+    EXPECT_LT(pq_err, 0.25 * zero_err);
+}
+
+// Same seed, same codebooks; round trip gives bit-identical entries.
+TEST(PqCodec, DeterministicAndRoundTrips) {
+    const size_t d = 16, n = 600;
+    const std::vector<float> x = clustered(n, d, 5, 4);
+    CpuAssigner assigner(1);
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+        const Codec a = train_codec(pq_options(4, metric), x.data(), n, d, nullptr, nullptr, assigner, Hooks{});
+        const Codec b = train_codec(pq_options(4, metric), x.data(), n, d, nullptr, nullptr, assigner, Hooks{});
+        ASSERT_EQ(a.pq_codebooks, b.pq_codebooks);
+        const std::vector<float> p = a.parameters();
+        ASSERT_EQ(p.size(), a.parameter_count());
+        ASSERT_EQ(p.size(), kPqCentroids * d);
+        const Codec back = Codec::from_parameters(QuantizerKind::kPq, metric, d, 4, false, p.data(), p.size());
+        EXPECT_EQ(back.m, 4u);
+        EXPECT_EQ(back.code_size(), 4u);
+        EXPECT_EQ(encode(a, x), encode(back, x));
+    }
+}
+
+TEST(PqCodec, RejectsBadShapes) {
+    CpuAssigner assigner(1);
+    const std::vector<float> x = clustered(10, 12, 2, 5);
+    for (size_t m : {0, 5, 13}) {
+        EXPECT_THROW(train_codec(pq_options(m), x.data(), 10, 12, nullptr, nullptr, assigner, Hooks{}),
+                     std::invalid_argument);
+        EXPECT_THROW(Codec::from_parameters(QuantizerKind::kPq, Metric::kL2, 12, m, false, x.data(), 0),
+                     std::invalid_argument);
+    }
+    const std::vector<float> p(kPqCentroids * 12, 0.0f);
+    EXPECT_THROW(Codec::from_parameters(QuantizerKind::kPq, Metric::kL2, 12, 3, false, p.data(), p.size() - 1),
+                 std::invalid_argument);
+    EXPECT_NO_THROW(Codec::from_parameters(QuantizerKind::kPq, Metric::kL2, 12, 3, false, p.data(), p.size()));
+    // residual training without centroids
+    EXPECT_THROW(train_codec(pq_options(3, Metric::kL2, true), x.data(), 10, 12, nullptr, nullptr, assigner, Hooks{}),
+                 std::invalid_argument);
+}
+
+// Large inputs train on a capped subsample; cancellation stops training.
+TEST(PqTrain, SubsampleCapAndCancellation) {
+    EXPECT_EQ(pq_training_rows(100), 100u);
+    EXPECT_EQ(pq_training_rows(1000000), kPqMaxTrainRows);
+    EXPECT_GT(codec_training_memory_bytes(pq_options(2), 1000000, 8),
+              kPqMaxTrainRows * 8 * sizeof(float));
+    EXPECT_LT(codec_training_memory_bytes(pq_options(2), 1000000, 8), 64u << 20);
+    const size_t d = 4, n = 20000;
+    const std::vector<float> x = clustered(n, d, 50, 6);
+    CpuAssigner assigner(1);
+    CodecOptions opt = pq_options(2);
+    opt.pq_iterations = 2;
+    const Codec codec = train_codec(opt, x.data(), n, d, nullptr, nullptr, assigner, Hooks{});
+    const std::vector<uint8_t> e = encode(codec, x);
+    double mean = 0;
+    for (size_t i = 0; i < n; ++i) mean += entry_err(e, codec.entry_bytes(), i);
+    EXPECT_LT(mean / n, 0.2);  // spread 0.2 per dim, 256 codewords per 2-dim sub-space
+    Hooks hooks;
+    int polls = 0;
+    hooks.should_cancel = [&] { return ++polls > 1; };
+    EXPECT_THROW(train_codec(opt, x.data(), n, d, nullptr, nullptr, assigner, hooks), Cancelled);
+}
+
+}  // namespace
+}  // namespace pg_ivf::core
