@@ -34,6 +34,7 @@ void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroi
 
 // Nearest-codeword encoder over codebooks transposed to (m, d / m, 256), so
 // the 256 distances of a sub-vector are computed with unit-stride loops.
+// Codes may differ between CPUs on near ties (SIMD width); never within one.
 class PqEncoder {
 public:
     PqEncoder(const float* codebooks, size_t d, size_t m);
@@ -41,7 +42,8 @@ public:
     void encode(const float* v, uint8_t* code) const;
 private:
     size_t m_, dsub_;
-    std::vector<float> transposed_;
+    std::vector<float> transposed_;  // (m, d / m, 256)
+    std::vector<float> norms_;       // (m, 256): squared codeword norms
 };
 
 // out (size d) = the codewords the code selects, concatenated, in double.

@@ -11,7 +11,7 @@
 -- page (1 to 1,900 dimensions, leaving room for other columns).  Columns added
 -- later with ALTER TABLE keep the type's default; ALTER TABLE ... ALTER COLUMN
 -- ... SET STORAGE changes either choice.
-CREATE FUNCTION pg_ivf_vector_storage() RETURNS event_trigger
+CREATE FUNCTION pg_ivf_inline_storage() RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
@@ -36,6 +36,6 @@ BEGIN
 END
 $$;
 
-CREATE EVENT TRIGGER pg_ivf_vector_storage ON ddl_command_end
+CREATE EVENT TRIGGER pg_ivf_inline_storage ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'CREATE MATERIALIZED VIEW')
-	EXECUTE FUNCTION pg_ivf_vector_storage();
+	EXECUTE FUNCTION pg_ivf_inline_storage();
