@@ -56,8 +56,11 @@ def markdown(records):
     first = records[-1]
     lines = ["# %s: %d base rows, %d queries, %d dims, k = %d" % (
         first["dataset"], first["n_base"], first["n_queries"], first["dim"], 10), ""]
-    if first.get("table_bytes"):
-        lines += ["Table size (heap + TOAST, no index): %.1f MiB." % (first["table_bytes"] / MIB), ""]
+    sized = [r for r in records if r.get("table_bytes")]
+    if sized:
+        lines += ["Table size (pg_total_relation_size with no index): %.1f MiB. "
+                  "recall@10 (ties) counts a returned row within 1e-3 of the 10th true distance "
+                  "as ann-benchmarks does." % (sized[-1]["table_bytes"] / MIB), ""]
     lines += ["| system | build s | index MiB | " + " | ".join(
         "QPS at recall ≥ %.2f" % lv for lv in RECALL_LEVELS) + " | best recall@10 |",
         "|---|---:|---:|" + "---:|" * len(RECALL_LEVELS) + "---:|"]
@@ -66,7 +69,12 @@ def markdown(records):
         for lv in RECALL_LEVELS:
             ok = [r for r in rows if r["recall_at_10"] >= lv]
             best = max(ok, key=lambda r: r["qps"]) if ok else None
-            cells.append("—" if not best else "%.0f (%s %s)" % (best["qps"], best.get("knob") or "", best.get("value")))
+            if not best:
+                cells.append("—")
+            elif best.get("knob"):
+                cells.append("%.0f (%s %s)" % (best["qps"], best["knob"], best["value"]))
+            else:
+                cells.append("%.1f" % best["qps"])
         lines.append("| %s | %s | %s | %s | %.3f |" % (
             s, _fmt(rows[0].get("build_s"), ".1f"), _fmt(rows[0].get("index_bytes"), ".1f", MIB),
             " | ".join(cells), max(r["recall_at_10"] for r in rows)))

@@ -36,9 +36,13 @@ static_assert(kAssignRowBlock % kMicroRows == 0, "row blocks hold whole micro-ti
 // L2 while every 6-row micro-tile of the block streams over them.
 constexpr size_t kGroupBytes = 384 * 1024;
 
-// Work (multiply-adds) one thread should get between two hook polls: large
-// enough to amortize a parallel region, small enough (~10 ms) to cancel promptly.
-constexpr double kMacsPerPoll = 3.0e8;
+// Work (multiply-adds) one thread gets between two hook polls, ~40 ms at full
+// speed: prompt enough to cancel, and few enough regions that when the cores
+// are oversubscribed (other backends, other builds) threads do not keep
+// waiting at region barriers for a descheduled partner, which with ~3 ms
+// regions made 2 threads 3x slower than 1.
+constexpr double kMacsPerPoll = 4.0e9;
+constexpr double kMaxBlocksPerPoll = 64.0;
 
 // Rows the oracle handles between two hook polls.
 constexpr size_t kReferenceRowsPerPoll = 256;
@@ -314,7 +318,7 @@ void CpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
     const double block_macs = static_cast<double>(kAssignRowBlock) * static_cast<double>(k) *
                               static_cast<double>(d);
     const size_t blocks_per_thread =
-        static_cast<size_t>(std::clamp(kMacsPerPoll / block_macs, 1.0, 4.0));
+        static_cast<size_t>(std::clamp(kMacsPerPoll / block_macs, 1.0, kMaxBlocksPerPoll));
     const size_t blocks_per_region = blocks_per_thread * static_cast<size_t>(threads);
     // parallel_for never runs more threads than blocks; cpu_assign_scratch_bytes() mirrors this.
     const size_t lanes_per_thread = std::min(n, kAssignRowBlock);

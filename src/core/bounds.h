@@ -128,9 +128,11 @@ namespace pg_ivf::core::bounds {
  * sum of the absolute values of its terms), so it is off by at most
  * 10 ud M < 2^-48 M: we subtract that guard.  The last scaling and squaring
  * steps are relative, covered by the factor 1 - 16 ud (which also covers the
- * operator's own final (1 - ud)); then we narrow to float rounding toward -infinity.  err is
- * narrowed rounding toward +infinity.  Non-finite intermediate values (overflow
- * in our own kernels) give the trivial bound: 0 for L2 and cosine, -inf for IP.
+ * operator's own final 1 - ud); the result is narrowed to float rounding
+ * toward -infinity, and err is narrowed rounding toward +infinity.
+ * Overflow.  An L2 operator that overflows returns +inf, above any bound.
+ * Non-finite values in our own kernels give the trivial bound: 0 for L2 and
+ * cosine, -inf for IP.
  */
 
 constexpr double kU = 0x1p-24;   // float unit roundoff
@@ -146,9 +148,7 @@ constexpr double kMinCosineSquaredNorm = kCosineMinSquaredNorm;
 
 // Worst relative error of a float sum of n terms (any order), rounded up
 // generously; +inf where the classical bound stops applying (n u >= 1/2).
-inline double gamma_f(double n) {
-    return n * kU < 0.5 ? n * kU / (1.0 - n * kU) * (1.0 + 0x1p-40) : kInf;
-}
+inline double gamma_f(double n) { return n * kU < 0.5 ? n * kU / (1.0 - n * kU) * (1.0 + 0x1p-40) : kInf; }
 // The same for double sums.
 inline double gamma_d(double n) { return n * kUd / (1.0 - n * kUd) * (1.0 + 0x1p-40); }
 
@@ -211,7 +211,8 @@ inline float row_err(QuantizerKind kind, Metric metric, bool residual, size_t d,
               gamma_d(2.0 * dd + 2.0) * (t.c_norm + t.bias_norm);
     } else {
         double r = 0;
-        if (l2_has_query_term(kind, residual)) r = t.c_norm + t.bias_norm + (kind == QuantizerKind::kSq8 ? t.code_norm : 0.0);
+        if (l2_has_query_term(kind, residual))
+            r = t.c_norm + t.bias_norm + (kind == QuantizerKind::kSq8 ? t.code_norm : 0.0);
         const double e = metric == Metric::kCosine ? t.e_up + 2.0 * kU : t.e_up;
         err = (1.0 + kU) * e + kK * kU * r;
     }
@@ -223,19 +224,19 @@ inline float row_err(QuantizerKind kind, Metric metric, bool residual, size_t d,
 // Per-query constants of the bound.
 struct QueryBound {
     Metric metric = Metric::kL2;
-    double q_norm = 0;    // IP: upper bound of ||q||
-    double q_term = 0;    // L2 / cosine: k u ||q|| (||qf||), or 0
-    double g_kernel = 0;  // L2 / cosine: gamma_{d+1}
-    double g_op = 0;      // L2: gamma_{d+2}
-    double eta = 0;       // cosine: eta_q + tau, subtracted from the distance bound
-    double slack = 0;     // absolute: L2 / IP tau, cosine sigma + 2^-52
-    bool trivial = false; // every bound is trivial_bound(metric)
+    double q_norm = 0;     // IP: upper bound of ||q||
+    double q_term = 0;     // L2 / cosine: k u ||q|| (||qf||), or 0
+    double g_kernel = 0;   // L2 / cosine: gamma_{d+1}
+    double g_op = 0;       // L2: gamma_{d+2}
+    double eta = 0;        // cosine: eta_q + tau, subtracted from the distance bound
+    double slack = 0;      // absolute: L2 / IP tau, cosine sigma + 2^-52
+    bool trivial = false;  // every bound is trivial_bound(metric)
 };
 
 // kernel_q_norm: ||q|| (||qf|| under cosine) computed in double; raw_q_sq_norm:
 // ||q||^2 of the raw query in double.
-inline QueryBound make_query_bound(QuantizerKind kind, Metric metric, bool residual, size_t d,
-                                   double kernel_q_norm, double raw_q_sq_norm) {
+inline QueryBound make_query_bound(QuantizerKind kind, Metric metric, bool residual, size_t d, double kernel_q_norm,
+                                   double raw_q_sq_norm) {
     const double dd = static_cast<double>(d);
     QueryBound b;
     b.metric = metric;

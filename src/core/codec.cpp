@@ -34,9 +34,12 @@ void check_shape(QuantizerKind kind, Metric metric, size_t d, size_t m) {
 
 size_t expected_parameters(QuantizerKind kind, size_t d) {
     switch (kind) {
-        case QuantizerKind::kSq8: return 2 * d;
-        case QuantizerKind::kPq: return kPqCentroids * d;
-        case QuantizerKind::kFlat: return 0;
+        case QuantizerKind::kSq8:
+            return 2 * d;
+        case QuantizerKind::kPq:
+            return kPqCentroids * d;
+        case QuantizerKind::kFlat:
+            return 0;
     }
     return 0;
 }
@@ -123,9 +126,12 @@ void mark_entry_unbounded(uint8_t* entry) {
 
 size_t Codec::code_size() const {
     switch (kind) {
-        case QuantizerKind::kSq8: return d;
-        case QuantizerKind::kPq: return m;
-        case QuantizerKind::kFlat: return 4 * d;
+        case QuantizerKind::kSq8:
+            return d;
+        case QuantizerKind::kPq:
+            return m;
+        case QuantizerKind::kFlat:
+            return 4 * d;
     }
     return 0;
 }
@@ -142,8 +148,8 @@ std::vector<float> Codec::parameters() const {
 }
 
 // m is ignored (set to 0) unless PQ, and flat always gets residual = false.
-Codec Codec::from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t m, bool residual,
-                             const float* params, size_t n_params) {
+Codec Codec::from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t m, bool residual, const float* params,
+                             size_t n_params) {
     check_shape(kind, metric, d, m);
     if (n_params != expected_parameters(kind, d))
         throw std::invalid_argument("codec: expected " + std::to_string(expected_parameters(kind, d)) +
@@ -164,8 +170,19 @@ Codec Codec::from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t
             if (s < 0.0f) throw std::invalid_argument("codec: negative SQ8 step");
     } else if (kind == QuantizerKind::kPq) {
         codec.pq_codebooks.assign(params, params + n_params);
+        codec.index_codebooks();
     }
     return codec;
+}
+
+void Codec::index_codebooks() {
+    if (kind != QuantizerKind::kPq || m == 0) return;
+    const size_t dsub = d / m;
+    pq_codebooks_by_dim.resize(pq_codebooks.size());
+    for (size_t j = 0; j < m; ++j)
+        for (size_t c = 0; c < kPqCentroids; ++c)
+            for (size_t i = 0; i < dsub; ++i)
+                pq_codebooks_by_dim[(j * dsub + i) * kPqCentroids + c] = pq_codebooks[(j * kPqCentroids + c) * dsub + i];
 }
 
 Codec train_codec(const CodecOptions& options, const float* x, size_t n, size_t d, const float* centroids,
@@ -193,28 +210,30 @@ Codec train_codec(const CodecOptions& options, const float* x, size_t n, size_t 
         codec.pq_codebooks.resize(kPqCentroids * d);
         pq_train(x, n, d, codec.m, c, l, options.pq_iterations, options.seed, assigner, hooks,
                  codec.pq_codebooks.data());
+        codec.index_codebooks();
     }
     return codec;
 }
 
 size_t codec_training_memory_bytes(const CodecOptions& options, size_t n, size_t d) {
     switch (options.kind) {
-        case QuantizerKind::kSq8: return 2 * d * sizeof(double) + 2 * d * sizeof(float);
+        case QuantizerKind::kSq8:
+            return 2 * d * sizeof(double) + 2 * d * sizeof(float);
         case QuantizerKind::kPq:
             return pq_training_memory_bytes(n, d, options.m) + kPqCentroids * d * sizeof(float);
-        case QuantizerKind::kFlat: return 0;
+        case QuantizerKind::kFlat:
+            return 0;
     }
     return 0;
 }
 
-void encode_rows(const Codec& codec, const float* x, size_t n, const float* centroids,
-                 const int32_t* labels, uint8_t* out, size_t stride, int threads) {
+void encode_rows(const Codec& codec, const float* x, size_t n, const float* centroids, const int32_t* labels,
+                 uint8_t* out, size_t stride, int threads) {
     check_shape(codec.kind, codec.metric, codec.d, codec.m);
-    const bool sq8_ok = codec.kind != QuantizerKind::kSq8 ||
-                        (codec.sq_bias.size() == codec.d && codec.sq_step.size() == codec.d);
+    const bool sq8_ok =
+        codec.kind != QuantizerKind::kSq8 || (codec.sq_bias.size() == codec.d && codec.sq_step.size() == codec.d);
     const bool pq_ok = codec.kind != QuantizerKind::kPq || codec.pq_codebooks.size() == kPqCentroids * codec.d;
-    if (!sq8_ok || !pq_ok)
-        throw std::invalid_argument("encode_rows: codec parameters do not match its shape");
+    if (!sq8_ok || !pq_ok) throw std::invalid_argument("encode_rows: codec parameters do not match its shape");
     if (stride < codec.entry_bytes()) throw std::invalid_argument("encode_rows: stride below entry size");
     if (n == 0) return;
     if (codec.residual && (centroids == nullptr || labels == nullptr))

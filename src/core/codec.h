@@ -39,6 +39,9 @@ struct Codec {
     std::vector<float> sq_bias;      // SQ8: size d; decode_i = bias_i + step_i * code_i
     std::vector<float> sq_step;      // SQ8: size d
     std::vector<float> pq_codebooks; // PQ: layout (m, 256, d / m)
+    // PQ: the same codebooks laid out (m, d / m, 256), so a query's ADC table
+    // is built 256 centroids at a time in SIMD.  Derived; see index_codebooks().
+    std::vector<float> pq_codebooks_by_dim;
 
     size_t code_size() const;        // sq8: d, pq: m, flat: 4 * d
     size_t entry_bytes() const { return entry_size(code_size()); }
@@ -48,6 +51,8 @@ struct Codec {
     static Codec from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t m, bool residual,
                                  const float* params, size_t n_params);
     size_t parameter_count() const;
+    // Fills pq_codebooks_by_dim from pq_codebooks (no-op for other quantizers).
+    void index_codebooks();
 };
 
 struct CodecOptions {
@@ -104,7 +109,10 @@ public:
     // Prepares per-list tables; call before lower_bounds() for that list.
     void set_list(const float* centroid);
     // out[i] for the entry at entries + i * stride.
-    void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out) const;
+    // When approx is not null, approx[i] also receives the estimate
+    // approximate() gives, rounded to float, from the same kernel call.
+    void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out,
+                      float* approx = nullptr) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
     // out[i] = the quantized estimate of the operator value for the entry at
@@ -119,6 +127,8 @@ private:
     struct State;                // per-query and per-list tables, bound constants (scanner.cpp)
     // The kernel value of one entry: L2 squared, or the estimate of <q, x~>.
     double kernel_value(const uint8_t* entry, float* unaligned_scratch) const;
+    // The operator-scale estimate approximate() reports for a kernel value.
+    double estimate(double kernel) const;
     const Codec& codec_;
     std::vector<float> q_;       // normalized under cosine
     std::unique_ptr<State> state_;

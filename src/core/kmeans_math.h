@@ -2,6 +2,8 @@
 // the host and (under nvcc) the device, so the CPU path and a future CUDA
 // backend pick nearest centroids, finish centroids and split empty clusters
 // identically.  Only plain C math here: no std containers, no exceptions.
+// The few host-only declarations (CPU assigner sizing, a test hook) sit here
+// because kmeans.cpp and the tests need them and the assigner has no header.
 #pragma once
 #ifdef POSTGRES_H
 #error "src/core headers must not be included after postgres.h"

@@ -121,8 +121,7 @@ void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroi
         params.seed = seed + 0x9E3779B97F4A7C15ull * (q + 1);
         params.spherical = false;
         const KMeansResult result = train_kmeans(slice.data(), ns, dsub, params, assigner, inner);
-        std::memcpy(codebooks + q * kPqCentroids * dsub, result.centroids.data(),
-                    kPqCentroids * dsub * sizeof(float));
+        std::memcpy(codebooks + q * kPqCentroids * dsub, result.centroids.data(), kPqCentroids * dsub * sizeof(float));
     }
     hooks.report(m, m);
 }
@@ -143,8 +142,8 @@ PqEncoder::PqEncoder(const float* codebooks, size_t d, size_t m)
 void PqEncoder::encode(const float* v, uint8_t* code) const {
     alignas(64) float dist[kPqCentroids];
     for (size_t q = 0; q < m_; ++q) {
-        codeword_scores(v + q * dsub_, transposed_.data() + q * dsub_ * kPqCentroids,
-                        norms_.data() + q * kPqCentroids, dsub_, dist);
+        codeword_scores(v + q * dsub_, transposed_.data() + q * dsub_ * kPqCentroids, norms_.data() + q * kPqCentroids,
+                        dsub_, dist);
         code[q] = static_cast<uint8_t>(argmin_256(dist));
     }
 }

@@ -40,6 +40,7 @@ public:
     PqEncoder(const float* codebooks, size_t d, size_t m);
     // v size d -> code size m (ties: lowest codeword index).
     void encode(const float* v, uint8_t* code) const;
+
 private:
     size_t m_, dsub_;
     std::vector<float> transposed_;  // (m, d / m, 256)

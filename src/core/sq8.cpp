@@ -13,8 +13,8 @@ constexpr size_t kPollRows = 4096;  // rows between cancellation polls
 }  // namespace
 
 // One pass over the rows; the residual is formed in float exactly as encode_rows() forms it.
-void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const int32_t* labels,
-               const Hooks& hooks, float* bias, float* step) {
+void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const int32_t* labels, const Hooks& hooks,
+               float* bias, float* step) {
     std::vector<double> lo(d, std::numeric_limits<double>::infinity());
     std::vector<double> hi(d, -std::numeric_limits<double>::infinity());
     const bool residual = centroids != nullptr && labels != nullptr;

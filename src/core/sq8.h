@@ -16,8 +16,8 @@ namespace pg_ivf::core {
 // centroids (centroids k * d, labels n) when both are non-null, turned into
 // bias (d) and step (d): step = (vmax - vmin) / 256, bias = vmin + step / 2.
 // n == 0 uses [-1, 1].  A constant dimension gets step 0 (decodes to vmin).
-void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const int32_t* labels,
-               const Hooks& hooks, float* bias, float* step);
+void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const int32_t* labels, const Hooks& hooks,
+               float* bias, float* step);
 
 // code_i = the grid point bias_i + step_i * code_i nearest to v_i, clamped to
 // [0, 255]; v, bias, step size d, code size d.

@@ -117,6 +117,7 @@ extern bool ivf_iterative_scan;
 extern int	ivf_kmeans_iterations;
 extern int	ivf_build_device;
 extern int	ivf_build_threads;
+extern int	ivf_pq_rerank;
 
 #define IVF_DEVICE_AUTO	0
 #define IVF_DEVICE_CPU	1

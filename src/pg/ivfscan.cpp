@@ -9,10 +9,20 @@
  * heap row and reorders: exact distances, in exact order, and only the rows
  * that can still enter the top k are ever fetched from the heap.
  *
- * When the probed lists run out and ivf.iterative_scan is on, the next
- * nearest lists are probed (up to ivf.max_probes).  Rows from those lists
+ * PQ bounds are loose (a PQ code says little about a row's exact distance),
+ * so nearly every probed row has a lower bound below the k-th distance and
+ * gets fetched.  With ivf.pq_rerank = R > 0 a PQ scan instead keeps only the R
+ * probed rows with the nearest PQ estimates and ends after them, as FAISS's
+ * refinement does: exact distances in exact order among those R rows, at most
+ * R heap fetches, and at most R rows returned (no iterative scan).  The
+ * executor only releases a row once the index reports a bound at or above
+ * its exact distance, so a scan cannot hand over R rows, let the executor
+ * settle them, and then continue: ending the scan is the only flush.
+ *
+ * When the probed rows run out and ivf.iterative_scan is on, the next
+ * nearest lists are probed (up to ivf.max_probes).  Rows of a later batch
  * may have lower bounds below what was already returned, so the order
- * guarantee then holds within each batch of lists, not across batches.
+ * guarantee holds within each batch, not across batches.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -25,7 +35,8 @@ namespace core = pg_ivf::core;
 
 struct IvfCandidate
 {
-	float		bound;
+	float		bound;			/* guaranteed lower bound of the operator value */
+	float		approx;			/* the code's estimate of it (PQ batching only) */
 	ItemPointerData tid;
 };
 
@@ -37,7 +48,11 @@ struct IvfScanState
 	std::vector<int32_t> list_order;	/* lists nearest first */
 	size_t		next_list = 0;
 	std::vector<IvfCandidate> heap;	/* min-heap on bound */
+	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
+	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
+	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
+	std::vector<float> approx;	/* per-page scratch */
 	bool		degenerate = false;
 };
 
@@ -138,6 +153,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		const IvfModel &model = *s->ref->model;
 
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
+		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
+			s->batch_rows = (size_t) ivf_pq_rerank;
 		s->degenerate = s->scanner->query_is_degenerate();
 		if (so->null_query)
 		{
@@ -168,6 +185,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	IvfGuard("ivf list setup", [&]() {
 		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
 		st->bounds.resize(IvfPageCapacity(entry_size));
+		st->approx.resize(IvfPageCapacity(entry_size));
 	});
 	while (BlockNumberIsValid(blkno))
 	{
@@ -182,21 +200,49 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
 			if (null_query)
+			{
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
+				std::fill(st->approx.begin(), st->approx.begin() + n, 0.0f);
+			}
 			else
-				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data());
+				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
+										  st->batch_rows > 0 ? st->approx.data() : nullptr);
 			for (int i = 0; i < n; i++)
 			{
 				IvfCandidate c;
 
 				c.bound = st->bounds[i];
+				c.approx = st->batch_rows > 0 ? st->approx[i] : 0.0f;
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
-				st->heap.push_back(c);
+				st->pending.push_back(c);
 			}
 		});
 		blkno = IvfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
 	}
+}
+
+/* Moves pending rows into the heap: all of them, or only the batch_rows nearest by estimate. */
+static void
+FillHeap(IvfScanState *st)
+{
+	IvfGuard("ivf candidate ordering", [&]() {
+		std::vector<IvfCandidate> &p = st->pending;
+
+		if (st->batch_rows > 0 && p.size() > st->batch_rows)
+		{
+			auto cut = p.end() - st->batch_rows;
+
+			/* the nearest estimates go to the tail, which is cheap to cut off */
+			std::nth_element(p.begin(), cut, p.end(),
+							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.approx > b.approx; });
+			st->heap.assign(cut, p.end());
+		}
+		else
+			st->heap.swap(p);
+		p.clear();
+		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
+	});
 }
 
 /* Probes the next batch of `ivf.probes` lists; false when none are left. */
@@ -214,9 +260,6 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 		ProbeList(scan, so, st->list_order[st->next_list]);
 		CHECK_FOR_INTERRUPTS();
 	}
-	IvfGuard("ivf candidate ordering", [&]() {
-		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
-	});
 	return true;
 }
 
@@ -237,8 +280,10 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	}
 	while (st->heap.empty())
 	{
-		if (!ProbeNextLists(scan, so))
+		if (st->pending.empty() && (st->refined || !ProbeNextLists(scan, so)))
 			return false;
+		FillHeap(st);
+		st->refined = st->batch_rows > 0;
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
 		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter);

@@ -21,6 +21,7 @@ bool		ivf_iterative_scan = true;
 int			ivf_kmeans_iterations = 10;
 int			ivf_build_device = IVF_DEVICE_AUTO;
 int			ivf_build_threads = 0;
+int			ivf_pq_rerank = 0;
 
 static const struct config_enum_entry ivf_device_options[] = {
 	{"auto", IVF_DEVICE_AUTO, false},
@@ -60,6 +61,12 @@ _PG_init(void)
 	DefineCustomIntVariable("ivf.build_threads", "CPU threads CREATE INDEX uses.",
 							"0 means max_parallel_maintenance_workers + 1, capped at the number of CPUs.",
 							&ivf_build_threads, 0, 0, 256,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ivf.pq_rerank",
+							"Rows a PQ index scan keeps for exact re-ranking.",
+							"A PQ scan re-ranks only the probed rows with the nearest PQ estimates and returns "
+							"at most this many rows; 0 re-ranks every probed row that could enter the result.",
+							&ivf_pq_rerank, 0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
 }

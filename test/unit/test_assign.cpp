@@ -159,7 +159,9 @@ TEST(CpuAssigner, EdgeShapes) {
 }
 
 TEST(CpuAssigner, CancelsBetweenBlocks) {
-    const size_t n = 5000, k = 8, d = 4;
+    // Cheap rows (k * d small) make regions as large as allowed (64 blocks
+    // per thread), so this needs many rows for several polls.
+    const size_t n = 100000, k = 8, d = 4;
     const std::vector<float> x = random_matrix(n, d, 3);
     std::vector<int32_t> labels(n);
     std::vector<float> dist(n);
@@ -174,7 +176,7 @@ TEST(CpuAssigner, CancelsBetweenBlocks) {
 }
 
 TEST(CpuAssigner, HooksRunOnCallingThreadOnly) {
-    const size_t n = 10000, k = 20, d = 8;
+    const size_t n = 100000, k = 20, d = 8;
     const std::vector<float> x = random_matrix(n, d, 5);
     std::vector<int32_t> labels(n);
     std::vector<float> dist(n);

@@ -4,11 +4,6 @@
 // bound never exceeds the SQL operator's value computed with every kernel
 // table and two more summation orders.  A deliberately slack-free bound is
 // shown to violate, so the checks can fail.  Also measures bound tightness.
-#include "../../src/core/bounds.h"
-#include "../../src/core/codec.h"
-#include "../../src/core/pq.h"
-#include "../../src/core/sq8.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +14,11 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "../../src/core/bounds.h"
+#include "../../src/core/codec.h"
+#include "../../src/core/pq.h"
+#include "../../src/core/sq8.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -67,9 +67,12 @@ float reverse_sum(const float* a, const float* b, size_t d, bool diff) {
 // float sum of (a-b)^2 (diff) or a*b in the evaluator's order.
 float fsum(const Evaluator& ev, const float* a, const float* b, size_t d, bool diff) {
     switch (ev.order) {
-        case SumOrder::kKernel: return diff ? ev.kernels->l2_squared(a, b, d) : ev.kernels->dot(a, b, d);
-        case SumOrder::kReverse: return reverse_sum(a, b, d, diff);
-        case SumOrder::kFmaPairwise: return pairwise(a, b, 0, d, diff);
+        case SumOrder::kKernel:
+            return diff ? ev.kernels->l2_squared(a, b, d) : ev.kernels->dot(a, b, d);
+        case SumOrder::kReverse:
+            return reverse_sum(a, b, d, diff);
+        case SumOrder::kFmaPairwise:
+            return pairwise(a, b, 0, d, diff);
     }
     return 0.0f;
 }
@@ -129,11 +132,16 @@ enum class Scenario { kClusters, kMagnitudes, kOffset, kOutsideRange, kEmptyTrai
 
 const char* scenario_name(Scenario s) {
     switch (s) {
-        case Scenario::kClusters: return "clusters";
-        case Scenario::kMagnitudes: return "magnitudes";
-        case Scenario::kOffset: return "offset";
-        case Scenario::kOutsideRange: return "outside";
-        case Scenario::kEmptyTraining: return "empty";
+        case Scenario::kClusters:
+            return "clusters";
+        case Scenario::kMagnitudes:
+            return "magnitudes";
+        case Scenario::kOffset:
+            return "offset";
+        case Scenario::kOutsideRange:
+            return "outside";
+        case Scenario::kEmptyTraining:
+            return "empty";
     }
     return "?";
 }
@@ -155,9 +163,15 @@ struct Generator {
             for (size_t j = 0; j < dim; ++j) {
                 double v;
                 switch (scenario) {
-                    case Scenario::kMagnitudes: v = scales[j] * g(rng) * wide; break;
-                    case Scenario::kOffset: v = 1.0e4 + 1.0e-2 * centers[c * dim + j] + 1.0e-3 * g(rng) * wide; break;
-                    default: v = centers[c * dim + j] + 0.3 * g(rng) * wide; break;
+                    case Scenario::kMagnitudes:
+                        v = scales[j] * g(rng) * wide;
+                        break;
+                    case Scenario::kOffset:
+                        v = 1.0e4 + 1.0e-2 * centers[c * dim + j] + 1.0e-3 * g(rng) * wide;
+                        break;
+                    default:
+                        v = centers[c * dim + j] + 0.3 * g(rng) * wide;
+                        break;
                 }
                 out[i * dim + j] = static_cast<float>(v);
             }
@@ -171,8 +185,8 @@ struct Generator {
 };
 
 // Queries: fresh rows, exact copies of stored rows, and copies nudged by one ulp.
-std::vector<float> make_queries(Generator& gen, const std::vector<float>& data, size_t d, size_t fresh,
-                                size_t copies, std::mt19937_64& rng) {
+std::vector<float> make_queries(Generator& gen, const std::vector<float>& data, size_t d, size_t fresh, size_t copies,
+                                std::mt19937_64& rng) {
     std::vector<float> q = gen.rows(fresh, 1.0);
     const size_t n = data.size() / d;
     for (size_t i = 0; i < 2 * copies; ++i) {
@@ -211,10 +225,10 @@ size_t pq_m_for(size_t d) { return d % 8 == 0 ? d / 8 : (d % 4 == 0 ? d / 4 : 1)
 struct Built {
     Codec codec;
     size_t d = 0;
-    std::vector<float> centroids;       // k * d
-    std::vector<float> raw;             // n * d, what the operator sees
-    std::vector<int32_t> labels;        // n
-    std::vector<uint8_t> entries;       // n * stride
+    std::vector<float> centroids;  // k * d
+    std::vector<float> raw;        // n * d, what the operator sees
+    std::vector<int32_t> labels;   // n
+    std::vector<uint8_t> entries;  // n * stride
     size_t stride = 0;
 };
 
@@ -237,8 +251,8 @@ Built build(const CaseSpec& spec, size_t d, const std::vector<float>& train_raw,
     opt.pq_iterations = 3;
     opt.seed = seed;
     CpuAssigner assigner(1);
-    b.codec = train_codec(opt, train.data(), train.size() / d, d, b.centroids.data(), train_labels.data(), assigner,
-                          Hooks{});
+    b.codec =
+        train_codec(opt, train.data(), train.size() / d, d, b.centroids.data(), train_labels.data(), assigner, Hooks{});
     b.raw = data_raw;
     b.labels = assign_rows(data, d, b.centroids);
     b.stride = b.codec.entry_bytes();
@@ -347,6 +361,10 @@ TEST(LowerBound, UnboundedEntriesAreTrivial) {
     for (float& v : huge) v *= 1e19f;  // ||x|| >= 2^63: the operator's float dot may overflow
     Built b = build({QuantizerKind::kFlat, Metric::kInnerProduct, false}, d, train, huge, 3);
     for (float v : scan_all(b, gen.rows(2, 1.0))) EXPECT_EQ(v, -std::numeric_limits<float>::infinity());
+    // A query with ||q|| >= 2^63 under IP: every bound is -inf.
+    Built ip = build({QuantizerKind::kSq8, Metric::kInnerProduct, true}, d, train, data, 3);
+    for (float v : scan_all(ip, huge)) EXPECT_EQ(v, -std::numeric_limits<float>::infinity());
+    for (float v : scan_all(ip, gen.rows(2, 1.0))) EXPECT_TRUE(std::isfinite(v));
 }
 
 // The same checks with the float slack removed must fail: this is what gives
@@ -375,8 +393,8 @@ TEST(LowerBound, SlackFreeBoundViolates) {
         sq8_code_part(b.codec.sq_step.data(), entry + kEntryCodeOffset, d, part.data());
         long double e2 = 0;
         for (size_t j = 0; j < d; ++j) {
-            const long double rec = static_cast<long double>(b.centroids[b.labels[r] * d + j]) +
-                                    b.codec.sq_bias[j] + part[j];
+            const long double rec =
+                static_cast<long double>(b.centroids[b.labels[r] * d + j]) + b.codec.sq_bias[j] + part[j];
             e2 += (q[j] - rec) * (q[j] - rec);
         }
         const double naive = approx - static_cast<double>(std::sqrt(e2));
@@ -450,10 +468,14 @@ TEST(LowerBound, Tightness) {
             kp.iterations = 5;
             const std::vector<float> cent = train_kmeans(rows.data(), n, d, kp, assigner, Hooks{}).centroids;
             const std::vector<int32_t> labels = assign_rows(rows, d, cent);
-            struct Variant { QuantizerKind kind; size_t m; const char* name; };
-            for (const Variant& v : {Variant{QuantizerKind::kSq8, 0, "sq8"}, Variant{QuantizerKind::kPq, d / 4, "pq d/4"},
-                                     Variant{QuantizerKind::kPq, d / 8, "pq d/8"},
-                                     Variant{QuantizerKind::kFlat, 0, "flat"}}) {
+            struct Variant {
+                QuantizerKind kind;
+                size_t m;
+                const char* name;
+            };
+            for (const Variant& v :
+                 {Variant{QuantizerKind::kSq8, 0, "sq8"}, Variant{QuantizerKind::kPq, d / 4, "pq d/4"},
+                  Variant{QuantizerKind::kPq, d / 8, "pq d/8"}, Variant{QuantizerKind::kFlat, 0, "flat"}}) {
                 CodecOptions opt;
                 opt.kind = v.kind;
                 opt.metric = metric;
@@ -469,7 +491,8 @@ TEST(LowerBound, Tightness) {
                 for (size_t qi = 0; qi < nq; ++qi) {
                     const float* q = queries.data() + qi * d;
                     std::vector<std::pair<double, size_t>> truth(n);
-                    for (size_t i = 0; i < n; ++i) truth[i] = {sql_operator(metric, exact, q, raw.data() + i * d, d), i};
+                    for (size_t i = 0; i < n; ++i)
+                        truth[i] = {sql_operator(metric, exact, q, raw.data() + i * d, d), i};
                     std::partial_sort(truth.begin(), truth.begin() + top, truth.end());
                     QueryScanner scanner(codec, q);
                     for (size_t t = 0; t < top; ++t) {
@@ -485,8 +508,10 @@ TEST(LowerBound, Tightness) {
                 }
                 const double mean = sum / static_cast<double>(count);
                 std::printf("[ tightness ] d=%4zu %-7s %-6s %s = %.5f\n", d,
-                            metric == Metric::kL2 ? "l2" : metric == Metric::kCosine ? "cosine" : "ip", v.name,
-                            metric == Metric::kInnerProduct ? "mean gap/|true|" : "mean lb/true", mean);
+                            metric == Metric::kL2       ? "l2"
+                            : metric == Metric::kCosine ? "cosine"
+                                                        : "ip",
+                            v.name, metric == Metric::kInnerProduct ? "mean gap/|true|" : "mean lb/true", mean);
                 const bool flat = v.kind == QuantizerKind::kFlat;
                 const bool sq8 = v.kind == QuantizerKind::kSq8;
                 if (metric == Metric::kInnerProduct)

@@ -1,9 +1,6 @@
 // QueryScanner: the ADC estimate equals the distance to the decoded row
 // (computed in double) for every quantizer x metric x residual; list ranking
 // matches brute force; batch, alignment and set_list contracts.
-#include "../../src/core/codec.h"
-#include "../../src/core/pq.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +10,9 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "../../src/core/codec.h"
+#include "../../src/core/pq.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -39,11 +39,13 @@ std::vector<double> decoded(const Codec& codec, const uint8_t* entry, const floa
     const uint8_t* code = entry + kEntryCodeOffset;
     std::vector<double> out(d, 0.0);
     if (codec.kind == QuantizerKind::kSq8) {
-        for (size_t j = 0; j < d; ++j) out[j] = static_cast<double>(codec.sq_bias[j]) + static_cast<double>(codec.sq_step[j]) * code[j];
+        for (size_t j = 0; j < d; ++j)
+            out[j] = static_cast<double>(codec.sq_bias[j]) + static_cast<double>(codec.sq_step[j]) * code[j];
     } else if (codec.kind == QuantizerKind::kPq) {
         const size_t dsub = d / codec.m;
         for (size_t q = 0; q < codec.m; ++q)
-            for (size_t i = 0; i < dsub; ++i) out[q * dsub + i] = codec.pq_codebooks[(q * kPqCentroids + code[q]) * dsub + i];
+            for (size_t i = 0; i < dsub; ++i)
+                out[q * dsub + i] = codec.pq_codebooks[(q * kPqCentroids + code[q]) * dsub + i];
     } else {
         std::vector<float> y(d);
         std::memcpy(y.data(), code, 4 * d);
@@ -108,12 +110,15 @@ TEST(Adc, MatchesDecodedDistance) {
                         for (size_t j = 0; j < d; ++j) {
                             l2 += (qn[j] - x[j]) * (qn[j] - x[j]);
                             ip += qn[j] * x[j];
-                            scale += std::fabs(qn[j]) * (std::fabs(x[j]) + std::fabs(c[j])) + qn[j] * qn[j] + x[j] * x[j];
+                            scale +=
+                                std::fabs(qn[j]) * (std::fabs(x[j]) + std::fabs(c[j])) + qn[j] * qn[j] + x[j] * x[j];
                         }
-                        double expect = metric == Metric::kL2 ? std::sqrt(l2) : metric == Metric::kInnerProduct ? -ip : l2 / 2;
+                        double expect = metric == Metric::kL2             ? std::sqrt(l2)
+                                        : metric == Metric::kInnerProduct ? -ip
+                                                                          : l2 / 2;
                         const double tol = metric == Metric::kL2 ? 1e-5 * std::sqrt(scale) : 1e-5 * scale;
                         ASSERT_NEAR(approx, expect, tol) << "kind " << static_cast<int>(kind) << " metric "
-                                                        << static_cast<int>(metric) << " residual " << residual;
+                                                         << static_cast<int>(metric) << " residual " << residual;
                     }
                 }
             }
@@ -163,8 +168,8 @@ TEST(NearestLists, MatchesBruteForce) {
             // exact agreement wherever the brute-force gaps are not float-close
             for (size_t r = 0; r + 1 < 25; ++r) {
                 const double gap = 1e-4 * (std::fabs(dist[order[r]]) + 1.0);
-                const bool isolated = dist[order[r + 1]] - dist[order[r]] > gap &&
-                                      (r == 0 || dist[order[r]] - dist[order[r - 1]] > gap);
+                const bool isolated =
+                    dist[order[r + 1]] - dist[order[r]] > gap && (r == 0 || dist[order[r]] - dist[order[r - 1]] > gap);
                 if (isolated) {
                     ASSERT_EQ(got[r], order[r]) << "rank " << r;
                 }
@@ -205,7 +210,8 @@ TEST(QueryScannerContract, SetListBatchAndAlignment) {
         std::vector<float> batch(n), single(n);
         scanner.lower_bounds(res.entries.data(), n, res.codec.entry_bytes(), batch.data());
         for (size_t i = 0; i < n; ++i)
-            scanner.lower_bounds(res.entries.data() + i * res.codec.entry_bytes(), 1, res.codec.entry_bytes(), &single[i]);
+            scanner.lower_bounds(res.entries.data() + i * res.codec.entry_bytes(), 1, res.codec.entry_bytes(),
+                                 &single[i]);
         EXPECT_EQ(batch, single);
     }
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {

@@ -1,9 +1,6 @@
 // SQ8 and flat codecs: range training, encode/decode accuracy, clamping,
 // the stored err against the exact reconstruction error, parameter round
 // trips, entry layout, threading and cancellation.
-#include "../../src/core/codec.h"
-#include "../../src/core/sq8.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +9,9 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "../../src/core/codec.h"
+#include "../../src/core/sq8.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -136,8 +136,8 @@ TEST(Sq8Encode, HalfStepInsideRangeAndErrCoversError) {
             for (size_t j = 0; j < d; ++j) {
                 const long double v = static_cast<long double>(x[i * d + j]) - (c ? c[j] : 0.0f);
                 const long double dec = rec[j] - (c ? c[j] : 0.0f);
-                const long double tol = 0.5L * codec.sq_step[j] * (1 + 1e-6L) +
-                                        4 * kU * (std::fabs(v) + std::fabs(codec.sq_bias[j]));
+                const long double tol =
+                    0.5L * codec.sq_step[j] * (1 + 1e-6L) + 4 * kU * (std::fabs(v) + std::fabs(codec.sq_bias[j]));
                 ASSERT_LE(std::fabs(v - dec), tol) << "row " << i << " dim " << j;
                 e2 += (x[i * d + j] - rec[j]) * (x[i * d + j] - rec[j]);
             }

@@ -1,0 +1,119 @@
+// How the CUDA module cuts work to fit the device: the launch grid of one
+// batch and the batch size that fits the free device memory.  Host-only
+// arithmetic in a header so the tests check it without a GPU.
+#pragma once
+#ifdef POSTGRES_H
+#error "cuda/ headers must not be included after postgres.h"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tile_assign.h"
+
+namespace pg_ivf::gpu {
+
+// Blocks per multiprocessor a launch aims for (two resident blocks of 256
+// threads per SM, two waves), so a small batch still fills the device.
+constexpr size_t kBlocksPerSm = 4;
+// Floating-point work of one batch (2 * rows * k * d): about 0.1 s on an A100
+// at FP32, the longest a cancel request waits, and far below display watchdogs.
+constexpr double kFlopPerBatch = 1.0e12;
+// Device memory left alone: the allocator's granularity, kernels' local
+// memory, and other users of the card.
+constexpr double kFreeFraction = 0.9;
+constexpr size_t kReserveBytes = size_t{64} << 20;
+// blockIdx.y limit.
+constexpr size_t kMaxSplits = 65535;
+
+// One launch of assign_block over `rows` rows: row tiles times column splits.
+struct Grid {
+    size_t row_tiles = 0;
+    size_t splits = 1;
+    size_t col_tiles_per_split = 0;
+};
+
+// Splits the column tiles among blockIdx.y until about kBlocksPerSm blocks
+// per SM exist, never more splits than column tiles or than `part_slots`
+// (the partial-result entries allocated) allow; no split is left empty.
+inline Grid plan_grid(size_t rows, size_t k, int multiprocessors, size_t part_slots) {
+    Grid g;
+    g.row_tiles = (rows + kTileRows - 1) / kTileRows;
+    const size_t col_tiles = (k + kTileCols - 1) / kTileCols;
+    const size_t sms = multiprocessors > 0 ? static_cast<size_t>(multiprocessors) : 1;
+    const size_t target = kBlocksPerSm * sms;
+    size_t splits = g.row_tiles >= target || g.row_tiles == 0 ? 1 : (target + g.row_tiles - 1) / g.row_tiles;
+    if (splits > col_tiles) splits = col_tiles;
+    if (rows > 0 && splits > part_slots / rows) splits = part_slots / rows;
+    if (splits > kMaxSplits) splits = kMaxSplits;
+    if (splits < 1) splits = 1;
+    g.col_tiles_per_split = col_tiles == 0 ? 0 : (col_tiles + splits - 1) / splits;
+    g.splits = g.col_tiles_per_split == 0 ? 1 : (col_tiles + g.col_tiles_per_split - 1) / g.col_tiles_per_split;
+    return g;
+}
+
+// Device buffers of an assignment context.
+struct MemoryPlan {
+    bool pinned = false;        // the pinned rows live on the device
+    bool hint_limited = false;  // batch_rows was cut to the caller's row count
+    size_t batch_rows = 0;      // most rows per assign call
+    size_t part_slots = 0;      // partial-result entries (value + index)
+    size_t bytes = 0;           // device bytes the plan allocates
+};
+
+// Partial-result entries beyond one per batch row: enough for plan_grid to
+// split a small batch across kBlocksPerSm blocks per SM.
+inline size_t extra_part_slots(int multiprocessors) {
+    const size_t sms = multiprocessors > 0 ? static_cast<size_t>(multiprocessors) : 1;
+    return 2 * kBlocksPerSm * sms * kTileRows;
+}
+
+// Sizes the buffers for k centroids of dimension d within free_bytes, for
+// calls of up to rows_hint rows; with pin_rows > 0, keeps those rows (and
+// their norms) resident when they fit beside the centroids and one batch,
+// else falls back to streaming.  Batches are capped at kFlopPerBatch of work
+// and rounded down to whole row tiles.  Returns false when not even the
+// centroids and one row fit.
+inline bool plan_memory(size_t free_bytes, size_t k, size_t d, size_t rows_hint, size_t pin_rows,
+                        int multiprocessors, MemoryPlan* out) {
+    MemoryPlan p;
+    const double usable = static_cast<double>(free_bytes) * kFreeFraction - static_cast<double>(kReserveBytes);
+    const double fixed = static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float) +
+                         static_cast<double>(extra_part_slots(multiprocessors)) * 8.0;
+    const double row_bytes = static_cast<double>(d + 1) * sizeof(float);      // x row and its norm
+    const double out_bytes = 2.0 * sizeof(float) + 8.0;                        // label, dist2, one partial
+    double avail = usable - fixed;
+    if (avail < row_bytes + out_bytes) return false;
+
+    double rows_mem;
+    if (pin_rows > 0 && static_cast<double>(pin_rows) * row_bytes +
+                                out_bytes * static_cast<double>(pin_rows < kTileRows ? pin_rows : kTileRows) <=
+                            avail) {
+        p.pinned = true;
+        avail -= static_cast<double>(pin_rows) * row_bytes;
+        rows_mem = avail / out_bytes;
+    } else {
+        rows_mem = avail / (row_bytes + out_bytes);
+    }
+    const double work = 2.0 * static_cast<double>(k) * static_cast<double>(d);
+    double rows = rows_mem;
+    const double rows_work = kFlopPerBatch / work > kTileRows ? kFlopPerBatch / work : kTileRows;
+    if (rows > rows_work) rows = rows_work;
+    const size_t wanted = p.pinned ? pin_rows : (rows_hint > 0 ? rows_hint : 1);
+    if (rows >= static_cast<double>(wanted)) {
+        p.batch_rows = wanted;
+        p.hint_limited = !p.pinned;
+    } else {
+        p.batch_rows = static_cast<size_t>(rows);
+        if (p.batch_rows > kTileRows) p.batch_rows -= p.batch_rows % kTileRows;
+    }
+    if (p.batch_rows == 0) return false;
+    p.part_slots = p.batch_rows + extra_part_slots(multiprocessors);
+    p.bytes = static_cast<size_t>(static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float)) +
+              (p.pinned ? pin_rows : p.batch_rows) * (d + 1) * sizeof(float) +
+              p.batch_rows * 2 * sizeof(float) + p.part_slots * 8;
+    *out = p;
+    return true;
+}
+
+}  // namespace pg_ivf::gpu
