@@ -73,8 +73,12 @@ typedef struct PgIvfCudaApi
 	int			(*memory) (int device, uint64_t *free_bytes, uint64_t *total_bytes,
 						   char *err, size_t errlen);
 
-	/* An assignment context on a device; holds device buffers until destroy. */
-	int			(*create) (int device, void **ctx, char *err, size_t errlen);
+	/*
+	 * An assignment context on a device; holds device buffers until destroy.
+	 * memory_limit caps the device bytes it plans with (0: most of what is
+	 * free); tests use it to force small batches.
+	 */
+	int			(*create) (int device, uint64_t memory_limit, void **ctx, char *err, size_t errlen);
 	void		(*destroy) (void *ctx);
 
 	/*

@@ -19,8 +19,7 @@ constexpr size_t kBlocksPerSm = 4;
 // Floating-point work of one batch (2 * rows * k * d): about 0.1 s on an A100
 // at FP32, the longest a cancel request waits, and far below display watchdogs.
 constexpr double kFlopPerBatch = 1.0e12;
-// Device memory left alone: the allocator's granularity, kernels' local
-// memory, and other users of the card.
+// Share of the free device memory a context plans with, and a fixed reserve.
 constexpr double kFreeFraction = 0.9;
 constexpr size_t kReserveBytes = size_t{64} << 20;
 // blockIdx.y limit.
@@ -68,16 +67,26 @@ inline size_t extra_part_slots(int multiprocessors) {
     return 2 * kBlocksPerSm * sms * kTileRows;
 }
 
-// Sizes the buffers for k centroids of dimension d within free_bytes, for
+// Device bytes a context may plan with: most of what the device reports free
+// (the rest is left for the allocator, kernels and other users of the card),
+// and no more than `limit` when it is nonzero.
+inline size_t usable_bytes(size_t free_bytes, size_t limit) {
+    const double usable = static_cast<double>(free_bytes) * kFreeFraction - static_cast<double>(kReserveBytes);
+    size_t bytes = usable > 0 ? static_cast<size_t>(usable) : 0;
+    if (limit > 0 && bytes > limit) bytes = limit;
+    return bytes;
+}
+
+// Sizes the buffers for k centroids of dimension d within budget bytes, for
 // calls of up to rows_hint rows; with pin_rows > 0, keeps those rows (and
 // their norms) resident when they fit beside the centroids and one batch,
 // else falls back to streaming.  Batches are capped at kFlopPerBatch of work
 // and rounded down to whole row tiles.  Returns false when not even the
 // centroids and one row fit.
-inline bool plan_memory(size_t free_bytes, size_t k, size_t d, size_t rows_hint, size_t pin_rows,
+inline bool plan_memory(size_t budget, size_t k, size_t d, size_t rows_hint, size_t pin_rows,
                         int multiprocessors, MemoryPlan* out) {
     MemoryPlan p;
-    const double usable = static_cast<double>(free_bytes) * kFreeFraction - static_cast<double>(kReserveBytes);
+    const double usable = static_cast<double>(budget);
     const double fixed = static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float) +
                          static_cast<double>(extra_part_slots(multiprocessors)) * 8.0;
     const double row_bytes = static_cast<double>(d + 1) * sizeof(float);      // x row and its norm

@@ -135,10 +135,13 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
     std::vector<int64_t> offsets(k + 1);
     std::vector<double> sum(d);
     float* centroids = result.centroids.data();
+    // Progress counts iterations; the assigner's row counts would interleave with them.
+    Hooks assign_hooks;
+    assign_hooks.should_cancel = hooks.should_cancel;
 
     for (int it = 0; it < iterations; ++it) {
         if (hooks.cancelled()) throw Cancelled();
-        assigner.assign(x, n, centroids, k, d, labels.data(), dist2.data(), hooks);
+        assigner.assign(x, n, centroids, k, d, labels.data(), dist2.data(), assign_hooks);
 
         double objective = 0.0;
         for (size_t i = 0; i < n; ++i) objective += dist2[i];

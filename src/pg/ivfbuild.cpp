@@ -59,6 +59,7 @@ typedef struct IvfBuildState
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
 	ItemPointerData *batch_tids;
+	bool	   *batch_bounded;	/* false: the entry gets an unbounded error */
 	int32	   *batch_labels;
 	char	   *batch_entries;	/* size batch_cap * entry_size */
 	int			batch_cap;
@@ -92,8 +93,12 @@ IndexableRow(IvfBuildState *bs, Datum value)
 	return v;
 }
 
-/* Copies a row as the index stores it (unit length under cosine) and frees a detoasted copy. */
-static void
+/*
+ * Copies a row as the index stores it (unit length under cosine) and frees a
+ * detoasted copy.  False when the row's norm is outside the range where the
+ * cosine lower bound holds: its entry must then be marked unbounded.
+ */
+static bool
 StoreRow(IvfBuildState *bs, Datum value, Vector *v, float *out)
 {
 	memcpy(out, v->x, sizeof(float) * bs->dims);
@@ -101,14 +106,17 @@ StoreRow(IvfBuildState *bs, Datum value, Vector *v, float *out)
 		pfree(v);
 	if (bs->metric == IVF_METRIC_COSINE)
 	{
-		double		norm = 0;
+		double		norm2 = 0;
+		double		norm;
 
 		for (int i = 0; i < bs->dims; i++)
-			norm += (double) out[i] * out[i];
-		norm = sqrt(norm);
+			norm2 += (double) out[i] * out[i];
+		norm = sqrt(norm2);
 		for (int i = 0; i < bs->dims; i++)
 			out[i] = (float) (out[i] / norm);
+		return norm2 >= core::kCosineMinSquaredNorm && norm2 < core::kCosineMaxSquaredNorm;
 	}
+	return true;
 }
 
 /* Step 1's callback: reservoir sampling (Algorithm R) over indexable rows. */
@@ -305,7 +313,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 									   bs->lists) / (1024 * 1024) + 1)));
 	if (bs->rows_seen < bs->lists)
 		ereport(NOTICE,
-				(errmsg("ivf index \"%s\" was built from %lld rows, fewer than its %d lists",
+				(errmsg("ivf index \"%s\" was built from %lld rows, too few to train lists = %d",
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->lists),
 				 errdetail("It returns correct results, but its lists are not tuned to the data."),
 				 errhint("REINDEX the index once the table is loaded.")));
@@ -339,7 +347,10 @@ TrainModel(IvfBuildState *bs)
 		params.seed = IVF_SEED;
 		params.spherical = bs->metric == IVF_METRIC_COSINE;
 		hooks.progress = [](size_t done, size_t total) {
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) done);
+			const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
+			const int64 val[] = {(int64) done, (int64) total};
+
+			pgstat_progress_update_multi_param(2, index, val);
 		};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
 													   assigner, hooks);
@@ -517,6 +528,9 @@ FlushBatch(IvfBuildState *bs)
 						dist2.data(), hooks);
 		core::encode_rows(*bs->codec, bs->batch, n, bs->centroids, bs->batch_labels,
 						  (uint8_t *) bs->batch_entries, bs->entry_size, bs->threads);
+		for (int i = 0; i < n; i++)
+			if (!bs->batch_bounded[i])
+				core::mark_entry_unbounded((uint8_t *) bs->batch_entries + (size_t) i * bs->entry_size);
 	});
 
 	/* counting sort by list, so each list's page is locked once per batch */
@@ -567,7 +581,7 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
 		return;
-	StoreRow(bs, values[0], v, bs->batch + (Size) bs->nbatch * bs->dims);
+	bs->batch_bounded[bs->nbatch] = StoreRow(bs, values[0], v, bs->batch + (Size) bs->nbatch * bs->dims);
 	bs->batch_tids[bs->nbatch] = *tid;
 	if (++bs->nbatch == bs->batch_cap)
 		FlushBatch(bs);
@@ -584,6 +598,7 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
 	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
 	bs->batch_tids = (ItemPointerData *) palloc(sizeof(ItemPointerData) * bs->batch_cap);
+	bs->batch_bounded = (bool *) palloc(sizeof(bool) * bs->batch_cap);
 	bs->batch_labels = (int32 *) palloc(sizeof(int32) * bs->batch_cap);
 	bs->batch_entries = (char *) palloc((Size) bs->batch_cap * bs->entry_size);
 	bs->nbatch = 0;

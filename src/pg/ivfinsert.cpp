@@ -103,6 +103,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	float	   *x;
 	char	   *entry;
 	int32		list = 0;
+	bool		bounded = true;
 	IvfModelRef *ref;
 
 	if (isnull[0])
@@ -132,6 +133,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			MemoryContextDelete(cxt);
 			return false;
 		}
+		bounded = norm >= core::kCosineMinSquaredNorm && norm < core::kCosineMaxSquaredNorm;
 		norm = sqrt(norm);
 		for (int i = 0; i < meta.dims; i++)
 			x[i] = (float) (x[i] / norm);
@@ -149,6 +151,8 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		assigner.assign(x, 1, model.centroids.data(), model.lists, model.dims, &list, &dist2, hooks);
 		core::encode_rows(model.codec, x, 1, model.centroids.data(), &list, (uint8_t *) entry,
 						  meta.entry_size, 1);
+		if (!bounded)
+			core::mark_entry_unbounded((uint8_t *) entry);
 	});
 	memcpy(entry, heap_tid, sizeof(ItemPointerData));
 	AppendEntry(index, &meta, list, entry);

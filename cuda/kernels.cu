@@ -1,0 +1,74 @@
+// The CUDA module's kernels: thin __global__ shells around the shared code
+// of tile_assign.h, which the CPU tests run through a simulated block.
+#include "kernels.h"
+
+namespace pg_ivf::gpu {
+namespace {
+
+constexpr int kFlatThreads = 256;        // threads per block of the per-row kernels
+constexpr size_t kMaxFlatBlocks = 65535; // grid-stride loops cover the rest
+
+// One real thread block: each() runs the calling thread's part of a phase on
+// its own registers, sync() is the block barrier.
+struct DeviceBlock {
+    TileThread t;
+
+    template <class Fn>
+    __device__ __forceinline__ void each(Fn&& fn) {
+        fn(static_cast<int>(threadIdx.x), t);
+    }
+    __device__ __forceinline__ void sync() { __syncthreads(); }
+};
+
+// Block (x, y): rows from x * kTileRows against the column tiles of split y.
+__global__ void __launch_bounds__(kTileThreads) assign_kernel(TileArgs args) {
+    __shared__ TileShared shared;
+    DeviceBlock block;
+    const TileArgs a = args;  // a local copy, so phases capture registers, not the parameter space
+    assign_block(a, shared, block, static_cast<size_t>(blockIdx.x) * kTileRows, static_cast<size_t>(blockIdx.y));
+}
+
+// One thread per row (grid-stride), in the CPU's summation order.
+__global__ void norms_kernel(const float* x, size_t n, size_t d, float* norms) {
+    const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+    for (size_t row = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < n; row += stride)
+        norms[row] = squared_norm(x + row * d, d);
+}
+
+// One thread per row (grid-stride): merge splits, add ||x||^2.
+__global__ void finish_kernel(const float* part_value, const int32_t* part_index, size_t n, size_t splits,
+                              const float* x_norms, int32_t* labels, float* dist2) {
+    const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+    for (size_t row = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < n; row += stride)
+        finish_row(part_value, part_index, n, splits, row, x_norms[row], labels, dist2);
+}
+
+// Blocks for a per-row kernel over n rows.
+unsigned flat_blocks(size_t n) {
+    const size_t blocks = (n + kFlatThreads - 1) / kFlatThreads;
+    return static_cast<unsigned>(blocks < kMaxFlatBlocks ? blocks : kMaxFlatBlocks);
+}
+
+}  // namespace
+
+cudaError_t launch_norms(const float* x, size_t n, size_t d, float* norms) {
+    if (n == 0) return cudaSuccess;
+    norms_kernel<<<flat_blocks(n), kFlatThreads>>>(x, n, d, norms);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_assign(const TileArgs& args, const Grid& grid) {
+    if (grid.row_tiles == 0) return cudaSuccess;
+    const dim3 blocks(static_cast<unsigned>(grid.row_tiles), static_cast<unsigned>(grid.splits));
+    assign_kernel<<<blocks, kTileThreads>>>(args);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_finish(const float* part_value, const int32_t* part_index, size_t n, size_t splits,
+                          const float* x_norms, int32_t* labels, float* dist2) {
+    if (n == 0) return cudaSuccess;
+    finish_kernel<<<flat_blocks(n), kFlatThreads>>>(part_value, part_index, n, splits, x_norms, labels, dist2);
+    return cudaGetLastError();
+}
+
+}  // namespace pg_ivf::gpu

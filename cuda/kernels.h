@@ -1,0 +1,27 @@
+// Host-side launchers of the CUDA module's kernels (cuda/kernels.cu).  Each
+// queues its kernel on the default stream and returns the launch status;
+// execution errors surface at the next synchronizing call.  All pointers are
+// device memory.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+#include "tile_assign.h"
+
+namespace pg_ivf::gpu {
+
+// norms[i] = squared_norm(x + i * d, d) for i < n.
+cudaError_t launch_norms(const float* x, size_t n, size_t d, float* norms);
+
+// assign_block over grid.row_tiles x grid.splits blocks: per-split minima into args.part_*.
+cudaError_t launch_assign(const TileArgs& args, const Grid& grid);
+
+// finish_row for every row: labels[n] and dist2[n] from the splits' minima and x_norms[n].
+cudaError_t launch_finish(const float* part_value, const int32_t* part_index, size_t n, size_t splits,
+                          const float* x_norms, int32_t* labels, float* dist2);
+
+}  // namespace pg_ivf::gpu
