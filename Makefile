@@ -20,13 +20,11 @@ REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
 
-# Serial OpenBLAS: no thread pool of its own, so OpenMP is the only threading.
-BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-serial
-BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-serial
-
-PG_CPPFLAGS = -I$(srcdir)/src -I$(BLAS_INC)
+# OpenMP is the only threading; the distance kernels are our own (see
+# docs/ARCHITECTURE.md for why no BLAS library is linked).
+PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -O3 -fopenmp -fno-math-errno -Wno-missing-field-initializers
-SHLIB_LINK  = -fopenmp -L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR) -lstdc++
+SHLIB_LINK  = -fopenmp -lstdc++
 
 # Bitcode for PostgreSQL's JIT inliner adds nothing for this code.
 override with_llvm = no
@@ -34,7 +32,10 @@ override with_llvm = no
 GTEST_LIBS = -lgtest -lgtest_main -pthread
 UNIT_BIN   = build/unit/pg_ivf_unit
 UNIT_SRCS  = $(sort $(wildcard test/unit/*.cpp))
-UNIT_CXXFLAGS = -std=c++17 -O2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Isrc -I$(BLAS_INC)
+UNIT_CXXFLAGS = -std=c++17 -O2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Isrc
+
+# The optional CUDA module, its loader and the GPU tests (check-gpu).
+include cuda/cuda.mk
 
 .PHONY: unit check regress tap demo demo-stop bench-micro
 
@@ -55,16 +56,14 @@ $(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
 
 $(UNIT_BIN): $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
-	$(CXX) $(UNIT_CXXFLAGS) $(UNIT_SRCS) $(CORE_SRCS) -o $@ $(GTEST_LIBS) \
-		-L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR)
+	$(CXX) $(UNIT_CXXFLAGS) $(UNIT_SRCS) $(CORE_SRCS) -o $@ $(GTEST_LIBS)
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN) --gtest_brief=1
 
 build/bench/micro_distance: bench/micro_distance.cpp $(CORE_SRCS)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O3 -fopenmp -Isrc -I$(BLAS_INC) $^ -o $@ -lbenchmark -pthread \
-		-L$(BLAS_DIR) -lopenblas -Wl,-rpath,$(BLAS_DIR)
+	$(CXX) -std=c++17 -O3 -fopenmp -Isrc $^ -o $@ -lbenchmark -pthread
 
 bench-micro: build/bench/micro_distance
 	build/bench/micro_distance

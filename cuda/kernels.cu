@@ -20,8 +20,12 @@ struct DeviceBlock {
     __device__ __forceinline__ void sync() { __syncthreads(); }
 };
 
+// Two resident blocks per SM: caps registers at 128 a thread (the 8 x 8
+// tile needs about 100; uncapped, ptxas takes 138 and only one block fits).
+constexpr int kAssignBlocksPerSm = 2;
+
 // Block (x, y): rows from x * kTileRows against the column tiles of split y.
-__global__ void __launch_bounds__(kTileThreads) assign_kernel(TileArgs args) {
+__global__ void __launch_bounds__(kTileThreads, kAssignBlocksPerSm) assign_kernel(TileArgs args) {
     __shared__ TileShared shared;
     DeviceBlock block;
     const TileArgs a = args;  // a local copy, so phases capture registers, not the parameter space

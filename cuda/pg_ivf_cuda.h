@@ -46,7 +46,7 @@ typedef struct PgIvfCudaDeviceInfo
 {
 	int32_t		device_count;	/* devices visible to this process */
 	int32_t		device;			/* index of the device described below */
-	char		name[128];
+	char		name[256];		/* as cudaDeviceProp::name */
 	int32_t		compute_major;
 	int32_t		compute_minor;
 	int32_t		multiprocessors;

@@ -29,9 +29,12 @@
 
 #ifdef __CUDACC__
 #define PG_IVF_TILE __host__ __device__ __forceinline__
-#define PG_IVF_UNROLL _Pragma("unroll")
 #else
 #define PG_IVF_TILE inline
+#endif
+#ifdef __CUDA_ARCH__
+#define PG_IVF_UNROLL _Pragma("unroll")
+#else
 #define PG_IVF_UNROLL
 #endif
 
@@ -110,8 +113,8 @@ PG_IVF_TILE float squared_norm(const float* v, size_t d) {
     float s1[8];
     PG_IVF_UNROLL
     for (int l = 0; l < 8; ++l) s0[l] = s1[l] = 0.0f;
-    size_t t = 0;
-    for (; t + 16 <= d; t += 16) {
+    const size_t blocked = d - d % 16;
+    for (size_t t = 0; t < blocked; t += 16) {
         PG_IVF_UNROLL
         for (int l = 0; l < 8; ++l) {
             s0[l] = fmaf(v[t + l], v[t + l], s0[l]);
@@ -119,7 +122,7 @@ PG_IVF_TILE float squared_norm(const float* v, size_t d) {
         }
     }
     float s = 0.0f;
-    for (; t < d; ++t) s = add_rn(s, mul_rn(v[t], v[t]));
+    for (size_t t = blocked; t < d; ++t) s = add_rn(s, mul_rn(v[t], v[t]));
     PG_IVF_UNROLL
     for (int l = 0; l < 8; ++l) s = add_rn(s, add_rn(s0[l], s1[l]));
     return s;

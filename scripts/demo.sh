@@ -19,13 +19,12 @@ as_root() {
 
 # Runs an install script; as a non-root user only asks for root when it reports missing packages.
 ensure() {
-  if [ "$(id -u)" = 0 ]; then bash "$1"
-  else bash "$1" >/dev/null 2>&1 || as_root bash "$1"; fi
+  if [ "$(id -u)" = 0 ]; then bash "$@"
+  else bash "$@" >/dev/null 2>&1 || as_root bash "$@"; fi
 }
 
 echo "== 1/4 dependencies (Debian packages)"
-ensure scripts/install-deps.sh
-ensure scripts/install-bench-deps.sh
+ensure scripts/install-deps.sh --bench
 
 echo "== 2/4 build and install"
 $MAKE -s -j2

@@ -8,6 +8,8 @@
 #endif
 
 #include <atomic>
+#include <csignal>
+#include <pthread.h>
 #include <cstddef>
 #include <exception>
 #include <mutex>
@@ -64,10 +66,30 @@ inline int current_thread_index() {
 #endif
 }
 
+// Blocks every signal in the calling thread for its lifetime.  OpenMP
+// creates its worker threads lazily inside the first region, and a new thread
+// inherits the creator's signal mask: with all signals blocked, cancel and
+// terminate requests are only ever handled by the caller (the PostgreSQL
+// backend thread), once the region ends and the mask is restored.
+class SignalBlock {
+public:
+    SignalBlock() noexcept {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &saved_);
+    }
+    ~SignalBlock() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+    SignalBlock(const SignalBlock&) = delete;
+    SignalBlock& operator=(const SignalBlock&) = delete;
+private:
+    sigset_t saved_;
+};
+
 // Runs body(i, thread) for i in [0, count) on min(threads, count) OpenMP
 // threads (thread in [0, that number), for indexing per-thread scratch) with
 // dynamic scheduling, one iteration per grab, so callers pass coarse blocks.
-// threads <= 1 runs inline with no region.  After a failure the
+// threads <= 1 runs inline with no region.  Signals are blocked during the
+// region (see SignalBlock); regions should be short (tens of ms).  After a failure the
 // remaining iterations are skipped and the first exception is rethrown here.
 template <class Body>
 void parallel_for(size_t count, int threads, Body&& body) {
@@ -78,6 +100,7 @@ void parallel_for(size_t count, int threads, Body&& body) {
     ExceptionCapture capture;
     const long long n = static_cast<long long>(count);
     const int team = threads < n ? threads : static_cast<int>(n);
+    SignalBlock block;
 #pragma omp parallel for num_threads(team) schedule(dynamic, 1)
     for (long long i = 0; i < n; ++i) {
         if (capture.failed()) continue;

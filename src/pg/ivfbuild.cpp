@@ -15,6 +15,7 @@
 #include "pg.h"
 #include "ivf.h"
 #include "guard.h"
+#include "ivfgpu.h"
 #include "ivfmodel.h"
 #include "vector.h"
 
@@ -43,6 +44,7 @@ typedef struct IvfBuildState
 	bool		residual;
 	int			entry_size;
 	int			threads;
+	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
 
 	/* step 1: reservoir */
 	float	   *sample;			/* size capacity * dims */
@@ -215,13 +217,7 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
 						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
 
-	if (ivf_build_device == IVF_DEVICE_GPU)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf.build_device = 'gpu' but no usable GPU: this build of pg_ivf has no CUDA backend"),
-				 errhint("SET ivf.build_device = 'auto' or 'cpu'.")));
-	elog(DEBUG1, "ivf build of \"%s\" runs on the CPU with %d threads",
-		 RelationGetRelationName(index), bs->threads);
+	bs->device = IvfChooseBuildDevice(index, bs->threads);
 }
 
 /* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
@@ -339,7 +335,7 @@ TrainModel(IvfBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		core::CpuAssigner assigner(bs->threads);
+		IvfBuildAssigner assigner(bs->device, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
 
 		params.k = bs->lists;
@@ -363,7 +359,7 @@ TrainModel(IvfBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		core::CpuAssigner assigner(bs->threads);
+		IvfBuildAssigner assigner(bs->device, bs->threads);
 		core::CodecOptions options;
 
 		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
@@ -521,7 +517,7 @@ FlushBatch(IvfBuildState *bs)
 		return;
 	IvfGuard("ivf row assignment", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		core::CpuAssigner assigner(bs->threads);
+		IvfBuildAssigner assigner(bs->device, bs->threads);
 		std::vector<float> dist2(n);
 
 		assigner.assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
@@ -655,7 +651,7 @@ FinishIndex(IvfBuildState *bs)
 	meta->dir_pages = bs->dir_pages;
 	meta->build_rows = bs->indtuples;
 	meta->trained_rows = bs->trained_rows;
-	strlcpy(meta->build_device, "cpu", sizeof(meta->build_device));
+	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
 	((PageHeader) page)->pd_lower = ((char *) meta - (char *) page) + sizeof(IvfMetaPageData);
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);

@@ -11,7 +11,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use IvfTap;
+
 my $dims = 16;
+$IvfTap::dims = $dims;
 
 # One table per quantizer, each with a different operator class.  Sizes are
 # chosen so that the rows inserted after the build overflow the lists' last
@@ -38,40 +43,8 @@ FROM generate_series($first, $last) i, generate_series(1, $dims) j
 GROUP BY i;};
 }
 
-# Ids of rows not returned as their own nearest neighbour through the index
-# with every list probed ("N missing: ids"); '<#>' has no such property.
-sub missing_via_index
-{
-	my ($node, $table, $op, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT count(*) || ' missing: ' || coalesce(array_to_string((array_agg(r.id ORDER BY r.id))[1:20], ','), '')
-FROM $table r LEFT JOIN LATERAL (
-	SELECT s.id, s.v $op r.v AS d FROM $table s ORDER BY s.v $op r.v LIMIT 1) nn ON true
-WHERE r.v IS NOT NULL AND (nn.id IS NULL OR (nn.id <> r.id AND nn.d > 1e-6));});
-}
 
-# "rows via index|non-null rows" with every list probed.
-sub index_count
-{
-	my ($node, $table, $op, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT (SELECT count(*) FROM (SELECT id FROM $table
-			ORDER BY v $op array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 100000000) s)
-	|| '|' || (SELECT count(v) FROM $table);});
-}
 
-# Fails the test if the node's log shows a crash or a PANIC.
-sub check_log
-{
-	my ($node) = @_;
-	my $log = slurp_file($node->logfile);
-	unlike($log, qr/terminated by signal/, $node->name . ': no backend terminated by a signal');
-	unlike($log, qr/PANIC/, $node->name . ': no PANIC in the server log');
-}
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);

@@ -12,9 +12,14 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use IvfTap;
 use Time::HiRes qw(time);
 
 my $dims = 16;
+$IvfTap::dims = $dims;
 my $batch_rows = 5;
 my $batches = 3000;    # far more than run before the crash
 my $crash_after = 200;    # acknowledged batches before the immediate stop
@@ -24,41 +29,17 @@ my @cases = (
 	{ table => 'k_pq', quantizer => 'pq', lists => 4, with => "quantizer = 'pq', pq_m = 8" },
 );
 
-# Ids of rows not returned as their own nearest neighbour through the index
-# with every list probed ("N missing: ids").
-sub missing_via_index
-{
-	my ($node, $table, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT count(*) || ' missing: ' || coalesce(array_to_string((array_agg(r.id ORDER BY r.id))[1:20], ','), '')
-FROM $table r LEFT JOIN LATERAL (
-	SELECT s.id, s.v <-> r.v AS d FROM $table s ORDER BY s.v <-> r.v LIMIT 1) nn ON true
-WHERE r.v IS NOT NULL AND (nn.id IS NULL OR (nn.id <> r.id AND nn.d > 0));});
-}
 
-# "rows via index|non-null rows" with every list probed.
-sub index_count
-{
-	my ($node, $table, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT (SELECT count(*) FROM (SELECT id FROM $table
-			ORDER BY v <-> array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 100000000) s)
-	|| '|' || (SELECT count(v) FROM $table);});
-}
 
 # Both checks, named after the table and the moment.
 sub check_index
 {
 	my ($node, $c, $when) = @_;
 	my ($t, $lists) = @$c{qw(table lists)};
-	my ($found, $rows) = split /\|/, index_count($node, $t, $lists);
+	my ($found, $rows) = split /\|/, index_count($node, $t, '<->', $lists);
 	cmp_ok($rows, '>', 0, "$t $when: table has rows");
 	is($found, $rows, "$t $when: index scan returns every non-null row once");
-	is(missing_via_index($node, $t, $lists), '0 missing: ',
+	is(missing_via_index($node, $t, '<->', $lists), '0 missing: ',
 		"$t $when: every row is its own nearest neighbour through the index");
 }
 
@@ -175,7 +156,7 @@ check_index($node, $_, 'after recovery, inserts and vacuum') for @cases;
 
 # The unlogged table was reset; its index is empty, then takes new rows.
 is($node->safe_psql('postgres', 'SELECT count(*) FROM u_flat'), '0', 'unlogged table is empty after the crash');
-is(index_count($node, 'u_flat', 4), '0|0', 'unlogged index is empty after the crash');
+is(index_count($node, 'u_flat', '<->', 4), '0|0', 'unlogged index is empty after the crash');
 $node->safe_psql('postgres', qq{
 SELECT setseed(0.9);
 INSERT INTO u_flat

@@ -15,7 +15,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use FindBin;
+use lib $FindBin::RealBin;
+use IvfTap;
+
 my $dims = 16;
+$IvfTap::dims = $dims;
 my $seconds = 8;
 
 my @cases = (
@@ -33,31 +38,7 @@ SELECT quote_literal(array_agg((random() - 0.5)::real)::vector($dims)) AS q
 	FROM generate_series(1, $dims) \\gset
 };
 
-# Ids of rows not returned as their own nearest neighbour through the index
-# with every list probed ("N missing: ids"); a duplicate at distance ~0 counts.
-sub missing_via_index
-{
-	my ($node, $table, $op, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT count(*) || ' missing: ' || coalesce(array_to_string((array_agg(r.id ORDER BY r.id))[1:20], ','), '')
-FROM $table r LEFT JOIN LATERAL (
-	SELECT s.id, s.v $op r.v AS d FROM $table s ORDER BY s.v $op r.v LIMIT 1) nn ON true
-WHERE r.v IS NOT NULL AND (nn.id IS NULL OR (nn.id <> r.id AND nn.d > 1e-6));});
-}
 
-# "rows via index|non-null rows" with every list probed.
-sub index_count
-{
-	my ($node, $table, $op, $lists) = @_;
-	return $node->safe_psql('postgres', qq{
-SET enable_seqscan = off;
-SET ivf.probes = $lists;
-SELECT (SELECT count(*) FROM (SELECT id FROM $table
-			ORDER BY v $op array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 100000000) s)
-	|| '|' || (SELECT count(v) FROM $table);});
-}
 
 my $node = PostgreSQL::Test::Cluster->new('conc');
 $node->init;

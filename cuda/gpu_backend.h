@@ -1,0 +1,86 @@
+// The pg_ivf.so side of the CUDA module, free of PostgreSQL: loads
+// pg_ivf_cuda.so with dlopen() (never linked, so pg_ivf.so runs where CUDA is
+// absent), probes the device once per process, and wraps the module's C ABI
+// in a core::Assigner so train_kmeans() and the build's assignment use the
+// GPU unchanged.  Compiled into pg_ivf.so whether or not nvcc exists.
+//
+// src/pg/ivfgpu.cpp includes this after pg.h, so it may include only headers
+// pg.h has already pulled in (the C++ ones it lists and core/kmeans.h) plus
+// the plain C ABI header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../src/core/kmeans.h"
+#include "pg_ivf_cuda.h"
+
+namespace pg_ivf::gpu {
+
+// What loading the module and probing its device found.  Plain data without
+// a destructor, so it can be cached in a static of the backend process.
+struct BackendState {
+    bool usable;
+    int status;                 // PgIvfCudaStatus
+    char reason[512];           // when !usable: "<category>: <detail>"
+    char module_path[256];      // where the module was looked for
+    char module_build[128];     // the module's build string; empty when it did not load
+    PgIvfCudaDeviceInfo info;   // as far as the probe got
+};
+
+// Loads the module at module_path and probes device 0 the first time it is
+// called in this process; later calls return that first result whatever
+// path they pass.  Never throws.
+const BackendState& probe_backend(const char* module_path);
+
+// The module's table after probe_backend() found a usable GPU, else nullptr.
+const PgIvfCudaApi* backend_api();
+
+// Turns the cached state to unusable (after a CUDA fault the process's
+// context cannot be trusted); later `auto` builds of this process use the CPU.
+void mark_backend_unusable(const char* detail);
+
+// One load and probe, not cached (tests).  *api is the table when usable.
+BackendState load_backend(const char* module_path, const PgIvfCudaApi** api);
+
+// The first part of a reason: "no NVIDIA driver", "CUDA module not installed", ...
+const char* status_category(int status);
+
+// Nearest-centroid assignment through the module.  The device context is
+// created on the first assign() and destroyed with the assigner.  Rows are
+// streamed to the device in batches sized to its free memory; between
+// batches the hooks are polled (here, in the calling thread).  Errors are
+// thrown as std::runtime_error ("GPU ...: <category>: <detail>"), Cancelled
+// when the hooks ask.
+class GpuAssigner final : public core::Assigner {
+public:
+    // resident: rows (resident_rows x d) the caller promises not to change
+    // while this assigner lives; assign() on exactly those rows keeps them on
+    // the device across calls when they fit (train_kmeans' sample).
+    // memory_limit caps the device bytes used (0: most of what is free).
+    GpuAssigner(const PgIvfCudaApi* api, int device, const float* resident = nullptr,
+                size_t resident_rows = 0, uint64_t memory_limit = 0);
+    ~GpuAssigner() override;
+    GpuAssigner(const GpuAssigner&) = delete;
+    GpuAssigner& operator=(const GpuAssigner&) = delete;
+
+    void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int32_t* labels,
+                float* dist2, const core::Hooks& hooks) override;
+    const char* name() const override { return "gpu"; }
+
+    // Whether the last assign() read pinned rows on the device (tests).
+    bool last_call_pinned() const { return pinned_; }
+
+private:
+    [[noreturn]] void fail(int status, const char* step, const char* detail);
+
+    const PgIvfCudaApi* api_;
+    int device_;
+    const float* resident_;
+    size_t resident_rows_;
+    uint64_t memory_limit_;
+    void* ctx_ = nullptr;
+    bool pinned_ = false;
+};
+
+}  // namespace pg_ivf::gpu

@@ -1,0 +1,52 @@
+# Checks the TAP tests share: every row reachable through an ivf index, and a
+# server log free of crashes.
+package IvfTap;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(missing_via_index index_count check_log);
+
+# Dimension of the test tables' vectors; each test sets it.
+our $dims = 16;
+
+# Ids of rows not returned as their own nearest neighbour through the index
+# with every list probed ("N missing: ids"); '<#>' has no such property.
+sub missing_via_index
+{
+	my ($node, $table, $op, $lists) = @_;
+	return $node->safe_psql('postgres', qq{
+SET enable_seqscan = off;
+SET ivf.probes = $lists;
+SELECT count(*) || ' missing: ' || coalesce(array_to_string((array_agg(r.id ORDER BY r.id))[1:20], ','), '')
+FROM $table r LEFT JOIN LATERAL (
+	SELECT s.id, s.v $op r.v AS d FROM $table s ORDER BY s.v $op r.v LIMIT 1) nn ON true
+WHERE r.v IS NOT NULL AND (nn.id IS NULL OR (nn.id <> r.id AND nn.d > 1e-6));});
+}
+
+# "rows via index|non-null rows" with every list probed.
+sub index_count
+{
+	my ($node, $table, $op, $lists) = @_;
+	return $node->safe_psql('postgres', qq{
+SET enable_seqscan = off;
+SET ivf.probes = $lists;
+SELECT (SELECT count(*) FROM (SELECT id FROM $table
+			ORDER BY v $op array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 100000000) s)
+	|| '|' || (SELECT count(v) FROM $table);});
+}
+
+# The node's log shows no backend killed by a signal and no PANIC.
+sub check_log
+{
+	my ($node) = @_;
+	my $log = slurp_file($node->logfile);
+	unlike($log, qr/terminated by signal/, $node->name . ': no backend terminated by a signal');
+	unlike($log, qr/PANIC/, $node->name . ': no PANIC in the server log');
+}
+
+1;

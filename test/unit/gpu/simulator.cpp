@@ -1,0 +1,167 @@
+// The simulated thread block and the CPU stand-in for pg_ivf_cuda.so.
+#include "simulator.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <numeric>
+
+namespace pg_ivf::gpu::test {
+
+void HostBlock::flush() {
+    std::vector<int> order(kTileThreads);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng_);
+    for (int tid : order)
+        for (auto& phase : pending_) phase(tid, threads_[tid]);
+    pending_.clear();
+}
+
+void simulate_assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int multiprocessors,
+                     int32_t* labels, float* dist2, uint64_t seed) {
+    if (n == 0) return;
+    std::vector<float> x_norms(n);
+    std::vector<float> c_norms(k);
+    for (size_t i = 0; i < n; ++i) x_norms[i] = squared_norm(x + i * d, d);
+    for (size_t j = 0; j < k; ++j) c_norms[j] = squared_norm(centroids + j * d, d);
+    const size_t part_slots = n + extra_part_slots(multiprocessors);
+    const Grid grid = plan_grid(n, k, multiprocessors, part_slots);
+    std::vector<float> part_value(part_slots, -1.0f);
+    std::vector<int32_t> part_index(part_slots, -1);
+    TileArgs args;
+    args.x = x;
+    args.centroids = centroids;
+    args.centroid_norms = c_norms.data();
+    args.n = n;
+    args.k = k;
+    args.d = d;
+    args.col_tiles_per_split = grid.col_tiles_per_split;
+    args.part_value = part_value.data();
+    args.part_index = part_index.data();
+    auto shared = std::make_unique<TileShared>();
+    for (size_t by = 0; by < grid.splits; ++by) {
+        for (size_t bx = 0; bx < grid.row_tiles; ++bx) {
+            HostBlock block(seed + bx * 7919 + by);
+            // Stale shared memory from the previous block, as on a real SM.
+            assign_block(args, *shared, block, bx * kTileRows, by);
+            block.flush();
+        }
+    }
+    for (size_t row = 0; row < n; ++row)
+        finish_row(part_value.data(), part_index.data(), n, grid.splits, row, x_norms[row], labels, dist2);
+}
+
+namespace {
+
+// The fake's context: centroids, the pinned rows, the plan.
+struct FakeContext {
+    uint64_t memory_limit = 0;
+    bool planned = false;
+    size_t k = 0;
+    size_t d = 0;
+    const float* pin = nullptr;
+    size_t pin_rows = 0;
+    MemoryPlan plan;
+    std::vector<float> centroids;
+    std::vector<float> pinned;
+};
+
+FakeModule* g_fake = nullptr;
+
+int fail(char* err, size_t errlen, int status, const char* message) {
+    std::snprintf(err, errlen, "%s", message);
+    return status;
+}
+
+int fake_probe(int, PgIvfCudaDeviceInfo* info, char*, size_t) {
+    std::memset(info, 0, sizeof(*info));
+    std::snprintf(info->name, sizeof(info->name), "simulated");
+    info->multiprocessors = g_fake->multiprocessors;
+    return PG_IVF_CUDA_OK;
+}
+
+int fake_memory(int, uint64_t* free_bytes, uint64_t* total_bytes, char*, size_t) {
+    *free_bytes = g_fake->free_bytes;
+    *total_bytes = g_fake->free_bytes;
+    return PG_IVF_CUDA_OK;
+}
+
+int fake_create(int, uint64_t memory_limit, void** ctx, char*, size_t) {
+    auto* c = new FakeContext;
+    c->memory_limit = memory_limit;
+    *ctx = c;
+    ++g_fake->creates;
+    return PG_IVF_CUDA_OK;
+}
+
+void fake_destroy(void* ctx) {
+    delete static_cast<FakeContext*>(ctx);
+    ++g_fake->destroys;
+}
+
+// Mirrors set_centroids_impl()/replan() of cuda/module.cu.
+int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, size_t rows_hint, const float* pin,
+                       size_t pin_rows, int* pinned, size_t* batch_rows, char* err, size_t errlen) {
+    auto& c = *static_cast<FakeContext*>(ctx);
+    if (centroids == nullptr || k == 0 || d == 0)
+        return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad shape");
+    const bool same = c.planned && c.k == k && c.d == d && c.pin == pin && c.pin_rows == pin_rows &&
+                      !(c.plan.hint_limited && rows_hint > c.plan.batch_rows);
+    if (!same) {
+        ++g_fake->replans;
+        MemoryPlan p;
+        if (!plan_memory(usable_bytes(g_fake->free_bytes, c.memory_limit), k, d, rows_hint,
+                         pin != nullptr ? pin_rows : 0, g_fake->multiprocessors, &p))
+            return fail(err, errlen, PG_IVF_CUDA_OUT_OF_MEMORY, "the centroids do not fit (simulated)");
+        c.plan = p;
+        c.k = k;
+        c.d = d;
+        c.pin = pin;
+        c.pin_rows = pin_rows;
+        c.pinned.assign(p.pinned ? pin : nullptr, p.pinned ? pin + pin_rows * d : nullptr);
+        c.planned = true;
+    }
+    c.centroids.assign(centroids, centroids + k * d);
+    *pinned = c.plan.pinned ? 1 : 0;
+    *batch_rows = c.plan.batch_rows;
+    g_fake->last_batch_rows = c.plan.batch_rows;
+    return PG_IVF_CUDA_OK;
+}
+
+// Mirrors assign_impl() of cuda/module.cu, with the kernels simulated.
+int fake_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* labels, float* dist2, char* err,
+                size_t errlen) {
+    auto& c = *static_cast<FakeContext*>(ctx);
+    const int call = g_fake->assign_calls++;
+    if (call == g_fake->fail_assign_call) return fail(err, errlen, g_fake->fail_status, "injected failure");
+    if (!c.planned || n > c.plan.batch_rows) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad batch");
+    const float* rows = x;
+    if (x == nullptr) {
+        if (!c.plan.pinned || row0 + n > c.pin_rows)
+            return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "rows not pinned");
+        rows = c.pinned.data() + row0 * c.d;
+        ++g_fake->pinned_assign_calls;
+    }
+    simulate_assign(rows, n, c.centroids.data(), c.k, c.d, g_fake->multiprocessors, labels, dist2,
+                    static_cast<uint64_t>(call) + 1);
+    return PG_IVF_CUDA_OK;
+}
+
+const PgIvfCudaApi kFakeApi = {
+    PG_IVF_CUDA_ABI_VERSION, sizeof(PgIvfCudaApi), "simulated on the CPU", fake_probe, fake_memory, fake_create,
+    fake_destroy, fake_set_centroids, fake_assign,
+};
+
+}  // namespace
+
+const PgIvfCudaApi* FakeModule::api() {
+    g_fake = this;
+    return &kFakeApi;
+}
+
+FakeModule::~FakeModule() {
+    if (g_fake == this) g_fake = nullptr;
+}
+
+}  // namespace pg_ivf::gpu::test

@@ -1,0 +1,71 @@
+// The CUDA module's assignment, run on the CPU: cuda/tile_assign.h's block
+// code driven by a simulated thread block, and a stand-in module that serves
+// the C ABI of cuda/pg_ivf_cuda.h with it.  Lets the tests check the kernel
+// code and the GPU assigner on machines without a GPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "../../../cuda/pg_ivf_cuda.h"
+#include "../../../cuda/plan.h"
+#include "../../../cuda/tile_assign.h"
+
+namespace pg_ivf::gpu::test {
+
+// A thread block on the CPU.  Phases queue up until sync() (a barrier); then
+// every thread runs all queued phases in turn, threads in a shuffled order.
+// That is the most any real schedule may do between two barriers, so a
+// phase that reads another thread's shared-memory writes without a barrier
+// in between sees stale data here and the result comes out wrong.
+class HostBlock {
+public:
+    explicit HostBlock(uint64_t seed) : threads_(kTileThreads), rng_(seed) {}
+
+    template <class Fn>
+    void each(Fn&& fn) {
+        pending_.emplace_back(std::forward<Fn>(fn));
+    }
+    void sync() { flush(); }
+
+    // Runs whatever is queued (the end of the kernel is an implicit barrier).
+    void flush();
+
+private:
+    std::vector<TileThread> threads_;
+    std::vector<std::function<void(int, TileThread&)>> pending_;
+    std::mt19937_64 rng_;
+};
+
+// What the module does for one batch, on the CPU: row norms, plan_grid()
+// with `multiprocessors`, every block of assign_block(), then finish_row().
+// x: n * d, centroids: k * d; writes labels[n], dist2[n].
+void simulate_assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int multiprocessors,
+                     int32_t* labels, float* dist2, uint64_t seed = 1);
+
+// A PgIvfCudaApi served on the CPU with simulate_assign() and plan_memory():
+// the contract GpuAssigner relies on, with knobs for the device's size and
+// for injected failures, and a record of the calls.
+struct FakeModule {
+    size_t free_bytes = size_t{1} << 30;   // what "cudaMemGetInfo" reports
+    int multiprocessors = 108;
+    int fail_assign_call = -1;             // 0-based assign call that fails, -1: none
+    int fail_status = PG_IVF_CUDA_ERROR;
+    // Record of calls.
+    int creates = 0;
+    int destroys = 0;
+    int replans = 0;
+    int assign_calls = 0;
+    int pinned_assign_calls = 0;
+    size_t last_batch_rows = 0;
+
+    // The table; its functions reach this object through a global, so one
+    // FakeModule may be active at a time.
+    const PgIvfCudaApi* api();
+    ~FakeModule();
+};
+
+}  // namespace pg_ivf::gpu::test
