@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "codec.h"
@@ -152,6 +154,18 @@ inline double gamma_f(double n) { return n * kU < 0.5 ? n * kU / (1.0 - n * kU) 
 // The same for double sums.
 inline double gamma_d(double n) { return n * kUd / (1.0 - n * kUd) * (1.0 + 0x1p-40); }
 
+// The neighbouring float toward -inf / +inf of a finite f, inline: the scan
+// narrows one bound per entry and libm's nextafterf is a call.
+inline float float_below(float f) {
+    if (f == 0.0f) return -std::numeric_limits<float>::denorm_min();
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    u = f > 0.0f ? u - 1 : u + 1;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+inline float float_above(float f) { return -float_below(-f); }
+
 // Narrowing that never rounds up (lower bounds).
 inline float round_down(double v) {
     constexpr double kMax = std::numeric_limits<float>::max();
@@ -159,7 +173,7 @@ inline float round_down(double v) {
     if (v < -kMax) return -std::numeric_limits<float>::infinity();
     if (v > kMax) return std::numeric_limits<float>::max();
     float f = static_cast<float>(v);
-    if (static_cast<double>(f) > v) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+    if (static_cast<double>(f) > v) f = float_below(f);
     return f;
 }
 
@@ -169,7 +183,7 @@ inline float round_up(double v) {
     if (std::isnan(v) || v > kMax) return std::numeric_limits<float>::infinity();
     if (v < -kMax) return -std::numeric_limits<float>::max();
     float f = static_cast<float>(v);
-    if (static_cast<double>(f) < v) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+    if (static_cast<double>(f) < v) f = float_above(f);
     return f;
 }
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 #include "bounds.h"
 #include "codec.h"
@@ -232,17 +233,21 @@ void QueryScanner::approximate(const uint8_t* entries, size_t n, size_t stride, 
 // Ties go to the lower index and NaN ranks last, so the order is total and deterministic.
 std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k, size_t d,
                                    size_t count) {
-    std::vector<float> dist(k);
+    // (distance, list) pairs order by distance, then by the lower list number
+    std::vector<std::pair<float, int32_t>> ranked(k);
     for (size_t i = 0; i < k; ++i) {
         const float v = scanner.list_distance(centroids + i * d);
-        dist[i] = std::isnan(v) ? std::numeric_limits<float>::infinity() : v;
+        ranked[i] = {std::isnan(v) ? std::numeric_limits<float>::infinity() : v, static_cast<int32_t>(i)};
     }
-    std::vector<int32_t> order(k);
-    std::iota(order.begin(), order.end(), 0);
     count = std::min(count, k);
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), order.end(),
-                      [&](int32_t a, int32_t b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
-    order.resize(count);
+    const auto mid = ranked.begin() + static_cast<std::ptrdiff_t>(count);
+    // an iterative scan asks for every list: a full sort beats a heap-based partial sort then
+    if (count * 4 > k)
+        std::sort(ranked.begin(), ranked.end());
+    else
+        std::partial_sort(ranked.begin(), mid, ranked.end());
+    std::vector<int32_t> order(count);
+    for (size_t i = 0; i < count; ++i) order[i] = ranked[i].second;
     return order;
 }
 

@@ -56,6 +56,7 @@ typedef struct IvfBuildState
 	/* steps 2-3 */
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
+	IvfBuildAssigner *assigner; /* step 4's; new'd, deleted like codec */
 	int64		trained_rows;
 
 	/* step 4 */
@@ -322,6 +323,12 @@ DeleteCodec(void *p)
 	delete static_cast<core::Codec *>(p);
 }
 
+static void
+DeleteAssigner(void *p)
+{
+	delete static_cast<IvfBuildAssigner *>(p);
+}
+
 /* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
 static void
 TrainModel(IvfBuildState *bs)
@@ -517,11 +524,10 @@ FlushBatch(IvfBuildState *bs)
 		return;
 	IvfGuard("ivf row assignment", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads);
 		std::vector<float> dist2(n);
 
-		assigner.assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
-						dist2.data(), hooks);
+		bs->assigner->assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
+							 dist2.data(), hooks);
 		core::encode_rows(*bs->codec, bs->batch, n, bs->centroids, bs->batch_labels,
 						  (uint8_t *) bs->batch_entries, bs->entry_size, bs->threads);
 		for (int i = 0; i < n; i++)
@@ -598,6 +604,12 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->batch_labels = (int32 *) palloc(sizeof(int32) * bs->batch_cap);
 	bs->batch_entries = (char *) palloc((Size) bs->batch_cap * bs->entry_size);
 	bs->nbatch = 0;
+
+	/* one assigner for every batch: a GPU one keeps its context and centroids */
+	IvfGuard("ivf row assignment", [&]() {
+		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads);
+	});
+	IvfDeleteOnReset(bs->cxt, DeleteAssigner, bs->assigner);
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
 	FlushBatch(bs);

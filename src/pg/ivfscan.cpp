@@ -40,9 +40,56 @@ struct IvfCandidate
 	ItemPointerData tid;
 };
 
+/*
+ * Candidate arrays go back to a small per-backend pool when a scan ends, so
+ * the next query reuses memory that is already mapped instead of faulting in
+ * fresh pages for every probe.
+ */
+static constexpr size_t kPooledArrays = 4;
+static constexpr size_t kPooledBytesMax = 64 * 1024 * 1024;
+static std::vector<std::vector<IvfCandidate>> candidate_pool;
+
+static std::vector<IvfCandidate>
+TakeCandidateArray(void)
+{
+	std::vector<IvfCandidate> v;
+
+	if (!candidate_pool.empty())
+	{
+		v.swap(candidate_pool.back());
+		candidate_pool.pop_back();
+	}
+	return v;
+}
+
+static void
+ReturnCandidateArray(std::vector<IvfCandidate> &v) noexcept
+{
+	try
+	{
+		if (candidate_pool.size() < kPooledArrays &&
+			v.capacity() * sizeof(IvfCandidate) <= kPooledBytesMax)
+		{
+			v.clear();
+			candidate_pool.push_back(std::move(v));
+		}
+	}
+	catch (...)
+	{
+		/* the pool is an optimisation: on failure the array is just freed */
+	}
+}
+
 /* The C++ half of a scan: new'd at rescan, deleted by the scan context's reset callback or the next rescan. */
 struct IvfScanState
 {
+	IvfScanState() : heap(TakeCandidateArray()), pending(TakeCandidateArray()) {}
+	~IvfScanState()
+	{
+		ReturnCandidateArray(heap);
+		ReturnCandidateArray(pending);
+	}
+
 	std::unique_ptr<IvfModelRef> ref;
 	std::unique_ptr<core::QueryScanner> scanner;
 	std::vector<int32_t> list_order;	/* lists nearest first */
@@ -68,11 +115,14 @@ typedef struct IvfScanOpaqueData
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
 
-static bool
-CandidateAfter(const IvfCandidate &a, const IvfCandidate &b)
+/* Heap order for std::*_heap: the smallest bound on top (a functor, so it inlines). */
+struct CandidateAfter
 {
-	return a.bound > b.bound;
-}
+	bool		operator() (const IvfCandidate &a, const IvfCandidate &b) const
+	{
+		return a.bound > b.bound;
+	}
+};
 
 static void
 DeleteScanState(void *p)
@@ -241,7 +291,7 @@ FillHeap(IvfScanState *st)
 		else
 			st->heap.swap(p);
 		p.clear();
-		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
+		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 	});
 }
 
@@ -286,7 +336,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		st->refined = st->batch_rows > 0;
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
-		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter);
+		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 		next = st->heap.back();
 		st->heap.pop_back();
 	});
