@@ -269,6 +269,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		});
 		blkno = IvfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -306,10 +307,7 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 	if (st->next_list >= end)
 		return false;
 	for (; st->next_list < end; st->next_list++)
-	{
 		ProbeList(scan, so, st->list_order[st->next_list]);
-		CHECK_FOR_INTERRUPTS();
-	}
 	return true;
 }
 
