@@ -103,11 +103,68 @@ IvfBuildPhaseName(int64 phasenum)
 	}
 }
 
-/* Operator classes are created by our install script only; accept them. */
+/*
+ * amvalidate: the operator class must have support function 1 (returning
+ * the metric as int4) and ordering operator 1 returning double precision.
+ */
 bool
 IvfValidate(Oid opclassoid)
 {
-	return true;
+	HeapTuple	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	Form_pg_opclass classform;
+	CatCList   *procs;
+	CatCList   *ops;
+	bool		has_proc = false;
+	bool		has_op = false;
+	bool		result = true;
+
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+
+	procs = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < procs->n_members; i++)
+	{
+		Form_pg_amproc proc = (Form_pg_amproc) GETSTRUCT(&procs->members[i]->tuple);
+
+		if (proc->amprocnum == IVF_METRIC_PROC && proc->amproclefttype == classform->opcintype)
+			has_proc = get_func_rettype(proc->amproc) == INT4OID;
+		else
+		{
+			ereport(INFO,
+					(errmsg("ivf operator class \"%s\" has unexpected support function %d",
+							NameStr(classform->opcname), proc->amprocnum)));
+			result = false;
+		}
+	}
+	ops = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(classform->opcfamily));
+	for (int i = 0; i < ops->n_members; i++)
+	{
+		Form_pg_amop op = (Form_pg_amop) GETSTRUCT(&ops->members[i]->tuple);
+
+		if (op->amopstrategy == 1 && op->amoppurpose == AMOP_ORDER &&
+			op->amoplefttype == classform->opcintype)
+			has_op = get_op_rettype(op->amopopr) == FLOAT8OID;
+		else
+		{
+			ereport(INFO,
+					(errmsg("ivf operator class \"%s\" has unexpected operator %d",
+							NameStr(classform->opcname), op->amopstrategy)));
+			result = false;
+		}
+	}
+	if (!has_proc || !has_op)
+	{
+		ereport(INFO,
+				(errmsg("ivf operator class \"%s\" needs support function 1 returning integer and "
+						"ordering operator 1 returning double precision",
+						NameStr(classform->opcname))));
+		result = false;
+	}
+	ReleaseCatCacheList(ops);
+	ReleaseCatCacheList(procs);
+	ReleaseSysCache(classtup);
+	return result;
 }
 
 /* Initializes a page of the given type with the ivf special space. */
