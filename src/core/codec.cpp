@@ -124,7 +124,7 @@ void mark_entry_unbounded(uint8_t* entry) {
     std::memcpy(entry + kEntryErrOffset, &inf, sizeof(float));
 }
 
-size_t Codec::code_size() const {
+size_t code_size(QuantizerKind kind, size_t d, size_t m) {
     switch (kind) {
         case QuantizerKind::kSq8:
             return d;
@@ -135,6 +135,8 @@ size_t Codec::code_size() const {
     }
     return 0;
 }
+
+size_t Codec::code_size() const { return pg_ivf::core::code_size(kind, d, m); }
 
 size_t Codec::parameter_count() const { return expected_parameters(kind, d); }
 

@@ -28,6 +28,9 @@ constexpr size_t kEntryErrOffset = 8;
 constexpr size_t kEntryCodeOffset = 12;
 inline size_t entry_size(size_t code_size) { return (kEntryCodeOffset + code_size + 3) & ~size_t(3); }
 
+// Code bytes per row: sq8 d, pq m, flat 4 * d.
+size_t code_size(QuantizerKind kind, size_t d, size_t m);
+
 // Everything needed to encode and scan, kept as flat float arrays so the
 // glue can write them to pages and read them back unchanged.
 struct Codec {

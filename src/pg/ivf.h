@@ -126,7 +126,7 @@ extern int	ivf_pq_rerank;
 /* ivfutils.cpp: the one page-access layer */
 extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
-extern int	IvfQuantizerFromOptions(Relation index);
+extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
 extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
@@ -134,6 +134,7 @@ extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
 extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
 extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
 extern int	IvfPageEntryCount(Page page, int entry_size);
+extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
 extern char *IvfPageEntry(Page page, int entry_size, int i);
 extern int	IvfPageCapacity(int entry_size);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);

@@ -7,16 +7,6 @@
 #include "pg.h"
 #include "ivf.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wregister"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-extern "C" {
-#include "access/htup_details.h"
-#include "funcapi.h"
-#include "utils/acl.h"
-}
-#pragma GCC diagnostic pop
-
 extern "C" {
 PG_FUNCTION_INFO_V1(ivf_index_info);
 PG_FUNCTION_INFO_V1(ivf_list_sizes);
@@ -74,17 +64,9 @@ CountLists(Relation index, const IvfMetaPageData *meta)
 
 		while (BlockNumberIsValid(blkno))
 		{
-			Buffer		buf = ReadBuffer(index, blkno);
-			Page		page;
+			Buffer		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_SHARE, NULL);
+			Page		page = BufferGetPage(buf);
 
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_DATA)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("ivf index \"%s\" block %u in a list chain is not a data page",
-								RelationGetRelationName(index), blkno),
-						 errhint("REINDEX the index.")));
 			counts[list].rows += IvfPageEntryCount(page, meta->entry_size);
 			counts[list].pages++;
 			blkno = IvfPageGetOpaque(page)->next;
@@ -93,22 +75,6 @@ CountLists(Relation index, const IvfMetaPageData *meta)
 		CHECK_FOR_INTERRUPTS();
 	}
 	return counts;
-}
-
-/* The reloption spelling of a quantizer code. */
-static const char *
-QuantizerName(int quantizer)
-{
-	switch (quantizer)
-	{
-		case IVF_QUANTIZER_SQ8:
-			return "sq8";
-		case IVF_QUANTIZER_PQ:
-			return "pq";
-		case IVF_QUANTIZER_FLAT:
-			return "flat";
-	}
-	return "unknown";
 }
 
 /* The operator-class spelling of a metric code. */
@@ -170,7 +136,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = Int32GetDatum(meta.lists);
 	values[1] = Int64GetDatum(total);
-	values[2] = CStringGetTextDatum(QuantizerName(meta.quantizer));
+	values[2] = CStringGetTextDatum(IvfQuantizerName(meta.quantizer));
 	values[3] = Int32GetDatum(meta.entry_size);
 	values[4] = Int32GetDatum(meta.dims);
 	values[5] = CStringGetTextDatum(MetricName(meta.metric));

@@ -57,7 +57,6 @@ typedef struct IvfBuildState
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
 	IvfBuildAssigner *assigner; /* step 4's; new'd, deleted like codec */
-	int64		trained_rows;
 
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
@@ -207,9 +206,8 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pq_m applies only to quantizer = 'pq'")));
 
-	bs->entry_size = (int) core::entry_size(bs->quantizer == IVF_QUANTIZER_SQ8 ? bs->dims
-											: bs->quantizer == IVF_QUANTIZER_PQ ? bs->pq_m
-											: 4 * (size_t) bs->dims);
+	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
+															bs->dims, bs->pq_m));
 	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -314,7 +312,6 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->lists),
 				 errdetail("It returns correct results, but its lists are not tuned to the data."),
 				 errhint("REINDEX the index once the table is loaded.")));
-	bs->trained_rows = bs->nsample;
 }
 
 static void
@@ -409,53 +406,66 @@ WriteModelPages(IvfBuildState *bs)
 	Buffer		buf;
 	float	   *params = NULL;
 	Size		nparams = 0;
-	Size		total;
-	Size		done = 0;
 
 	buf = NewBuildPage(bs, IVF_PAGE_META);
 	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
 
+	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
+	nparams = bs->codec->parameter_count();
+	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 	IvfGuard("ivf parameter export", [&]() {
 		std::vector<float> p = bs->codec->parameters();
 
-		nparams = p.size();
-		params = (float *) malloc(sizeof(float) * Max(nparams, 1));
-		if (params == NULL)
-			throw std::bad_alloc();
+		if (p.size() != nparams)
+			throw std::logic_error("codec parameter count changed");
 		std::copy(p.begin(), p.end(), params);
 	});
 	bs->param_floats = nparams;
 
 	/* the stream: centroids, then codec parameters */
-	total = ((Size) bs->lists * bs->dims + nparams) * sizeof(float);
 	bs->blob_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
 	bs->blob_pages = 0;
-	while (done < total)
 	{
-		Size		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
-		Page		page;
-		char	   *dst;
-		Size		centroid_bytes = (Size) bs->lists * bs->dims * sizeof(float);
+		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
+		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
+		Page		page = NULL;
+		Size		used = IVF_PAGE_CAPACITY;
 
-		buf = NewBuildPage(bs, IVF_PAGE_BLOB);
-		page = BufferGetPage(buf);
-		dst = (char *) page + IVF_PAGE_DATA_START;
-		for (Size i = 0; i < n; i++)
+		buf = InvalidBuffer;
+		for (int p = 0; p < 2; p++)
 		{
-			Size		off = done + i;
+			for (Size done = 0; done < sizes[p];)
+			{
+				Size		n;
 
-			dst[i] = off < centroid_bytes ? ((char *) bs->centroids)[off]
-				: ((char *) params)[off - centroid_bytes];
+				if (used == IVF_PAGE_CAPACITY)
+				{
+					if (BufferIsValid(buf))
+					{
+						MarkBufferDirty(buf);
+						UnlockReleaseBuffer(buf);
+					}
+					buf = NewBuildPage(bs, IVF_PAGE_BLOB);
+					page = BufferGetPage(buf);
+					used = 0;
+					bs->blob_pages++;
+				}
+				n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
+				memcpy((char *) page + IVF_PAGE_DATA_START + used, parts[p] + done, n);
+				used += n;
+				done += n;
+				((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
+			}
 		}
-		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + n;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		done += n;
-		bs->blob_pages++;
+		if (BufferIsValid(buf))
+		{
+			MarkBufferDirty(buf);
+			UnlockReleaseBuffer(buf);
+		}
 	}
-	free(params);
+	pfree(params);
 
 	bs->dir_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
 	bs->dir_pages = (bs->lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
@@ -662,7 +672,7 @@ FinishIndex(IvfBuildState *bs)
 	meta->dir_start = bs->dir_start;
 	meta->dir_pages = bs->dir_pages;
 	meta->build_rows = bs->indtuples;
-	meta->trained_rows = bs->trained_rows;
+	meta->trained_rows = bs->nsample;
 	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
 	((PageHeader) page)->pd_lower = ((char *) meta - (char *) page) + sizeof(IvfMetaPageData);
 	MarkBufferDirty(buf);

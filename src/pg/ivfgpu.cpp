@@ -14,15 +14,6 @@
 
 #include "../../cuda/gpu_backend.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wregister"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-extern "C" {
-#include "access/htup_details.h"
-#include "funcapi.h"
-}
-#pragma GCC diagnostic pop
-
 #ifndef PG_IVF_CUDA_MODULE_PATH
 #error "PG_IVF_CUDA_MODULE_PATH must be defined by the build (cuda/cuda.mk)"
 #endif

@@ -73,12 +73,6 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 	return ref;
 }
 
-void
-IvfModelRelease(IvfModelRef *ref)
-{
-	delete ref;
-}
-
 struct IvfResetDeleter
 {
 	MemoryContextCallback cb;

@@ -23,7 +23,7 @@ struct IvfModel
 	pg_ivf::core::Codec codec;
 };
 
-/* A reference a scan keeps alive; allocated with new, freed by IvfModelRelease. */
+/* A reference that keeps a model alive; allocated with new, owned by its caller's C++ state. */
 struct IvfModelRef
 {
 	std::shared_ptr<const IvfModel> model;
@@ -31,7 +31,6 @@ struct IvfModelRef
 
 /* The model of an index whose meta page is *meta; loads and caches it when needed. */
 extern IvfModelRef *IvfModelAcquire(Relation index, const IvfMetaPageData *meta);
-extern void IvfModelRelease(IvfModelRef *ref);
 
 /* Registers delete of a C++ object when memory context cxt is reset or deleted. */
 extern void IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object);

@@ -197,9 +197,10 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 
 	ref = IvfModelAcquire(index, &so->meta);
 	IvfGuard("ivf scan setup", [&]() {
+		std::unique_ptr<IvfModelRef> hold(ref);
 		std::unique_ptr<IvfScanState> s(new IvfScanState());
 
-		s->ref.reset(ref);
+		s->ref = std::move(hold);
 		const IvfModel &model = *s->ref->model;
 
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
@@ -239,12 +240,10 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	});
 	while (BlockNumberIsValid(blkno))
 	{
-		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL);
-		Page		page;
+		Buffer		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_SHARE, NULL);
+		Page		page = BufferGetPage(buf);
 		int			n;
 
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
 		n = IvfPageEntryCount(page, entry_size);
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);

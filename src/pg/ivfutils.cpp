@@ -38,6 +38,16 @@ IvfInitRelOptions(void)
 					  0, 0, 100000000, AccessExclusiveLock);
 }
 
+/* The reloption spelling of a quantizer code. */
+const char *
+IvfQuantizerName(int quantizer)
+{
+	for (relopt_enum_elt_def *v = ivf_quantizer_values; v->string_val != NULL; v++)
+		if (v->symbol_val == quantizer)
+			return v->string_val;
+	return "unknown";
+}
+
 /* Parses and validates the reloptions of an ivf index. */
 bytea *
 ivfoptions(Datum reloptions, bool validate)
@@ -235,6 +245,27 @@ IvfGetList(Relation index, const IvfMetaPageData *meta, int list)
 	result = ((IvfListData *) PageGetContents(BufferGetPage(buf)))[list % IVF_LISTS_PER_DIR_PAGE];
 	UnlockReleaseBuffer(buf);
 	return result;
+}
+
+/*
+ * Reads and locks a data page of a list chain (through `strategy`, which may
+ * be NULL), rejecting anything else as index corruption.
+ */
+Buffer
+IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	Page		page;
+
+	LockBuffer(buf, mode);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_DATA)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("ivf index \"%s\" block %u in a list chain is not a data page",
+						RelationGetRelationName(index), blkno),
+				 errhint("REINDEX the index.")));
+	return buf;
 }
 
 /* Entries on a data page, derived from pd_lower. */

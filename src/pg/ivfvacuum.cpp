@@ -23,24 +23,6 @@ typedef struct IvfListRoom
 	bool		insert_full;	/* the slot's insert page was found full */
 } IvfListRoom;
 
-/* Reads a data page of the index through the vacuum's buffer strategy and locks it. */
-static Buffer
-ReadDataPage(IndexVacuumInfo *info, BlockNumber blkno, int mode)
-{
-	Buffer		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
-	Page		page;
-
-	LockBuffer(buf, mode);
-	page = BufferGetPage(buf);
-	if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_DATA)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("ivf index \"%s\" block %u in a list chain is not a data page",
-						RelationGetRelationName(info->index), blkno),
-				 errhint("REINDEX the index.")));
-	return buf;
-}
-
 /*
  * Removes the dead entries of one page, keeping the survivors packed from
  * the start; WAL-logged only when something was removed.  Returns the
@@ -103,7 +85,7 @@ VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPag
 		int			kept;
 
 		vacuum_delay_point();
-		buf = ReadDataPage(info, blkno, BUFFER_LOCK_EXCLUSIVE);
+		buf = IvfReadDataPage(info->index, blkno, BUFFER_LOCK_EXCLUSIVE, info->strategy);
 		kept = VacuumPage(info, stats, buf, meta->entry_size, callback, callback_state, &next);
 		UnlockReleaseBuffer(buf);
 
@@ -190,7 +172,7 @@ CountEntries(IndexVacuumInfo *info)
 			Page		page;
 
 			vacuum_delay_point();
-			buf = ReadDataPage(info, blkno, BUFFER_LOCK_SHARE);
+			buf = IvfReadDataPage(info->index, blkno, BUFFER_LOCK_SHARE, info->strategy);
 			page = BufferGetPage(buf);
 			total += IvfPageEntryCount(page, meta.entry_size);
 			blkno = IvfPageGetOpaque(page)->next;
