@@ -71,7 +71,7 @@ struct CodecOptions {
 // Trains on n sample rows x (n * d; unit length under cosine) whose nearest
 // centroids are labels[n] into centroids (k * d).  n == 0 gives a usable codec
 // (every row then carries a large err and is re-ranked exactly).  PQ codebooks
-// are trained with train_kmeans through `assigner`.
+// are trained with train_kmeans_batch through `assigner`.
 Codec train_codec(const CodecOptions& options, const float* x, size_t n, size_t d,
                   const float* centroids, const int32_t* labels, Assigner& assigner,
                   const Hooks& hooks);

@@ -106,59 +106,162 @@ void normalize_all(size_t k, size_t d, float* centroids) {
     for (size_t c = 0; c < k; ++c) normalize_centroid(centroids + c * d, d);
 }
 
+// Scratch of the update step, shared by the problems of a batch because
+// their updates run one after another.
+struct UpdateScratch {
+    std::vector<size_t> order;      // n
+    std::vector<int64_t> counts;    // k
+    std::vector<int64_t> offsets;   // k + 1
+    std::vector<double> sum;        // d
+
+    UpdateScratch(size_t n, size_t k, size_t d) : order(n), counts(k), offsets(k + 1), sum(d) {}
+};
+
+// One k-means problem between assignments: seeded on construction; after
+// the caller wrote labels() and dist2() for centroids(), update() records
+// the objective and either stops (budget spent, no label changed) or moves
+// the centroids.  train_kmeans and train_kmeans_batch drive the same steps.
+class Lloyd {
+public:
+    Lloyd(const float* x, size_t n, size_t d, const KMeansParams& params, uint64_t seed)
+        : x_(x), n_(n), d_(d), k_(params.k), spherical_(params.spherical),
+          budget_(std::max(params.iterations, 0)), rng_(seed) {
+        result_.centroids.assign(k_ * d_, 0.0f);
+        if (n_ == 0 || d_ == 0) {
+            budget_ = 0;
+            return;
+        }
+        seed_centroids(x_, n_, d_, k_, rng_, result_.centroids.data());
+        if (spherical_) normalize_all(k_, d_, result_.centroids.data());
+        if (budget_ == 0) return;
+        labels_.resize(n_);
+        previous_.resize(n_);
+        dist2_.resize(n_);
+    }
+
+    bool running() const { return !done_ && result_.iterations < budget_; }
+    const float* x() const { return x_; }
+    const float* centroids() const { return result_.centroids.data(); }
+    int32_t* labels() { return labels_.data(); }
+    float* dist2() { return dist2_.data(); }
+
+    void update(UpdateScratch& s) {
+        double objective = 0.0;
+        for (size_t i = 0; i < n_; ++i) objective += dist2_[i];
+        result_.objective.push_back(objective);
+        const int it = result_.iterations++;
+        // Same labels as last time: the update would reproduce the same centroids.
+        if (it > 0 && labels_ == previous_) {
+            done_ = true;
+            return;
+        }
+        labels_.swap(previous_);
+        float* centroids = result_.centroids.data();
+        group_by_label(previous_.data(), n_, k_, s.counts.data(), s.offsets.data(), s.order.data());
+        update_centroids(x_, n_, d_, k_, s.counts.data(), s.offsets.data(), s.order.data(), s.sum.data(),
+                         centroids);
+        result_.empty_splits += split_empty_clusters(k_, d_, rng_, s.counts.data(), centroids);
+        if (spherical_) normalize_all(k_, d_, centroids);
+    }
+
+    // The result; the iteration arrays are freed.
+    KMeansResult take() {
+        std::vector<int32_t>().swap(labels_);
+        std::vector<int32_t>().swap(previous_);
+        std::vector<float>().swap(dist2_);
+        return std::move(result_);
+    }
+
+private:
+    const float* x_;
+    size_t n_, d_, k_;
+    bool spherical_;
+    int budget_;
+    bool done_ = false;
+    std::mt19937_64 rng_;
+    KMeansResult result_;
+    std::vector<int32_t> labels_;
+    std::vector<int32_t> previous_;
+    std::vector<float> dist2_;
+};
+
+void check_k(size_t k) {
+    if (k == 0) throw std::invalid_argument("k-means needs k >= 1");
+    if (k > static_cast<size_t>(INT32_MAX)) throw std::invalid_argument("k-means supports k < 2^31");
+}
+
+// Progress counts iterations; the assigner's row counts would interleave with them.
+Hooks assign_hooks_of(const Hooks& hooks) {
+    Hooks inner;
+    inner.should_cancel = hooks.should_cancel;
+    return inner;
+}
+
 }  // namespace
+
+void Assigner::assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
+                            const Hooks& hooks) {
+    for (size_t i = 0; i < count; ++i) {
+        if (hooks.cancelled()) throw Cancelled();
+        assign(jobs[i].x, n, jobs[i].centroids, k, d, jobs[i].labels, jobs[i].dist2, hooks);
+    }
+}
 
 // Seed, then alternate assignment and update until the iteration budget is
 // spent or no row changes cluster.
 KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams& params,
                           Assigner& assigner, const Hooks& hooks) {
-    const size_t k = params.k;
-    if (k == 0) throw std::invalid_argument("k-means needs k >= 1");
-    if (k > static_cast<size_t>(INT32_MAX)) throw std::invalid_argument("k-means supports k < 2^31");
-
-    KMeansResult result;
-    result.centroids.assign(k * d, 0.0f);
-    if (n == 0 || d == 0) return result;
-
-    std::mt19937_64 rng(params.seed);
-    seed_centroids(x, n, d, k, rng, result.centroids.data());
-    if (params.spherical) normalize_all(k, d, result.centroids.data());
-
-    const int iterations = std::max(params.iterations, 0);
-    if (iterations == 0) return result;
-
-    std::vector<int32_t> labels(n);
-    std::vector<int32_t> previous(n);
-    std::vector<float> dist2(n);
-    std::vector<size_t> order(n);
-    std::vector<int64_t> counts(k);
-    std::vector<int64_t> offsets(k + 1);
-    std::vector<double> sum(d);
-    float* centroids = result.centroids.data();
-    // Progress counts iterations; the assigner's row counts would interleave with them.
-    Hooks assign_hooks;
-    assign_hooks.should_cancel = hooks.should_cancel;
-
-    for (int it = 0; it < iterations; ++it) {
+    check_k(params.k);
+    Lloyd lloyd(x, n, d, params, params.seed);
+    if (!lloyd.running()) return lloyd.take();
+    UpdateScratch scratch(n, params.k, d);
+    const Hooks inner = assign_hooks_of(hooks);
+    for (int it = 0; lloyd.running(); ++it) {
         if (hooks.cancelled()) throw Cancelled();
-        assigner.assign(x, n, centroids, k, d, labels.data(), dist2.data(), assign_hooks);
-
-        double objective = 0.0;
-        for (size_t i = 0; i < n; ++i) objective += dist2[i];
-        result.objective.push_back(objective);
-        result.iterations = it + 1;
-        hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(iterations));
-
-        // Same labels as last time: the update would reproduce the same centroids.
-        if (it > 0 && labels == previous) break;
-        labels.swap(previous);
-
-        group_by_label(previous.data(), n, k, counts.data(), offsets.data(), order.data());
-        update_centroids(x, n, d, k, counts.data(), offsets.data(), order.data(), sum.data(), centroids);
-        result.empty_splits += split_empty_clusters(k, d, rng, counts.data(), centroids);
-        if (params.spherical) normalize_all(k, d, centroids);
+        assigner.assign(x, n, lloyd.centroids(), params.k, d, lloyd.labels(), lloyd.dist2(), inner);
+        hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(params.iterations));
+        lloyd.update(scratch);
     }
-    return result;
+    return lloyd.take();
+}
+
+// The same iteration for every problem, one assign_batch() per round over
+// the problems still running, in problem order.
+std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count, size_t n, size_t d,
+                                             const KMeansParams& params, const uint64_t* seeds,
+                                             Assigner& assigner, const Hooks& hooks) {
+    check_k(params.k);
+    std::vector<Lloyd> problems;
+    problems.reserve(count);
+    for (size_t i = 0; i < count; ++i) problems.emplace_back(x[i], n, d, params, seeds[i]);
+    const auto running = [&problems] {
+        return std::any_of(problems.begin(), problems.end(), [](const Lloyd& l) { return l.running(); });
+    };
+    if (running()) {
+        UpdateScratch scratch(n, params.k, d);
+        const Hooks inner = assign_hooks_of(hooks);
+        std::vector<AssignJob> jobs;
+        std::vector<Lloyd*> active;
+        jobs.reserve(count);
+        active.reserve(count);
+        for (int it = 0; running(); ++it) {
+            if (hooks.cancelled()) throw Cancelled();
+            jobs.clear();
+            active.clear();
+            for (Lloyd& l : problems)
+                if (l.running()) {
+                    jobs.push_back(AssignJob{l.x(), l.centroids(), l.labels(), l.dist2()});
+                    active.push_back(&l);
+                }
+            assigner.assign_batch(jobs.data(), jobs.size(), n, params.k, d, inner);
+            hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(params.iterations));
+            for (Lloyd* l : active) l->update(scratch);
+        }
+    }
+    std::vector<KMeansResult> results;
+    results.reserve(count);
+    for (Lloyd& l : problems) results.push_back(l.take());
+    return results;
 }
 
 // Mirrors train_kmeans() and CpuAssigner::assign(): the seeding permutation is
@@ -166,15 +269,22 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
 // phases.  The CPU assigner's scratch is counted for its maximum thread count
 // (kMaxAssignThreads) because the thread count is not known here; other
 // assigners account for their own (e.g. device) memory.
-size_t kmeans_memory_bytes(size_t n, size_t k, size_t d) {
+size_t kmeans_memory_bytes(size_t n, size_t k, size_t d) { return kmeans_batch_memory_bytes(1, n, k, d); }
+
+// A batch keeps every problem's centroids and its labels, previous labels and
+// distances; the update scratch and the CPU assigner's scratch exist once.
+// Problem i seeds while problems before it already hold their arrays, so the
+// seeding permutation adds to all but the last problem's arrays.
+size_t kmeans_batch_memory_bytes(size_t count, size_t n, size_t k, size_t d) {
+    if (count == 0) return 0;
     const size_t centroids = k * d * sizeof(float);
     const size_t seeding = n * sizeof(size_t);
-    const size_t per_row = sizeof(int32_t) * 2 + sizeof(float) + sizeof(size_t);
-    const size_t assigner = cpu_assign_scratch_bytes(n, k, d, kMaxAssignThreads);
-    const size_t iterating = n * per_row + (2 * k + 1) * sizeof(int64_t) + d * sizeof(double) + assigner;
-    // Objective history (up to 4096 iterations) and allocator/vector overheads.
-    const size_t fixed = 64 * 1024;
-    return centroids + std::max(seeding, iterating) + fixed;
+    const size_t per_problem = centroids + n * (sizeof(int32_t) * 2 + sizeof(float));
+    const size_t scratch = n * sizeof(size_t) + (2 * k + 1) * sizeof(int64_t) + d * sizeof(double) +
+                           cpu_assign_scratch_bytes(n, k, d, kMaxAssignThreads);
+    // Objective histories (up to 4096 iterations) and allocator/vector overheads.
+    const size_t fixed = 64 * 1024 + count * 1024;
+    return count * per_problem + std::max(seeding, scratch) + fixed + count * sizeof(AssignJob) * 2;
 }
 
 }  // namespace pg_ivf::core

@@ -1,6 +1,7 @@
 // k-means, written once.  Seeding, centroid update, empty-cluster split and
-// convergence live here; only the assignment step varies (CPU BLAS here, the
-// GPU backend in cuda/), so every caller trains through train_kmeans().
+// convergence live here; only the assignment step varies (the CPU kernel here,
+// the GPU backend in cuda/), so every caller trains through train_kmeans() or
+// its batched form, which share one Lloyd iteration.
 #pragma once
 #ifdef POSTGRES_H
 #error "src/core headers must not be included after postgres.h"
@@ -14,6 +15,14 @@
 
 namespace pg_ivf::core {
 
+// One of several nearest-centroid problems of one shape solved in one call.
+struct AssignJob {
+    const float* x;           // n * d
+    const float* centroids;   // k * d
+    int32_t* labels;          // n
+    float* dist2;             // n
+};
+
 // Finds, for each of n rows, the nearest of k centroids by L2.
 class Assigner {
 public:
@@ -22,6 +31,14 @@ public:
     // index) and dist2[n] (squared L2, clamped at 0).  Polls hooks between blocks.
     virtual void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
                         int32_t* labels, float* dist2, const Hooks& hooks) = 0;
+    // assign() of each of `count` jobs of one shape (n rows, k centroids, d
+    // dims), with the same results.  This default runs them one after another;
+    // a GPU runs many small ones (PQ's sub-quantizers) in one launch.  A job's
+    // x may recur in later calls unchanged, so a backend may keep it.  Hooks
+    // are polled between jobs (or launches) and by assign(); progress is not
+    // reported.
+    virtual void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
+                              const Hooks& hooks);
     virtual const char* name() const = 0;
 };
 
@@ -75,9 +92,24 @@ struct KMeansResult {
 KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams& params,
                           Assigner& assigner, const Hooks& hooks);
 
+// `count` k-means of one shape trained side by side (PQ's m sub-quantizers):
+// problem i runs on x[i] (n * d) with params, its seed replaced by seeds[i].
+// Each result equals train_kmeans() of that problem alone (for an assigner
+// whose assign_batch() equals its assign(), as every one here does), but each
+// Lloyd iteration makes one assign_batch() call for all problems still
+// changing, which lets a GPU solve them in one launch.  Hooks: polled once per
+// iteration and by the assigner; progress reports iterations run.  Throws as
+// train_kmeans().
+std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count, size_t n, size_t d,
+                                             const KMeansParams& params, const uint64_t* seeds,
+                                             Assigner& assigner, const Hooks& hooks);
+
 // Bytes train_kmeans allocates beyond x itself (result included, CpuAssigner
 // scratch counted for up to 64 threads), so the glue can check them against
 // maintenance_work_mem before calling.
 size_t kmeans_memory_bytes(size_t n, size_t k, size_t d);
+
+// The same for train_kmeans_batch() of `count` problems.
+size_t kmeans_batch_memory_bytes(size_t count, size_t n, size_t k, size_t d);
 
 }  // namespace pg_ivf::core

@@ -78,14 +78,31 @@ size_t argmin_256(const float* dist) {
 
 size_t pq_training_rows(size_t n) { return std::min(n, kPqMaxTrainRows); }
 
+size_t pq_batch_size(size_t n, size_t d, size_t m) {
+    if (m == 0) return 0;
+    const size_t ns = pq_training_rows(n);
+    const size_t dsub = d / m;
+    // What one more problem adds to a batch (the shared scratch is paid once).
+    const size_t per_problem = std::max<size_t>(
+        kmeans_batch_memory_bytes(2, ns, kPqCentroids, dsub) - kmeans_batch_memory_bytes(1, ns, kPqCentroids, dsub),
+        1);
+    const size_t fit = std::max<size_t>(kPqBatchBytes / per_problem, 1);
+    // Equal groups: 96 sub-quantizers at 80 a group train as 48 + 48, not 80 + 16.
+    const size_t groups = (m + fit - 1) / fit;
+    return (m + groups - 1) / groups;
+}
+
 size_t pq_training_memory_bytes(size_t n, size_t d, size_t m) {
     const size_t ns = pq_training_rows(n);
     const size_t dsub = m == 0 ? d : d / m;
-    return ns * sizeof(size_t) + ns * d * sizeof(float) + ns * dsub * sizeof(float) +
-           kmeans_memory_bytes(ns, kPqCentroids, dsub);
+    const size_t group = std::max<size_t>(pq_batch_size(n, d, m), 1);
+    return ns * sizeof(size_t) + ns * d * sizeof(float) + group * (sizeof(float*) + sizeof(uint64_t)) +
+           kmeans_batch_memory_bytes(group, ns, kPqCentroids, dsub);
 }
 
-// Subsample first (residuals of the chosen rows only), then one k-means per sub-space.
+// Subsample first (residuals of the chosen rows only), laid out sub-space by
+// sub-space so each sub-quantizer's rows are contiguous; then the m k-means
+// in groups of pq_batch_size(), each group trained side by side.
 void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroids, const int32_t* labels,
               int iterations, uint64_t seed, Assigner& assigner, const Hooks& hooks, float* codebooks) {
     const size_t dsub = d / m;
@@ -94,34 +111,47 @@ void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroi
     const std::vector<size_t> rows = sample_rows(n, pq_training_rows(n), seed);
     const size_t ns = rows.size();
     const bool residual = centroids != nullptr && labels != nullptr;
-    std::vector<float> sample(ns * d);
+    // slices[(q * ns + r) * dsub + i] = dimension q * dsub + i of sample row r.
+    std::vector<float> slices(ns * d);
     for (size_t r = 0; r < ns; ++r) {
         const float* row = x + rows[r] * d;
-        float* out = sample.data() + r * d;
-        if (residual) {
-            const float* c = centroids + static_cast<size_t>(labels[rows[r]]) * d;
-            for (size_t j = 0; j < d; ++j) out[j] = row[j] - c[j];
-        } else {
-            std::memcpy(out, row, d * sizeof(float));
+        const float* c = residual ? centroids + static_cast<size_t>(labels[rows[r]]) * d : nullptr;
+        for (size_t q = 0; q < m; ++q) {
+            float* out = slices.data() + (q * ns + r) * dsub;
+            for (size_t i = 0; i < dsub; ++i) {
+                const size_t j = q * dsub + i;
+                out[i] = residual ? row[j] - c[j] : row[j];
+            }
         }
     }
-    std::vector<float> slice(ns * dsub);
-    // k-means polls cancellation but reports no progress of its own: the unit
-    // reported here is sub-quantizers trained.
-    Hooks inner;
-    inner.should_cancel = hooks.should_cancel;
-    for (size_t q = 0; q < m; ++q) {
+    KMeansParams params;
+    params.k = kPqCentroids;
+    params.iterations = iterations;
+    params.spherical = false;
+    const size_t group = pq_batch_size(n, d, m);
+    std::vector<const float*> xs(group);
+    std::vector<uint64_t> seeds(group);
+    // The unit reported is sub-quantizers trained, advanced as a group's
+    // iterations run.
+    for (size_t q0 = 0; q0 < m; q0 += group) {
         if (hooks.cancelled()) throw Cancelled();
-        hooks.report(q, m);
-        for (size_t r = 0; r < ns; ++r)
-            std::memcpy(slice.data() + r * dsub, sample.data() + r * d + q * dsub, dsub * sizeof(float));
-        KMeansParams params;
-        params.k = kPqCentroids;
-        params.iterations = iterations;
-        params.seed = seed + 0x9E3779B97F4A7C15ull * (q + 1);
-        params.spherical = false;
-        const KMeansResult result = train_kmeans(slice.data(), ns, dsub, params, assigner, inner);
-        std::memcpy(codebooks + q * kPqCentroids * dsub, result.centroids.data(), kPqCentroids * dsub * sizeof(float));
+        const size_t count = std::min(group, m - q0);
+        for (size_t i = 0; i < count; ++i) {
+            xs[i] = slices.data() + (q0 + i) * ns * dsub;
+            seeds[i] = seed + 0x9E3779B97F4A7C15ull * (q0 + i + 1);
+        }
+        Hooks inner;
+        inner.should_cancel = hooks.should_cancel;
+        inner.progress = [&hooks, q0, count, m, iterations](size_t it, size_t) {
+            const size_t budget = iterations > 0 ? static_cast<size_t>(iterations) : 1;
+            hooks.report(q0 + count * std::min(it, budget) / budget, m);
+        };
+        hooks.report(q0, m);
+        const std::vector<KMeansResult> results =
+            train_kmeans_batch(xs.data(), count, ns, dsub, params, seeds.data(), assigner, inner);
+        for (size_t i = 0; i < count; ++i)
+            std::memcpy(codebooks + (q0 + i) * kPqCentroids * dsub, results[i].centroids.data(),
+                        kPqCentroids * dsub * sizeof(float));
     }
     hooks.report(m, m);
 }

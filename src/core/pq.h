@@ -1,4 +1,4 @@
-// PQ internals: codebook training through train_kmeans, encoding a row to its
+// PQ internals: codebook training through train_kmeans_batch, encoding a row to its
 // nearest codewords, and the exact code part of a decoded row.  Private to core.
 #pragma once
 #ifdef POSTGRES_H
@@ -20,8 +20,16 @@ constexpr size_t kPqCentroids = 256;
 // leaving k-means 64 rows per centroid.
 constexpr size_t kPqMaxTrainRows = kPqCentroids * 64;
 
+// Host memory the per-problem state of one group of sub-quantizers trained
+// side by side may take (a GPU runs a group in one launch per iteration).
+constexpr size_t kPqBatchBytes = size_t{16} << 20;
+
 // Rows pq_train() actually trains on.
 size_t pq_training_rows(size_t n);
+
+// Sub-quantizers pq_train() trains side by side for n candidate rows: as
+// many as kPqBatchBytes holds (at least one), in equal groups.
+size_t pq_batch_size(size_t n, size_t d, size_t m);
 
 // Bytes pq_train() allocates for n candidate rows.
 size_t pq_training_memory_bytes(size_t n, size_t d, size_t m);

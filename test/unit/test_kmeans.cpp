@@ -1,4 +1,4 @@
-// train_kmeans (convergence, determinism, degenerate inputs, hooks, memory
+// train_kmeans and train_kmeans_batch (convergence, determinism, degenerate inputs, hooks, memory
 // bound) and the shared per-element rules in kmeans_math.h.
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -374,6 +374,156 @@ TEST(TrainKMeans, MemoryBoundCoversAllocations) {
     }
     EXPECT_LT(kmeans_memory_bytes(1000, 10, 8), kmeans_memory_bytes(100000, 10, 8));
     EXPECT_LT(kmeans_memory_bytes(1000, 10, 8), kmeans_memory_bytes(1000, 1000, 8));
+}
+
+// ---- train_kmeans_batch ---------------------------------------------------
+
+// Counts assign() and assign_batch() calls and the jobs each batch had,
+// solving them with the CPU assigner.
+struct CountingAssigner final : Assigner {
+    CpuAssigner cpu{2};
+    int single_calls = 0;
+    std::vector<size_t> batch_sizes;
+
+    void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* labels, float* dist2,
+                const Hooks& hooks) override {
+        ++single_calls;
+        cpu.assign(x, n, c, k, d, labels, dist2, hooks);
+    }
+    void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
+                      const Hooks& hooks) override {
+        batch_sizes.push_back(count);
+        for (size_t i = 0; i < count; ++i)
+            cpu.assign(jobs[i].x, n, jobs[i].centroids, k, d, jobs[i].labels, jobs[i].dist2, hooks);
+    }
+    const char* name() const override { return "counting"; }
+};
+
+TEST(TrainKMeansBatch, EqualsOneByOneAndCallsOncePerIteration) {
+    const size_t count = 5, n = 1200, d = 6, k = 24;
+    std::vector<std::vector<float>> data;
+    std::vector<const float*> xs;
+    std::vector<uint64_t> seeds;
+    for (size_t i = 0; i < count; ++i) {
+        data.push_back(random_matrix(n, d, 200 + i));
+        seeds.push_back(900 + 7 * i);
+    }
+    // Problem 3 is k tight, far-apart blobs: its labels settle within a few
+    // iterations while the others go on.
+    for (size_t r = 0; r < n; ++r)
+        for (size_t t = 0; t < d; ++t)
+            data[3][r * d + t] = (t == 0 ? 3.0f * static_cast<float>(r % k) : 0.0f) + 0.1f * data[3][r * d + t];
+    for (const auto& v : data) xs.push_back(v.data());
+    CountingAssigner counting;
+    const std::vector<KMeansResult> batch =
+        train_kmeans_batch(xs.data(), count, n, d, params(k, 12), seeds.data(), counting, Hooks{});
+    ASSERT_EQ(batch.size(), count);
+    EXPECT_EQ(counting.single_calls, 0);
+    int most = 0;
+    for (size_t i = 0; i < count; ++i) {
+        CpuAssigner cpu(2);
+        const KMeansResult alone = train_kmeans(xs[i], n, d, params(k, 12, seeds[i]), cpu, Hooks{});
+        EXPECT_EQ(batch[i].centroids, alone.centroids) << "problem " << i;
+        EXPECT_EQ(batch[i].objective, alone.objective) << "problem " << i;
+        EXPECT_EQ(batch[i].iterations, alone.iterations) << "problem " << i;
+        EXPECT_EQ(batch[i].empty_splits, alone.empty_splits) << "problem " << i;
+        most = std::max(most, alone.iterations);
+    }
+    EXPECT_LT(batch[3].iterations, 12);
+    // One batch call per iteration, shrinking as problems converge.
+    ASSERT_EQ(counting.batch_sizes.size(), static_cast<size_t>(most));
+    EXPECT_EQ(counting.batch_sizes.front(), count);
+    EXPECT_LT(counting.batch_sizes.back(), count);
+    EXPECT_TRUE(std::is_sorted(counting.batch_sizes.rbegin(), counting.batch_sizes.rend()));
+    size_t jobs = 0, iterations = 0;
+    for (size_t b : counting.batch_sizes) jobs += b;
+    for (const KMeansResult& r : batch) iterations += static_cast<size_t>(r.iterations);
+    EXPECT_EQ(jobs, iterations);
+}
+
+TEST(TrainKMeansBatch, DefaultBatchEqualsAssign) {
+    const size_t n = 700, d = 9, k = 30;
+    const std::vector<float> x1 = random_matrix(n, d, 301), x2 = random_matrix(n, d, 302);
+    const std::vector<float> c1 = random_matrix(k, d, 303), c2 = random_matrix(k, d, 304);
+    CpuAssigner cpu(2);
+    std::vector<int32_t> l1(n), l2(n), r1(n), r2(n);
+    std::vector<float> d1(n), d2(n), e1(n), e2(n);
+    const AssignJob jobs[2] = {{x1.data(), c1.data(), l1.data(), d1.data()},
+                               {x2.data(), c2.data(), l2.data(), d2.data()}};
+    cpu.assign_batch(jobs, 2, n, k, d, Hooks{});
+    cpu.assign(x1.data(), n, c1.data(), k, d, r1.data(), e1.data(), Hooks{});
+    cpu.assign(x2.data(), n, c2.data(), k, d, r2.data(), e2.data(), Hooks{});
+    EXPECT_EQ(l1, r1);
+    EXPECT_EQ(l2, r2);
+    EXPECT_EQ(d1, e1);
+    EXPECT_EQ(d2, e2);
+    cpu.assign_batch(jobs, 0, n, k, d, Hooks{});  // nothing to do, no crash
+}
+
+TEST(TrainKMeansBatch, DegenerateShapesAndCancel) {
+    const size_t n = 500, d = 4;
+    const std::vector<float> x = random_matrix(n, d, 311);
+    const float* xs[3] = {x.data(), x.data(), x.data()};
+    const uint64_t seeds[3] = {1, 2, 3};
+    CountingAssigner counting;
+    // No problems, no rows, no iterations: no assignment at all.
+    EXPECT_TRUE(train_kmeans_batch(xs, 0, n, d, params(8, 5), seeds, counting, Hooks{}).empty());
+    const auto empty = train_kmeans_batch(xs, 3, 0, d, params(8, 5), seeds, counting, Hooks{});
+    ASSERT_EQ(empty.size(), 3u);
+    EXPECT_EQ(empty[1].centroids, std::vector<float>(8 * d, 0.0f));
+    const auto seeded = train_kmeans_batch(xs, 3, n, d, params(8, 0), seeds, counting, Hooks{});
+    EXPECT_EQ(seeded[2].iterations, 0);
+    EXPECT_TRUE(counting.batch_sizes.empty());
+    EXPECT_THROW(train_kmeans_batch(xs, 3, n, d, params(0, 5), seeds, counting, Hooks{}), std::invalid_argument);
+
+    for (int allowed : {0, 2}) {
+        int polls = 0;
+        Hooks hooks;
+        hooks.should_cancel = [&] { return ++polls > allowed; };
+        EXPECT_THROW(train_kmeans_batch(xs, 3, n, d, params(8, 50), seeds, counting, hooks), Cancelled);
+        EXPECT_EQ(polls, allowed + 1);
+    }
+    size_t reports = 0;
+    Hooks progress;
+    progress.progress = [&](size_t done, size_t total) {
+        EXPECT_EQ(done, ++reports);
+        EXPECT_EQ(total, 4u);
+    };
+    train_kmeans_batch(xs, 3, n, d, params(8, 4), seeds, counting, progress);
+    EXPECT_GE(reports, 1u);
+}
+
+TEST(TrainKMeansBatch, MemoryBoundCoversAllocations) {
+    {
+        const size_t before = heap_in_use();
+        std::vector<char> probe(1 << 20, 1);
+        if (heap_in_use() < before + probe.size())
+            GTEST_SKIP() << "mallinfo2() does not see this allocator (sanitizer build?)";
+    }
+    const size_t count = 12, n = 8000, d = 8, k = 256;
+    std::vector<float> x = random_matrix(n * count, d, 321);
+    std::vector<const float*> xs;
+    std::vector<uint64_t> seeds;
+    for (size_t i = 0; i < count; ++i) {
+        xs.push_back(x.data() + i * n * d);
+        seeds.push_back(i + 1);
+    }
+    const size_t base = heap_in_use();
+    size_t peak = 0;
+    Hooks hooks;
+    hooks.should_cancel = [&] {
+        peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
+        return false;
+    };
+    CpuAssigner cpu(2);
+    {
+        const auto r = train_kmeans_batch(xs.data(), count, n, d, params(k, 3), seeds.data(), cpu, hooks);
+        peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
+    }
+    EXPECT_GT(peak, count * n * 3 * sizeof(int32_t)) << "every problem's arrays were live";
+    EXPECT_LE(peak, kmeans_batch_memory_bytes(count, n, k, d));
+    EXPECT_EQ(kmeans_batch_memory_bytes(1, n, k, d), kmeans_memory_bytes(n, k, d));
+    EXPECT_LT(kmeans_batch_memory_bytes(2, n, k, d), 2 * kmeans_batch_memory_bytes(1, n, k, d));
 }
 
 }  // namespace

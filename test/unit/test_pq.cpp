@@ -3,6 +3,7 @@
 // determinism, parameter round trips, shape validation and cancellation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -198,6 +199,94 @@ TEST(PqTrain, SubsampleCapAndCancellation) {
     int polls = 0;
     hooks.should_cancel = [&] { return ++polls > 1; };
     EXPECT_THROW(train_codec(opt, x.data(), n, d, nullptr, nullptr, assigner, hooks), Cancelled);
+}
+
+// Records the job count of every assign_batch() call; solves on the CPU.
+struct BatchRecorder final : Assigner {
+    CpuAssigner cpu{2};
+    int single_calls = 0;
+    std::vector<size_t> batches;
+
+    void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* l, float* e,
+                const Hooks& h) override {
+        ++single_calls;
+        cpu.assign(x, n, c, k, d, l, e, h);
+    }
+    void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d, const Hooks& h) override {
+        batches.push_back(count);
+        cpu.assign_batch(jobs, count, n, k, d, h);
+    }
+    const char* name() const override { return "recorder"; }
+};
+
+// The sub-quantizers train side by side, and each codebook is exactly what
+// train_kmeans gives that sub-space's residuals alone (the seeds pq_train
+// documents), so batching changes nothing in an index.
+TEST(PqTrain, SubQuantizersTrainTogetherAsIfAlone) {
+    const size_t d = 12, m = 4, dsub = d / m, n = 3000, k = 20;
+    const std::vector<float> x = clustered(n, d, 30, 8);
+    const std::vector<float> cent = clustered(k, d, 5, 9);
+    std::vector<int32_t> labels(n);
+    for (size_t i = 0; i < n; ++i) labels[i] = static_cast<int32_t>((i * 7) % k);
+    BatchRecorder rec;
+    std::vector<float> books(m * kPqCentroids * dsub);
+    std::vector<std::pair<size_t, size_t>> progress;
+    Hooks hooks;
+    hooks.progress = [&](size_t done, size_t total) { progress.emplace_back(done, total); };
+    pq_train(x.data(), n, d, m, cent.data(), labels.data(), 6, 77, rec, hooks, books.data());
+    EXPECT_EQ(rec.single_calls, 0);
+    ASSERT_FALSE(rec.batches.empty());
+    EXPECT_EQ(rec.batches.front(), m);
+    EXPECT_LE(rec.batches.size(), 6u);
+    ASSERT_FALSE(progress.empty());
+    EXPECT_EQ(progress.back(), std::make_pair(m, m));
+    for (size_t i = 1; i < progress.size(); ++i) EXPECT_LE(progress[i - 1].first, progress[i].first);
+
+    CpuAssigner cpu(1);
+    for (size_t q = 0; q < m; ++q) {
+        std::vector<float> slice(n * dsub);
+        for (size_t r = 0; r < n; ++r)
+            for (size_t i = 0; i < dsub; ++i)
+                slice[r * dsub + i] = x[r * d + q * dsub + i] - cent[labels[r] * d + q * dsub + i];
+        KMeansParams p;
+        p.k = kPqCentroids;
+        p.iterations = 6;
+        p.seed = 77 + 0x9E3779B97F4A7C15ull * (q + 1);
+        const KMeansResult alone = train_kmeans(slice.data(), n, dsub, p, cpu, Hooks{});
+        EXPECT_TRUE(std::equal(alone.centroids.begin(), alone.centroids.end(),
+                               books.begin() + q * kPqCentroids * dsub))
+            << "sub-quantizer " << q;
+    }
+}
+
+// Many sub-quantizers go in equal groups that fit kPqBatchBytes.
+TEST(PqTrain, GroupsAreEqualAndBounded) {
+    const size_t n = 1000000;
+    EXPECT_EQ(pq_batch_size(n, 8, 4), 4u);
+    for (const size_t d : {768u, 1536u, 16000u}) {
+        const size_t m = d / 8;
+        const size_t g = pq_batch_size(n, d, m);
+        ASSERT_GE(g, 1u);
+        ASSERT_LE(g, m);
+        const size_t groups = (m + g - 1) / g;
+        EXPECT_LE(groups * g - m, groups - 1) << "d=" << d;  // the last group is at most one short
+        const size_t ns = pq_training_rows(n);
+        const size_t per = kmeans_batch_memory_bytes(2, ns, kPqCentroids, 8) - kmeans_batch_memory_bytes(1, ns, kPqCentroids, 8);
+        EXPECT_LE(g * per, kPqBatchBytes + per) << "d=" << d;
+    }
+    EXPECT_GT(pq_batch_size(n, 16000, 2000), 1u);
+    EXPECT_LT(pq_batch_size(n, 16000, 2000), 2000u);
+    EXPECT_EQ(pq_batch_size(n, 4, 0), 0u);
+
+    // A group per call: 2000 sub-quantizers of 1 dim on a few rows.
+    const size_t d = 2000, rows = 300;
+    const std::vector<float> x = clustered(rows, d, 4, 10);
+    BatchRecorder rec;
+    std::vector<float> books(kPqCentroids * d);
+    pq_train(x.data(), rows, d, d, nullptr, nullptr, 1, 5, rec, Hooks{}, books.data());
+    const size_t g = pq_batch_size(rows, d, d);
+    ASSERT_EQ(rec.batches.size(), (d + g - 1) / g);
+    for (size_t b : rec.batches) EXPECT_LE(b, g);
 }
 
 }  // namespace
