@@ -30,8 +30,8 @@ NVCC_FLAGS      = -std=c++17 -O3 $(CUDA_GENCODE) -Isrc -Xcompiler -fPIC,-fvisibi
 
 GPU_TEST_BIN  = build/gpu/pg_ivf_gpu_test
 GPU_TEST_SRCS = $(sort $(wildcard test/unit/gpu/*.cpp))
-# The GPU tests need only k-means and the CPU assigner from core.
-GPU_TEST_CORE = src/core/kmeans.cpp src/core/assign_cpu.cpp
+# The GPU tests need only k-means, PQ training and the CPU assigner from core.
+GPU_TEST_CORE = src/core/kmeans.cpp src/core/assign_cpu.cpp src/core/pq.cpp
 
 OBJS += cuda/gpu_backend.o
 cuda/gpu_backend.o: cuda/gpu_backend.h cuda/pg_ivf_cuda.h src/core/kmeans.h src/core/hooks.h

@@ -10,6 +10,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pg_ivf::gpu {
 namespace {
@@ -144,6 +145,17 @@ void GpuAssigner::fail(int status, const char* step, const char* detail) {
     throw std::runtime_error(std::string("GPU ") + step + ": " + status_category(status) + ": " + detail);
 }
 
+// The device context, created on first use.
+void GpuAssigner::ensure_context() {
+    if (ctx_ != nullptr) return;
+    char err[400] = "";
+    const int status = api_->create(device_, memory_limit_, &ctx_, err, sizeof(err));
+    if (status != PG_IVF_CUDA_OK) {
+        ctx_ = nullptr;
+        fail(status, "setup", err);
+    }
+}
+
 // Same contract as CpuAssigner::assign(); batches come from the module's plan.
 void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int32_t* labels,
                          float* dist2, const core::Hooks& hooks) {
@@ -157,15 +169,9 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
         std::fill(dist2, dist2 + n, 0.0f);
         return;
     }
+    ensure_context();
     char err[400] = "";
     int status;
-    if (ctx_ == nullptr) {
-        status = api_->create(device_, memory_limit_, &ctx_, err, sizeof(err));
-        if (status != PG_IVF_CUDA_OK) {
-            ctx_ = nullptr;
-            fail(status, "setup", err);
-        }
-    }
     const bool resident = resident_ != nullptr && x == resident_ && n == resident_rows_;
     int pinned = 0;
     size_t batch = 0;
@@ -181,6 +187,59 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
         if (status != PG_IVF_CUDA_OK) fail(status, "assignment", err);
         if (hooks.cancelled()) throw core::Cancelled();
         hooks.report(row0 + m, n);
+    }
+}
+
+// Same results as assign() on each job; the module plans how many problems
+// one launch takes, and this loop polls the hooks between launches.
+void GpuAssigner::assign_batch(const core::AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
+                               const core::Hooks& hooks) {
+    if (count == 0) return;
+    if (n > 0 && k == 0) throw std::invalid_argument("k-means assignment needs at least one centroid");
+    if (k >= static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+        throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
+    batch_resident_ = false;
+    batch_group_ = 0;
+    if (n == 0) return;
+    if (d == 0) {
+        for (size_t i = 0; i < count; ++i) {
+            std::fill(jobs[i].labels, jobs[i].labels + n, 0);
+            std::fill(jobs[i].dist2, jobs[i].dist2 + n, 0.0f);
+        }
+        return;
+    }
+    ensure_context();
+    std::vector<const float*> x(count);
+    std::vector<const float*> centroids(count);
+    std::vector<int32_t*> labels(count);
+    std::vector<float*> dist2(count);
+    for (size_t i = 0; i < count; ++i) {
+        x[i] = jobs[i].x;
+        centroids[i] = jobs[i].centroids;
+        labels[i] = jobs[i].labels;
+        dist2[i] = jobs[i].dist2;
+    }
+    char err[400] = "";
+    int resident = 0;
+    size_t group = 0;
+    int status = api_->plan_batch(ctx_, count, n, k, d, x.data(), fresh_ ? 1 : 0, &resident, &group, err,
+                                  sizeof(err));
+    if (status != PG_IVF_CUDA_OK) fail(status, "batch planning", err);
+    if (group == 0) {
+        // Not one problem fits beside its buffers: stream each by itself.
+        fresh_ = true;
+        core::Assigner::assign_batch(jobs, count, n, k, d, hooks);
+        return;
+    }
+    fresh_ = false;
+    batch_resident_ = resident != 0;
+    batch_group_ = std::min(group, count);
+    for (size_t i0 = 0; i0 < count; i0 += group) {
+        const size_t m = std::min(group, count - i0);
+        status = api_->assign_batch(ctx_, m, x.data() + i0, centroids.data() + i0, labels.data() + i0,
+                                    dist2.data() + i0, err, sizeof(err));
+        if (status != PG_IVF_CUDA_OK) fail(status, "batched assignment", err);
+        if (hooks.cancelled()) throw core::Cancelled();
     }
 }
 

@@ -66,13 +66,25 @@ public:
 
     void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int32_t* labels,
                 float* dist2, const core::Hooks& hooks) override;
+    // Many problems per launch, in groups the module plans for the device;
+    // the jobs' rows stay on the device between calls until end_batch() when
+    // they fit.  When not one problem fits a batch, each goes through
+    // assign() (streamed).  Hooks are polled between launches.
+    void assign_batch(const core::AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
+                      const core::Hooks& hooks) override;
+    void end_batch() noexcept override { fresh_ = true; }
     const char* name() const override { return "gpu"; }
 
     // Whether the last assign() read pinned rows on the device (tests).
     bool last_call_pinned() const { return pinned_; }
+    // Whether the last assign_batch() found all its rows on the device, and
+    // how many problems its launches took at most (tests).
+    bool last_batch_resident() const { return batch_resident_; }
+    size_t last_batch_group() const { return batch_group_; }
 
 private:
     [[noreturn]] void fail(int status, const char* step, const char* detail);
+    void ensure_context();
 
     const PgIvfCudaApi* api_;
     int device_;
@@ -81,6 +93,9 @@ private:
     uint64_t memory_limit_;
     void* ctx_ = nullptr;
     bool pinned_ = false;
+    bool fresh_ = true;             // the next plan_batch must not trust earlier rows
+    bool batch_resident_ = false;
+    size_t batch_group_ = 0;
 };
 
 }  // namespace pg_ivf::gpu

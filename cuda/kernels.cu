@@ -32,6 +32,14 @@ __global__ void __launch_bounds__(kTileThreads, kAssignBlocksPerSm) assign_kerne
     assign_block(a, shared, block, static_cast<size_t>(blockIdx.x) * kTileRows, static_cast<size_t>(blockIdx.y));
 }
 
+// Block (x, y, z): the block (x, y) of assign_kernel for problem z of the batch.
+__global__ void __launch_bounds__(kTileThreads, kAssignBlocksPerSm) assign_batch_kernel(BatchArgs args) {
+    __shared__ TileShared shared;
+    DeviceBlock block;
+    const TileArgs a = batch_problem(args, static_cast<size_t>(blockIdx.z));
+    assign_block(a, shared, block, static_cast<size_t>(blockIdx.x) * kTileRows, static_cast<size_t>(blockIdx.y));
+}
+
 // One thread per row (grid-stride), in the CPU's summation order.
 __global__ void norms_kernel(const float* x, size_t n, size_t d, float* norms) {
     const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
@@ -45,6 +53,13 @@ __global__ void finish_kernel(const float* part_value, const int32_t* part_index
     const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
     for (size_t row = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < n; row += stride)
         finish_row(part_value, part_index, n, splits, row, x_norms[row], labels, dist2);
+}
+
+// One thread per batch entry (grid-stride): finish_batch_row.
+__global__ void finish_batch_kernel(BatchArgs args, size_t splits, size_t entries) {
+    const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+    for (size_t e = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < entries; e += stride)
+        finish_batch_row(args, splits, e);
 }
 
 // Blocks for a per-row kernel over n rows.
@@ -72,6 +87,20 @@ cudaError_t launch_finish(const float* part_value, const int32_t* part_index, si
                           const float* x_norms, int32_t* labels, float* dist2) {
     if (n == 0) return cudaSuccess;
     finish_kernel<<<flat_blocks(n), kFlatThreads>>>(part_value, part_index, n, splits, x_norms, labels, dist2);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_assign_batch(const BatchArgs& args, const Grid& grid, size_t problems) {
+    if (grid.row_tiles == 0 || problems == 0) return cudaSuccess;
+    const dim3 blocks(static_cast<unsigned>(grid.row_tiles), static_cast<unsigned>(grid.splits),
+                      static_cast<unsigned>(problems));
+    assign_batch_kernel<<<blocks, kTileThreads>>>(args);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t entries) {
+    if (entries == 0) return cudaSuccess;
+    finish_batch_kernel<<<flat_blocks(entries), kFlatThreads>>>(args, splits, entries);
     return cudaGetLastError();
 }
 

@@ -24,4 +24,10 @@ cudaError_t launch_assign(const TileArgs& args, const Grid& grid);
 cudaError_t launch_finish(const float* part_value, const int32_t* part_index, size_t n, size_t splits,
                           const float* x_norms, int32_t* labels, float* dist2);
 
+// assign_block for every problem of a batch: grid.row_tiles x grid.splits x problems blocks.
+cudaError_t launch_assign_batch(const BatchArgs& args, const Grid& grid, size_t problems);
+
+// finish_batch_row for the `entries` = problems * n rows of a batch.
+cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t entries);
+
 }  // namespace pg_ivf::gpu

@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels.h"
@@ -132,7 +133,8 @@ private:
 };
 
 // One assignment context: the centroids, the pinned rows or a streaming
-// batch buffer, and the outputs, sized by plan_memory().
+// batch buffer, and the outputs, sized by plan_memory(); or, after
+// plan_batch, the same buffers holding a batch of problems (plan_batch_memory()).
 struct Context {
     int device = 0;
     int multiprocessors = 1;
@@ -152,9 +154,29 @@ struct Context {
     DeviceArray<float> part_value;      // part_slots
     DeviceArray<int32_t> part_index;    // part_slots
 
-    // Frees every buffer; the next set_centroids plans afresh.
+    // The batch plan: in its buffers above, problem i of a call has its
+    // centroids at i * k * d, its partials at i * part_stride, its outputs at
+    // i * n; its rows (and norms) in slot resident_slot[x] or, staged, slot i.
+    bool batch_planned = false;
+    size_t batch_n = 0;
+    BatchPlan batch;
+    std::unordered_map<const float*, size_t> resident_slot;
+    DeviceArray<const float*> row_ptrs;     // 2 * group: rows, then norms, of each problem
+    std::vector<const float*> host_ptrs;    // their host-side staging
+    std::vector<float> host_centroids;      // group * k * d, packed for one copy
+    std::vector<int32_t> host_labels;       // group * n
+    std::vector<float> host_dist2;          // group * n
+
+    // Frees every buffer; the next set_centroids or plan_batch plans afresh.
     void release() {
         planned = false;
+        batch_planned = false;
+        resident_slot.clear();
+        row_ptrs.reset();
+        std::vector<const float*>().swap(host_ptrs);
+        std::vector<float>().swap(host_centroids);
+        std::vector<int32_t>().swap(host_labels);
+        std::vector<float>().swap(host_dist2);
         centroids.reset();
         centroid_norms.reset();
         x.reset();
@@ -174,6 +196,26 @@ struct Context {
                         part_value.allocate(p.part_slots) && part_index.allocate(p.part_slots);
         if (!ok) release();
         return ok;
+    }
+
+    // Allocates every buffer of batch plan p; false (nothing kept) when the device ran out.
+    bool allocate_batch(const BatchPlan& p, size_t count, size_t n, size_t k_, size_t d_) {
+        release();
+        const size_t slots = p.resident ? count : p.group;
+        const bool ok = x.allocate(slots * n * d_) && x_norms.allocate(slots * n) &&
+                        centroids.allocate(p.group * k_ * d_) && centroid_norms.allocate(p.group * k_) &&
+                        labels.allocate(p.group * n) && dist2.allocate(p.group * n) &&
+                        part_value.allocate(p.group * p.part_stride) && part_index.allocate(p.group * p.part_stride) &&
+                        row_ptrs.allocate(2 * p.group);
+        if (!ok) {
+            release();
+            return false;
+        }
+        host_ptrs.resize(2 * p.group);
+        host_centroids.resize(p.group * k_ * d_);
+        host_labels.resize(p.group * n);
+        host_dist2.resize(p.group * n);
+        return true;
     }
 };
 
@@ -230,7 +272,7 @@ void set_centroids_impl(Context& c, const float* centroids, size_t k, size_t d, 
     if ((pin == nullptr) != (pin_rows == 0))
         throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "pinned rows need both a pointer and a row count");
     use_device(c.device);
-    const bool same = c.planned && c.k == k && c.d == d && c.pin == pin && c.pin_rows == pin_rows &&
+    const bool same = c.planned && !c.batch_planned && c.k == k && c.d == d && c.pin == pin && c.pin_rows == pin_rows &&
                       !(c.plan.hint_limited && rows_hint > c.plan.batch_rows);
     if (!same) replan(c, k, d, rows_hint, pin, pin_rows);
     check(cudaMemcpy(c.centroids.get(), centroids, k * d * sizeof(float), cudaMemcpyHostToDevice),
@@ -283,6 +325,125 @@ void assign_impl(Context& c, const float* x, size_t row0, size_t n, int32_t* lab
           "copying distances from the device");
 }
 
+// Plans a batch (see plan_batch in pg_ivf_cuda.h).  *group = 0 when not one
+// problem fits; the pin-or-halve retries mirror replan().
+void plan_batch_impl(Context& c, size_t count, size_t n, size_t k, size_t d, const float* const* x, bool fresh,
+                     int* resident, size_t* group) {
+    if (count == 0 || n == 0 || k == 0 || d == 0 || x == nullptr)
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "plan_batch needs problems with rows, centroids and dimensions");
+    if (k >= static_cast<size_t>(kNoIndex))
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "at most %d centroids are supported", kNoIndex - 1);
+    for (size_t i = 0; i < count; ++i)
+        if (x[i] == nullptr) throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "problem %zu has no rows", i);
+    use_device(c.device);
+    bool same = !fresh && c.batch_planned && c.k == k && c.d == d && c.batch_n == n;
+    if (same && c.batch.resident)
+        for (size_t i = 0; i < count && same; ++i) same = c.resident_slot.count(x[i]) != 0;
+    if (!same) {
+        c.release();
+        size_t free_bytes = 0;
+        size_t total_bytes = 0;
+        check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+        size_t budget = usable_bytes(free_bytes, c.memory_limit);
+        bool placed = false;
+        for (int attempt = 0; attempt < kAllocationTries && !placed; ++attempt, budget /= 2) {
+            BatchPlan p;
+            if (!plan_batch_memory(budget, count, n, k, d, c.multiprocessors, &p)) break;
+            placed = c.allocate_batch(p, count, n, k, d);
+            if (placed) c.batch = p;
+        }
+        if (!placed) {
+            *resident = 0;
+            *group = 0;
+            return;
+        }
+        c.k = k;
+        c.d = d;
+        c.batch_n = n;
+        if (c.batch.resident) {
+            for (size_t i = 0; i < count; ++i) {
+                check(cudaMemcpy(c.x.get() + i * n * d, x[i], n * d * sizeof(float), cudaMemcpyHostToDevice),
+                      "copying the training rows to the device");
+                c.resident_slot.emplace(x[i], i);
+            }
+            check(launch_norms(c.x.get(), count * n, d, c.x_norms.get()), "row norms kernel launch");
+        }
+        c.batch_planned = true;
+    }
+    *resident = c.batch.resident ? 1 : 0;
+    *group = c.batch.group;
+}
+
+// One launch for count problems: staged rows and all centroids up in one
+// copy each, norms, the tile kernel over (row tiles, splits, problems), the
+// per-row finish, results back in one copy each and spread to the callers'
+// arrays.
+void assign_batch_impl(Context& c, size_t count, const float* const* x, const float* const* centroids,
+                       int32_t* const* labels, float* const* dist2) {
+    if (!c.batch_planned) throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "assign_batch before plan_batch");
+    if (count == 0) return;
+    if (count > c.batch.group)
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "%zu problems exceed the group size %zu", count, c.batch.group);
+    if (x == nullptr || centroids == nullptr || labels == nullptr || dist2 == nullptr)
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "assign_batch needs rows, centroids and output arrays");
+    use_device(c.device);
+    const size_t n = c.batch_n;
+    const size_t k = c.k;
+    const size_t d = c.d;
+    for (size_t i = 0; i < count; ++i) {
+        if (x[i] == nullptr || centroids[i] == nullptr || labels[i] == nullptr || dist2[i] == nullptr)
+            throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "problem %zu lacks rows, centroids or outputs", i);
+        size_t slot = i;
+        if (c.batch.resident) {
+            const auto it = c.resident_slot.find(x[i]);
+            if (it == c.resident_slot.end())
+                throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "the rows of problem %zu were not given to plan_batch", i);
+            slot = it->second;
+        } else {
+            check(cudaMemcpy(c.x.get() + i * n * d, x[i], n * d * sizeof(float), cudaMemcpyHostToDevice),
+                  "copying rows to the device");
+        }
+        c.host_ptrs[i] = c.x.get() + slot * n * d;
+        c.host_ptrs[c.batch.group + i] = c.x_norms.get() + slot * n;
+        std::memcpy(c.host_centroids.data() + i * k * d, centroids[i], k * d * sizeof(float));
+    }
+    if (!c.batch.resident) check(launch_norms(c.x.get(), count * n, d, c.x_norms.get()), "row norms kernel launch");
+    check(cudaMemcpy(c.centroids.get(), c.host_centroids.data(), count * k * d * sizeof(float),
+                     cudaMemcpyHostToDevice),
+          "copying the centroids to the device");
+    check(launch_norms(c.centroids.get(), count * k, d, c.centroid_norms.get()), "centroid norms kernel launch");
+    check(cudaMemcpy(c.row_ptrs.get(), c.host_ptrs.data(), 2 * c.batch.group * sizeof(const float*),
+                     cudaMemcpyHostToDevice),
+          "copying row pointers to the device");
+
+    const Grid grid = plan_grid(n, k, c.multiprocessors, c.batch.part_stride, count);
+    BatchArgs b;
+    b.shape.x = nullptr;
+    b.shape.centroids = c.centroids.get();
+    b.shape.centroid_norms = c.centroid_norms.get();
+    b.shape.n = n;
+    b.shape.k = k;
+    b.shape.d = d;
+    b.shape.col_tiles_per_split = grid.col_tiles_per_split;
+    b.shape.part_value = c.part_value.get();
+    b.shape.part_index = c.part_index.get();
+    b.x = c.row_ptrs.get();
+    b.x_norms = c.row_ptrs.get() + c.batch.group;
+    b.part_stride = c.batch.part_stride;
+    b.labels = c.labels.get();
+    b.dist2 = c.dist2.get();
+    check(launch_assign_batch(b, grid, count), "batched assignment kernel launch");
+    check(launch_finish_batch(b, grid.splits, count * n), "batched finish kernel launch");
+    check(cudaMemcpy(c.host_labels.data(), c.labels.get(), count * n * sizeof(int32_t), cudaMemcpyDeviceToHost),
+          "running the batched assignment kernels");
+    check(cudaMemcpy(c.host_dist2.data(), c.dist2.get(), count * n * sizeof(float), cudaMemcpyDeviceToHost),
+          "copying distances from the device");
+    for (size_t i = 0; i < count; ++i) {
+        std::memcpy(labels[i], c.host_labels.data() + i * n, n * sizeof(int32_t));
+        std::memcpy(dist2[i], c.host_dist2.data() + i * n, n * sizeof(float));
+    }
+}
+
 // A context for a device with what the launches need to know about it.
 std::unique_ptr<Context> make_context(int device, size_t memory_limit) {
     use_device(device);
@@ -317,6 +478,42 @@ void self_test(int device) {
             throw Failure(PG_IVF_CUDA_ERROR,
                           "self-test: row %zu went to centroid %d at squared distance %g, expected %zu at 0.0625",
                           i, labels[i], static_cast<double>(dist2[i]), i % k);
+
+    // The batched path: problem p's centroids are the same ones rotated by
+    // p places, so each problem's labels shift by p (a wrong per-problem
+    // offset in any buffer shows).
+    constexpr size_t problems = 3;
+    std::vector<float> rotated(problems * k * d);
+    for (size_t p = 0; p < problems; ++p)
+        for (size_t j = 0; j < k; ++j)
+            std::memcpy(rotated.data() + (p * k + j) * d, c.data() + ((j + p) % k) * d, d * sizeof(float));
+    std::vector<int32_t> blabels(problems * n, -1);
+    std::vector<float> bdist2(problems * n, -1.0f);
+    const float* xs[problems];
+    const float* cs[problems];
+    int32_t* ls[problems];
+    float* ds[problems];
+    for (size_t p = 0; p < problems; ++p) {
+        xs[p] = x.data();
+        cs[p] = rotated.data() + p * k * d;
+        ls[p] = blabels.data() + p * n;
+        ds[p] = bdist2.data() + p * n;
+    }
+    int resident = 0;
+    size_t group = 0;
+    plan_batch_impl(*ctx, problems, n, k, d, xs, true, &resident, &group);
+    if (group < problems)
+        throw Failure(PG_IVF_CUDA_OUT_OF_MEMORY, "self-test: %zu tiny problems do not fit in one batch", problems);
+    assign_batch_impl(*ctx, problems, xs, cs, ls, ds);
+    for (size_t p = 0; p < problems; ++p)
+        for (size_t i = 0; i < n; ++i) {
+            const size_t want = (i % k + k - p) % k;
+            if (ls[p][i] != static_cast<int32_t>(want) || ds[p][i] != 0.0625f)
+                throw Failure(PG_IVF_CUDA_ERROR,
+                              "self-test: batch problem %zu row %zu went to centroid %d at squared distance %g, "
+                              "expected %zu at 0.0625",
+                              p, i, ls[p][i], static_cast<double>(ds[p][i]), want);
+        }
 }
 
 // Copies a message into the caller's buffer (always NUL-terminated).
@@ -441,6 +638,25 @@ int api_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* labels
     });
 }
 
+// See pg_ivf_cuda.h: plans (and uploads) a batch of problems of one shape.
+int api_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const float* const* x, int fresh,
+                   int* resident, size_t* group, char* err, size_t errlen) {
+    return guarded(err, errlen, [&] {
+        if (ctx == nullptr || resident == nullptr || group == nullptr)
+            throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "plan_batch needs a context and output pointers");
+        plan_batch_impl(*static_cast<Context*>(ctx), count, n, k, d, x, fresh != 0, resident, group);
+    });
+}
+
+// Up to group problems in one launch, synchronously.
+int api_assign_batch(void* ctx, size_t count, const float* const* x, const float* const* centroids,
+                     int32_t* const* labels, float* const* dist2, char* err, size_t errlen) {
+    return guarded(err, errlen, [&] {
+        if (ctx == nullptr) throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "assign_batch needs a context");
+        assign_batch_impl(*static_cast<Context*>(ctx), count, x, centroids, labels, dist2);
+    });
+}
+
 const PgIvfCudaApi kApi = {
     PG_IVF_CUDA_ABI_VERSION,
     sizeof(PgIvfCudaApi),
@@ -451,6 +667,8 @@ const PgIvfCudaApi kApi = {
     api_destroy,
     api_set_centroids,
     api_assign,
+    api_plan_batch,
+    api_assign_batch,
 };
 
 }  // namespace

@@ -11,6 +11,9 @@
  * Threading: every call must come from one thread (the PostgreSQL backend).
  * Shapes: x is n * d floats row-major, centroids k * d row-major, labels and
  * dist2 have n entries.  All pointers given to the module are host memory.
+ *
+ * Version 2 added plan_batch and assign_batch: many small assignments of one
+ * shape (PQ's sub-quantizers) in one launch.
  */
 #ifndef PG_IVF_CUDA_H
 #define PG_IVF_CUDA_H
@@ -23,7 +26,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the table below changes shape or meaning. */
-#define PG_IVF_CUDA_ABI_VERSION 1
+#define PG_IVF_CUDA_ABI_VERSION 2
 #define PG_IVF_CUDA_ENTRY "pg_ivf_cuda_api"
 
 typedef enum PgIvfCudaStatus
@@ -101,6 +104,34 @@ typedef struct PgIvfCudaApi
 	 */
 	int			(*assign) (void *ctx, const float *x, size_t row0, size_t n,
 						   int32_t *labels, float *dist2, char *err, size_t errlen);
+
+	/*
+	 * Plans for problems of one shape (n rows, k centroids, d dimensions),
+	 * x[count] being each problem's rows (n * d).  When the rows of all count
+	 * problems fit on the device beside the per-call buffers they are
+	 * uploaded and kept (*resident = 1), keyed by their host pointers: later
+	 * assign_batch calls naming those pointers read the device copies.  The
+	 * caller promises the rows at those pointers do not change until it next
+	 * passes fresh != 0.  *group is the most problems one assign_batch call
+	 * may take; 0 when not even one problem fits (assign them one by one
+	 * with set_centroids and assign instead).  Cheap when every pointer of x
+	 * is already resident in a plan of this shape and fresh == 0.  Replaces
+	 * the context's set_centroids plan, and vice versa.
+	 */
+	int			(*plan_batch) (void *ctx, size_t count, size_t n, size_t k, size_t d,
+							   const float *const *x, int fresh, int *resident, size_t *group,
+							   char *err, size_t errlen);
+
+	/*
+	 * count <= group problems of the plan's shape in one launch of each
+	 * kernel: problem i has rows x[i] (resident, or uploaded now), centroids
+	 * centroids[i] (k * d) and gets labels[i][n] (ties: lowest index) and
+	 * dist2[i][n] (squared L2, clamped at 0), exactly as assign would give.
+	 * Synchronous.
+	 */
+	int			(*assign_batch) (void *ctx, size_t count, const float *const *x,
+								 const float *const *centroids, int32_t *const *labels,
+								 float *const *dist2, char *err, size_t errlen);
 } PgIvfCudaApi;
 
 /* The module's only export: the table, or NULL when abi_version differs. */

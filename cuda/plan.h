@@ -35,13 +35,16 @@ struct Grid {
 // Splits the column tiles among blockIdx.y until about kBlocksPerSm blocks
 // per SM exist, never more splits than column tiles or than `part_slots`
 // (the partial-result entries allocated) allow; no split is left empty.
-inline Grid plan_grid(size_t rows, size_t k, int multiprocessors, size_t part_slots) {
+// With problems > 1 (a batch launch, one grid layer per problem) the layers
+// share the target and `part_slots` is per problem.
+inline Grid plan_grid(size_t rows, size_t k, int multiprocessors, size_t part_slots, size_t problems = 1) {
     Grid g;
     g.row_tiles = (rows + kTileRows - 1) / kTileRows;
     const size_t col_tiles = (k + kTileCols - 1) / kTileCols;
     const size_t sms = multiprocessors > 0 ? static_cast<size_t>(multiprocessors) : 1;
     const size_t target = kBlocksPerSm * sms;
-    size_t splits = g.row_tiles >= target || g.row_tiles == 0 ? 1 : (target + g.row_tiles - 1) / g.row_tiles;
+    const size_t layer_tiles = g.row_tiles * (problems > 0 ? problems : 1);
+    size_t splits = layer_tiles >= target || layer_tiles == 0 ? 1 : (target + layer_tiles - 1) / layer_tiles;
     if (splits > col_tiles) splits = col_tiles;
     if (rows > 0 && splits > part_slots / rows) splits = part_slots / rows;
     if (splits > kMaxSplits) splits = kMaxSplits;
@@ -121,6 +124,67 @@ inline bool plan_memory(size_t budget, size_t k, size_t d, size_t rows_hint, siz
     p.bytes = static_cast<size_t>(static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float)) +
               (p.pinned ? pin_rows : p.batch_rows) * (d + 1) * sizeof(float) +
               p.batch_rows * 2 * sizeof(float) + p.part_slots * 8;
+    *out = p;
+    return true;
+}
+
+// Device buffers for batches of problems of one shape (n rows, k centroids,
+// d dims): per problem in a call, its centroids and their norms, labels,
+// distances and partial results, plus its rows and their norms either kept
+// for every problem of the batch (resident) or staged per call.
+struct BatchPlan {
+    bool resident = false;      // all problems' rows stay on the device
+    size_t group = 0;           // most problems one call may take
+    size_t part_stride = 0;     // partial entries per problem
+    size_t bytes = 0;           // device bytes the plan allocates
+};
+
+// blockIdx.z limit, i.e. problems per launch.
+constexpr size_t kMaxBatchLayers = 65535;
+
+// Device bytes of one problem's per-call buffers (rows excluded).
+inline double batch_call_bytes(size_t n, size_t k, size_t d, size_t part_stride) {
+    return static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float) +     // centroids, norms
+           static_cast<double>(n) * 2.0 * sizeof(float) +                             // labels, dist2
+           static_cast<double>(part_stride) * 8.0 +                                   // partials
+           2.0 * sizeof(void*);                                                       // row and norm pointers
+}
+
+// Plans `count` problems within budget bytes: the rows of all of them stay
+// resident when that leaves room for at least half the problems per call
+// that staging them would, else they are staged per call.  Calls are capped at kFlopPerBatch of work (at
+// least one problem) and kMaxBatchLayers problems.  A problem's partials
+// allow the splits plan_grid() would give it alone.  Returns false when not
+// one problem fits (the caller then streams each problem by itself).
+inline bool plan_batch_memory(size_t budget, size_t count, size_t n, size_t k, size_t d, int multiprocessors,
+                              BatchPlan* out) {
+    if (count == 0 || n == 0 || k == 0 || d == 0) return false;
+    BatchPlan p;
+    const Grid alone = plan_grid(n, k, multiprocessors, static_cast<size_t>(-1) / 2);
+    p.part_stride = alone.splits * n;
+    const double rows_bytes = static_cast<double>(n) * static_cast<double>(d + 1) * sizeof(float);
+    const double call_bytes = batch_call_bytes(n, k, d, p.part_stride);
+    const double usable = static_cast<double>(budget);
+    const double work = 2.0 * static_cast<double>(n) * static_cast<double>(k) * static_cast<double>(d);
+    double cap = kFlopPerBatch / work;
+    if (cap < 1.0) cap = 1.0;
+    if (cap > static_cast<double>(kMaxBatchLayers)) cap = static_cast<double>(kMaxBatchLayers);
+    if (cap > static_cast<double>(count)) cap = static_cast<double>(count);
+
+    // Residency saves re-sending every problem's rows each iteration; it is
+    // taken unless it would cost more than half of the problems per call.
+    const double resident_bytes = rows_bytes * static_cast<double>(count);
+    const double fit_streamed = usable / (rows_bytes + call_bytes);
+    const double fit_resident = usable > resident_bytes ? (usable - resident_bytes) / call_bytes : 0.0;
+    const double group_streamed = fit_streamed < cap ? fit_streamed : cap;
+    const double group_resident = fit_resident < cap ? fit_resident : cap;
+    p.resident = group_resident >= 1.0 && group_resident >= group_streamed / 2.0;
+    const double fit = p.resident ? fit_resident : fit_streamed;
+    if (fit < 1.0) return false;
+    p.group = static_cast<size_t>(fit < cap ? fit : cap);
+    const size_t row_slots = p.resident ? count : p.group;
+    p.bytes = static_cast<size_t>(static_cast<double>(row_slots) * rows_bytes +
+                                  static_cast<double>(p.group) * call_bytes);
     *out = p;
     return true;
 }

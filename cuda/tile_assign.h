@@ -284,4 +284,38 @@ PG_IVF_TILE void finish_row(const float* part_value, const int32_t* part_index, 
     dist2[row] = core::clamp_distance(add_rn(x_norm, value));
 }
 
+// A launch over several problems of one shape (PQ's sub-quantizers), one
+// per blockIdx.z.  Problem p's centroids, centroid norms and partial results
+// sit at p times their size after the bases in `shape`; its rows and their
+// norms anywhere (kept on the device or staged for this call), so they are
+// reached through per-problem pointers.
+struct BatchArgs {
+    TileArgs shape;                 // n, k, d, col_tiles_per_split; problem 0's centroids and partials
+    const float* const* x;          // per problem: n * d rows
+    const float* const* x_norms;    // per problem: n norms
+    size_t part_stride;             // partial entries per problem (>= splits * n)
+    int32_t* labels;                // problems * n, problem-major
+    float* dist2;                   // problems * n
+};
+
+// The single-problem arguments of problem p.
+PG_IVF_TILE TileArgs batch_problem(const BatchArgs& b, size_t p) {
+    TileArgs a = b.shape;
+    a.x = b.x[p];
+    a.centroids = b.shape.centroids + p * a.k * a.d;
+    a.centroid_norms = b.shape.centroid_norms + p * a.k;
+    a.part_value = b.shape.part_value + p * b.part_stride;
+    a.part_index = b.shape.part_index + p * b.part_stride;
+    return a;
+}
+
+// finish_row() for entry `flat` = p * n + row of the batch.
+PG_IVF_TILE void finish_batch_row(const BatchArgs& b, size_t splits, size_t flat) {
+    const size_t n = b.shape.n;
+    const size_t p = flat / n;
+    const size_t row = flat - p * n;
+    finish_row(b.shape.part_value + p * b.part_stride, b.shape.part_index + p * b.part_stride, n, splits, row,
+               b.x_norms[p][row], b.labels + p * n, b.dist2 + p * n);
+}
+
 }  // namespace pg_ivf::gpu

@@ -238,6 +238,11 @@ std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count
         return std::any_of(problems.begin(), problems.end(), [](const Lloyd& l) { return l.running(); });
     };
     if (running()) {
+        // The rows stop being the assigner's to keep however this block ends.
+        struct EndBatch {
+            Assigner& a;
+            ~EndBatch() { a.end_batch(); }
+        } end{assigner};
         UpdateScratch scratch(n, params.k, d);
         const Hooks inner = assign_hooks_of(hooks);
         std::vector<AssignJob> jobs;

@@ -33,12 +33,15 @@ public:
                         int32_t* labels, float* dist2, const Hooks& hooks) = 0;
     // assign() of each of `count` jobs of one shape (n rows, k centroids, d
     // dims), with the same results.  This default runs them one after another;
-    // a GPU runs many small ones (PQ's sub-quantizers) in one launch.  A job's
-    // x may recur in later calls unchanged, so a backend may keep it.  Hooks
-    // are polled between jobs (or launches) and by assign(); progress is not
-    // reported.
+    // a GPU runs many small ones (PQ's sub-quantizers) in one launch.  Until
+    // end_batch(), a job's x names the same rows whenever it recurs, so a
+    // backend may keep them between calls.  Hooks are polled between jobs
+    // (or launches) and by assign(); progress is not reported.
     virtual void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
                               const Hooks& hooks);
+    // The rows of earlier assign_batch() calls may change or be freed from
+    // now on.  train_kmeans_batch() calls it when it returns or throws.
+    virtual void end_batch() noexcept {}
     virtual const char* name() const = 0;
 };
 

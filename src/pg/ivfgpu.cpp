@@ -97,6 +97,20 @@ IvfBuildAssigner::assign(const float *x, size_t n, const float *centroids, size_
 	impl_->assign(x, n, centroids, k, d, labels, dist2, hooks);
 }
 
+/* PQ training's sub-quantizers: one launch per iteration on the GPU. */
+void
+IvfBuildAssigner::assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,
+							   size_t d, const pg_ivf::core::Hooks &hooks)
+{
+	impl_->assign_batch(jobs, count, n, k, d, hooks);
+}
+
+void
+IvfBuildAssigner::end_batch() noexcept
+{
+	impl_->end_batch();
+}
+
 /* "cpu" or "gpu", for messages. */
 const char *
 IvfBuildAssigner::name() const

@@ -34,6 +34,9 @@ public:
 	IvfBuildAssigner(int device, int threads, const float *resident = NULL, size_t resident_rows = 0);
 	void		assign(const float *x, size_t n, const float *centroids, size_t k, size_t d,
 					   int32_t *labels, float *dist2, const pg_ivf::core::Hooks &hooks) override;
+	void		assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,
+							 size_t d, const pg_ivf::core::Hooks &hooks) override;
+	void		end_batch() noexcept override;
 	const char *name() const override;
 
 private:

@@ -383,8 +383,10 @@ TEST(TrainKMeans, MemoryBoundCoversAllocations) {
 struct CountingAssigner final : Assigner {
     CpuAssigner cpu{2};
     int single_calls = 0;
+    int ends = 0;
     std::vector<size_t> batch_sizes;
 
+    void end_batch() noexcept override { ++ends; }
     void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* labels, float* dist2,
                 const Hooks& hooks) override {
         ++single_calls;
@@ -419,6 +421,7 @@ TEST(TrainKMeansBatch, EqualsOneByOneAndCallsOncePerIteration) {
         train_kmeans_batch(xs.data(), count, n, d, params(k, 12), seeds.data(), counting, Hooks{});
     ASSERT_EQ(batch.size(), count);
     EXPECT_EQ(counting.single_calls, 0);
+    EXPECT_EQ(counting.ends, 1);
     int most = 0;
     for (size_t i = 0; i < count; ++i) {
         CpuAssigner cpu(2);
@@ -480,8 +483,10 @@ TEST(TrainKMeansBatch, DegenerateShapesAndCancel) {
         int polls = 0;
         Hooks hooks;
         hooks.should_cancel = [&] { return ++polls > allowed; };
+        const int ends = counting.ends;
         EXPECT_THROW(train_kmeans_batch(xs, 3, n, d, params(8, 50), seeds, counting, hooks), Cancelled);
         EXPECT_EQ(polls, allowed + 1);
+        EXPECT_EQ(counting.ends, ends + 1) << "end_batch() also when cancelled";
     }
     size_t reports = 0;
     Hooks progress;

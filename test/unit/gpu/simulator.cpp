@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <unordered_map>
 
 namespace pg_ivf::gpu::test {
 
@@ -52,6 +53,61 @@ void simulate_assign(const float* x, size_t n, const float* centroids, size_t k,
         finish_row(part_value.data(), part_index.data(), n, grid.splits, row, x_norms[row], labels, dist2);
 }
 
+void simulate_assign_batch(size_t count, const float* const* x, size_t n, const float* const* centroids, size_t k,
+                           size_t d, int multiprocessors, int32_t* const* labels, float* const* dist2,
+                           uint64_t seed) {
+    if (count == 0 || n == 0) return;
+    BatchPlan plan;
+    if (!plan_batch_memory(size_t{1} << 40, count, n, k, d, multiprocessors, &plan)) return;
+    // Device-side layout, as cuda/module.cu builds it.
+    std::vector<float> x_norms(count * n);
+    std::vector<const float*> row_ptrs(count);
+    std::vector<const float*> norm_ptrs(count);
+    std::vector<float> packed(count * k * d);
+    std::vector<float> c_norms(count * k);
+    for (size_t p = 0; p < count; ++p) {
+        for (size_t i = 0; i < n; ++i) x_norms[p * n + i] = squared_norm(x[p] + i * d, d);
+        std::memcpy(packed.data() + p * k * d, centroids[p], k * d * sizeof(float));
+        for (size_t j = 0; j < k; ++j) c_norms[p * k + j] = squared_norm(centroids[p] + j * d, d);
+        row_ptrs[p] = x[p];
+        norm_ptrs[p] = x_norms.data() + p * n;
+    }
+    const Grid grid = plan_grid(n, k, multiprocessors, plan.part_stride, count);
+    std::vector<float> part_value(count * plan.part_stride, -1.0f);
+    std::vector<int32_t> part_index(count * plan.part_stride, -1);
+    std::vector<int32_t> out_labels(count * n, -1);
+    std::vector<float> out_dist2(count * n, -1.0f);
+    BatchArgs b;
+    b.shape.x = nullptr;
+    b.shape.centroids = packed.data();
+    b.shape.centroid_norms = c_norms.data();
+    b.shape.n = n;
+    b.shape.k = k;
+    b.shape.d = d;
+    b.shape.col_tiles_per_split = grid.col_tiles_per_split;
+    b.shape.part_value = part_value.data();
+    b.shape.part_index = part_index.data();
+    b.x = row_ptrs.data();
+    b.x_norms = norm_ptrs.data();
+    b.part_stride = plan.part_stride;
+    b.labels = out_labels.data();
+    b.dist2 = out_dist2.data();
+    auto shared = std::make_unique<TileShared>();
+    for (size_t bz = 0; bz < count; ++bz)
+        for (size_t by = 0; by < grid.splits; ++by)
+            for (size_t bx = 0; bx < grid.row_tiles; ++bx) {
+                HostBlock block(seed + bz * 104729 + bx * 7919 + by);
+                const TileArgs a = batch_problem(b, bz);
+                assign_block(a, *shared, block, bx * kTileRows, by);
+                block.flush();
+            }
+    for (size_t e = 0; e < count * n; ++e) finish_batch_row(b, grid.splits, e);
+    for (size_t p = 0; p < count; ++p) {
+        std::memcpy(labels[p], out_labels.data() + p * n, n * sizeof(int32_t));
+        std::memcpy(dist2[p], out_dist2.data() + p * n, n * sizeof(float));
+    }
+}
+
 namespace {
 
 // The fake's context: centroids, the pinned rows, the plan.
@@ -65,6 +121,11 @@ struct FakeContext {
     MemoryPlan plan;
     std::vector<float> centroids;
     std::vector<float> pinned;
+    // plan_batch: copies of the resident rows by host pointer.
+    bool batch_planned = false;
+    size_t batch_n = 0;
+    BatchPlan batch;
+    std::unordered_map<const float*, std::vector<float>> resident;
 };
 
 FakeModule* g_fake = nullptr;
@@ -106,9 +167,11 @@ int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, si
     auto& c = *static_cast<FakeContext*>(ctx);
     if (centroids == nullptr || k == 0 || d == 0)
         return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad shape");
-    const bool same = c.planned && c.k == k && c.d == d && c.pin == pin && c.pin_rows == pin_rows &&
-                      !(c.plan.hint_limited && rows_hint > c.plan.batch_rows);
+    const bool same = c.planned && !c.batch_planned && c.k == k && c.d == d && c.pin == pin &&
+                      c.pin_rows == pin_rows && !(c.plan.hint_limited && rows_hint > c.plan.batch_rows);
     if (!same) {
+        c.batch_planned = false;
+        c.resident.clear();
         ++g_fake->replans;
         MemoryPlan p;
         if (!plan_memory(usable_bytes(g_fake->free_bytes, c.memory_limit), k, d, rows_hint,
@@ -148,9 +211,72 @@ int fake_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* label
     return PG_IVF_CUDA_OK;
 }
 
+// Mirrors plan_batch_impl() of cuda/module.cu; resident rows are copied, so
+// a test that changes them without `fresh` sees stale results, as on a GPU.
+int fake_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const float* const* x, int fresh,
+                    int* resident, size_t* group, char* err, size_t errlen) {
+    auto& c = *static_cast<FakeContext*>(ctx);
+    if (count == 0 || n == 0 || k == 0 || d == 0 || x == nullptr)
+        return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad batch shape");
+    bool same = fresh == 0 && c.batch_planned && c.k == k && c.d == d && c.batch_n == n;
+    if (same && c.batch.resident)
+        for (size_t i = 0; i < count && same; ++i) same = c.resident.count(x[i]) != 0;
+    if (!same) {
+        ++g_fake->batch_plans;
+        c.planned = false;
+        c.batch_planned = false;
+        c.resident.clear();
+        BatchPlan p;
+        if (!plan_batch_memory(usable_bytes(g_fake->free_bytes, c.memory_limit), count, n, k, d,
+                               g_fake->multiprocessors, &p)) {
+            *resident = 0;
+            *group = 0;
+            return PG_IVF_CUDA_OK;
+        }
+        c.batch = p;
+        c.k = k;
+        c.d = d;
+        c.batch_n = n;
+        if (p.resident)
+            for (size_t i = 0; i < count; ++i) {
+                c.resident.emplace(x[i], std::vector<float>(x[i], x[i] + n * d));
+                ++g_fake->uploaded_problems;
+            }
+        c.batch_planned = true;
+    }
+    *resident = c.batch.resident ? 1 : 0;
+    *group = c.batch.group;
+    return PG_IVF_CUDA_OK;
+}
+
+// Mirrors assign_batch_impl() of cuda/module.cu, with the kernels simulated.
+int fake_assign_batch(void* ctx, size_t count, const float* const* x, const float* const* centroids,
+                      int32_t* const* labels, float* const* dist2, char* err, size_t errlen) {
+    auto& c = *static_cast<FakeContext*>(ctx);
+    const int call = g_fake->batch_calls++;
+    if (call == g_fake->fail_batch_call) return fail(err, errlen, g_fake->fail_status, "injected batch failure");
+    if (!c.batch_planned || count > c.batch.group)
+        return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad batch call");
+    g_fake->largest_batch_call = std::max(g_fake->largest_batch_call, count);
+    std::vector<const float*> rows(count);
+    for (size_t i = 0; i < count; ++i) {
+        if (c.batch.resident) {
+            const auto it = c.resident.find(x[i]);
+            if (it == c.resident.end()) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "rows not planned");
+            rows[i] = it->second.data();
+        } else {
+            rows[i] = x[i];
+            ++g_fake->uploaded_problems;
+        }
+    }
+    simulate_assign_batch(count, rows.data(), c.batch_n, centroids, c.k, c.d, g_fake->multiprocessors, labels,
+                          dist2, static_cast<uint64_t>(call) + 1);
+    return PG_IVF_CUDA_OK;
+}
+
 const PgIvfCudaApi kFakeApi = {
     PG_IVF_CUDA_ABI_VERSION, sizeof(PgIvfCudaApi), "simulated on the CPU", fake_probe, fake_memory, fake_create,
-    fake_destroy, fake_set_centroids, fake_assign,
+    fake_destroy, fake_set_centroids, fake_assign, fake_plan_batch, fake_assign_batch,
 };
 
 }  // namespace

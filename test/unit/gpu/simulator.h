@@ -46,6 +46,14 @@ private:
 void simulate_assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int multiprocessors,
                      int32_t* labels, float* dist2, uint64_t seed = 1);
 
+// What the module does for one batch launch: per-problem norms, plan_grid()
+// over `count` layers, every block of every layer through batch_problem()
+// and assign_block(), then finish_batch_row() for every entry.  Problem i:
+// x[i] (n * d), centroids[i] (k * d); writes labels[i][n], dist2[i][n].
+void simulate_assign_batch(size_t count, const float* const* x, size_t n, const float* const* centroids, size_t k,
+                           size_t d, int multiprocessors, int32_t* const* labels, float* const* dist2,
+                           uint64_t seed = 1);
+
 // A PgIvfCudaApi served on the CPU with simulate_assign() and plan_memory():
 // the contract GpuAssigner relies on, with knobs for the device's size and
 // for injected failures, and a record of the calls.
@@ -61,6 +69,11 @@ struct FakeModule {
     int assign_calls = 0;
     int pinned_assign_calls = 0;
     size_t last_batch_rows = 0;
+    int fail_batch_call = -1;              // 0-based assign_batch call that fails, -1: none
+    int batch_plans = 0;                   // plan_batch calls that (re)planned
+    int batch_calls = 0;
+    size_t uploaded_problems = 0;          // problems whose rows crossed to the "device"
+    size_t largest_batch_call = 0;
 
     // The table; its functions reach this object through a global, so one
     // FakeModule may be active at a time.

@@ -1,6 +1,6 @@
 // GpuAssigner (cuda/gpu_backend.cpp) against the CPU stand-in of the module:
-// batching, pinned rows, cancellation between batches, progress, errors, and
-// train_kmeans through it.
+// batching, pinned rows, cancellation between batches, progress, errors,
+// train_kmeans through it, and batches of small problems (PQ training).
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../../../cuda/gpu_backend.h"
+#include "../../../src/core/pq.h"
 #include "helpers.h"
 #include "simulator.h"
 
@@ -200,6 +201,173 @@ TEST(GpuAdapter, TrainKMeansMatchesCpu) {
         EXPECT_NEAR(got.objective[i], want.objective[i], 1e-6 * want.objective[i]) << "iteration " << i;
     if (bit_exact_expected(d)) {
         EXPECT_EQ(got.centroids, want.centroids);
+    }
+}
+
+// ---- batches ---------------------------------------------------------------
+
+// count problems of one shape, each with its own rows and centroids.
+struct Batch {
+    size_t count, n, k, d;
+    std::vector<std::vector<float>> x, c;
+    std::vector<std::vector<int32_t>> labels;
+    std::vector<std::vector<float>> dist2;
+    std::vector<core::AssignJob> jobs;
+
+    Batch(size_t count_, size_t n_, size_t k_, size_t d_, uint64_t seed)
+        : count(count_), n(n_), k(k_), d(d_), labels(count_, std::vector<int32_t>(n_, -1)),
+          dist2(count_, std::vector<float>(n_, -1.0f)) {
+        for (size_t i = 0; i < count; ++i) {
+            x.push_back(random_matrix(n, d, seed + 2 * i));
+            c.push_back(random_matrix(k, d, seed + 2 * i + 1));
+        }
+        for (size_t i = 0; i < count; ++i)
+            jobs.push_back(core::AssignJob{x[i].data(), c[i].data(), labels[i].data(), dist2[i].data()});
+    }
+
+    // Every problem as CpuAssigner::assign gives it.
+    void expect_cpu_answers() const {
+        core::CpuAssigner cpu(2);
+        for (size_t i = 0; i < count; ++i) {
+            std::vector<int32_t> cl(n);
+            std::vector<float> cd(n);
+            cpu.assign(x[i].data(), n, c[i].data(), k, d, cl.data(), cd.data(), core::Hooks{});
+            const size_t identical = expect_same_up_to_ties(x[i].data(), n, c[i].data(), d, labels[i], dist2[i], cl, cd);
+            if (bit_exact_expected(d)) {
+                EXPECT_EQ(identical, n) << "problem " << i;
+            }
+        }
+    }
+};
+
+TEST(GpuAdapter, BatchRunsInOneLaunchAndMatchesCpu) {
+    FakeModule fake;
+    Batch b(10, 500, 300, 32, 101);
+    GpuAssigner g(fake.api(), 0);
+    g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+    EXPECT_EQ(fake.batch_calls, 1);
+    EXPECT_EQ(fake.assign_calls, 0);
+    EXPECT_EQ(fake.largest_batch_call, b.count);
+    EXPECT_TRUE(g.last_batch_resident());
+    EXPECT_EQ(g.last_batch_group(), b.count);
+    b.expect_cpu_answers();
+}
+
+// Rows stay on the device across calls (new centroids, fewer problems) until
+// end_batch(); after it they are sent again, so changed rows are seen.
+TEST(GpuAdapter, BatchRowsStayUntilEndBatch) {
+    FakeModule fake;
+    Batch b(6, 400, 64, 16, 111);
+    GpuAssigner g(fake.api(), 0);
+    g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+    EXPECT_EQ(fake.batch_plans, 1);
+    EXPECT_EQ(fake.uploaded_problems, b.count);
+    b.c[2] = random_matrix(b.k, b.d, 999);
+    b.jobs[2].centroids = b.c[2].data();
+    g.assign_batch(b.jobs.data() + 1, b.count - 1, b.n, b.k, b.d, core::Hooks{});
+    EXPECT_EQ(fake.batch_plans, 1);
+    EXPECT_EQ(fake.uploaded_problems, b.count);
+    b.expect_cpu_answers();
+
+    g.end_batch();
+    b.x[0] = random_matrix(b.n, b.d, 998);  // may reuse the freed rows' address
+    b.jobs[0].x = b.x[0].data();
+    std::fill(b.labels[0].begin(), b.labels[0].end(), -1);
+    g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+    EXPECT_EQ(fake.batch_plans, 2);
+    EXPECT_EQ(fake.uploaded_problems, 2 * b.count);
+    b.expect_cpu_answers();
+}
+
+// A small device: rows staged per call, problems in several launches, the
+// hooks polled between them.
+TEST(GpuAdapter, BatchSplitsIntoGroupsAndCancelsBetweenThem) {
+    Batch b(24, 1000, 256, 16, 121);  // 1.6 MB of rows, 1 MiB of device
+    {
+        FakeModule fake;
+        GpuAssigner g(fake.api(), 0, nullptr, 0, kSmallLimit);
+        g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+        EXPECT_FALSE(g.last_batch_resident());
+        const size_t group = g.last_batch_group();
+        ASSERT_GT(group, 0u);
+        ASSERT_LT(group, b.count);
+        EXPECT_EQ(static_cast<size_t>(fake.batch_calls), (b.count + group - 1) / group);
+        EXPECT_EQ(fake.uploaded_problems, b.count);
+        b.expect_cpu_answers();
+    }
+    {
+        FakeModule fake;
+        GpuAssigner g(fake.api(), 0, nullptr, 0, kSmallLimit);
+        int polls = 0;
+        core::Hooks hooks;
+        hooks.should_cancel = [&] { return ++polls >= 1; };
+        EXPECT_THROW(g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, hooks), core::Cancelled);
+        EXPECT_EQ(fake.batch_calls, 1);
+    }
+}
+
+// Not one problem fits a batch: each is streamed through assign().
+TEST(GpuAdapter, BatchFallsBackToStreamingEachProblem) {
+    FakeModule fake;
+    Batch b(3, 20000, 300, 32, 131);  // 2.6 MB of rows per problem, 1.5 MB of device
+    GpuAssigner g(fake.api(), 0, nullptr, 0, 1536u << 10);
+    g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+    EXPECT_EQ(fake.batch_calls, 0);
+    EXPECT_EQ(g.last_batch_group(), 0u);
+    EXPECT_GE(fake.assign_calls, 6);  // several streamed batches per problem
+    b.expect_cpu_answers();
+}
+
+TEST(GpuAdapter, BatchErrorsAndDegenerateShapes) {
+    Batch b(4, 100, 20, 8, 141);
+    {
+        FakeModule fake;
+        fake.fail_batch_call = 0;
+        fake.fail_status = PG_IVF_CUDA_OUT_OF_MEMORY;
+        GpuAssigner g(fake.api(), 0);
+        try {
+            g.assign_batch(b.jobs.data(), b.count, b.n, b.k, b.d, core::Hooks{});
+            ADD_FAILURE() << "no exception";
+        } catch (const std::runtime_error& e) {
+            EXPECT_EQ(std::string(e.what()), "GPU batched assignment: out of GPU memory: injected batch failure");
+        }
+    }
+    FakeModule fake;
+    GpuAssigner g(fake.api(), 0);
+    EXPECT_THROW(g.assign_batch(b.jobs.data(), b.count, b.n, 0, b.d, core::Hooks{}), std::invalid_argument);
+    g.assign_batch(b.jobs.data(), 0, b.n, b.k, b.d, core::Hooks{});
+    g.assign_batch(b.jobs.data(), b.count, 0, b.k, b.d, core::Hooks{});
+    g.assign_batch(b.jobs.data(), b.count, b.n, b.k, 0, core::Hooks{});
+    for (size_t i = 0; i < b.count; ++i)
+        for (size_t r = 0; r < b.n; ++r) {
+            EXPECT_EQ(b.labels[i][r], 0);
+            EXPECT_EQ(b.dist2[i][r], 0.0f);
+        }
+    EXPECT_EQ(fake.creates, 0);
+}
+
+// PQ codebook training through the GPU assigner: one batched launch per
+// Lloyd iteration for all sub-quantizers, the CPU's codebooks.
+TEST(GpuAdapter, PqTrainingIsBatchedAndMatchesCpu) {
+    FakeModule fake;
+    const size_t n = 3000, d = 64, m = 4;
+    const std::vector<float> x = blob_matrix(n, d, 30, 151);
+    std::vector<float> want(core::kPqCentroids * d), got(core::kPqCentroids * d);
+    core::CpuAssigner cpu(2);
+    core::pq_train(x.data(), n, d, m, nullptr, nullptr, 5, 9, cpu, core::Hooks{}, want.data());
+    GpuAssigner g(fake.api(), 0);
+    core::pq_train(x.data(), n, d, m, nullptr, nullptr, 5, 9, g, core::Hooks{}, got.data());
+    EXPECT_EQ(fake.assign_calls, 0);
+    EXPECT_GE(fake.batch_calls, 1);
+    EXPECT_LE(fake.batch_calls, 5);
+    EXPECT_EQ(fake.largest_batch_call, m);
+    EXPECT_EQ(fake.uploaded_problems, m);  // rows sent once, kept for every iteration
+    if (bit_exact_expected(d / m)) {
+        EXPECT_EQ(got, want);
+    } else {
+        double worst = 0.0;
+        for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+        EXPECT_LT(worst, 1e-3);
     }
 }
 

@@ -1,7 +1,8 @@
 // GPU against CPU on a real device: the kernels give what their CPU
 // simulation gives, bit for bit; assignment and k-means agree with
 // CpuAssigner up to ties (objective within 1e-5 relative); streaming,
-// pinning, batching, cancellation and out-of-memory behave.  Every test is
+// pinning, batching (also of many small problems), cancellation and
+// out-of-memory behave.  Every test is
 // skipped ("skipped: no CUDA device") where the module finds no usable GPU.
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "../../../cuda/gpu_backend.h"
+#include "../../../src/core/pq.h"
 #include "helpers.h"
 #include "simulator.h"
 
@@ -103,6 +105,62 @@ TEST_F(GpuDevice, TrainKMeansMatchesCpu) {
     size_t same = 0;
     for (size_t i = 0; i < n; ++i) same += gl[i] == cl[i];
     EXPECT_EQ(same, n) << "final lists differ";
+}
+
+// A batch launch gives every problem its simulated bits, resident or staged.
+TEST_F(GpuDevice, BatchKernelsEqualTheirCpuSimulation) {
+    const size_t count = 24, n = 3000, k = 256, d = 8;
+    std::vector<std::vector<float>> x, c;
+    std::vector<std::vector<int32_t>> gl(count, std::vector<int32_t>(n)), sl(count, std::vector<int32_t>(n));
+    std::vector<std::vector<float>> gd(count, std::vector<float>(n)), sd(count, std::vector<float>(n));
+    std::vector<core::AssignJob> jobs;
+    std::vector<const float*> xp, cp;
+    std::vector<int32_t*> lp;
+    std::vector<float*> dp;
+    for (size_t i = 0; i < count; ++i) {
+        x.push_back(random_matrix(n, d, 300 + i));
+        c.push_back(random_matrix(k, d, 400 + i));
+    }
+    for (size_t i = 0; i < count; ++i) {
+        jobs.push_back(core::AssignJob{x[i].data(), c[i].data(), gl[i].data(), gd[i].data()});
+        xp.push_back(x[i].data());
+        cp.push_back(c[i].data());
+        lp.push_back(sl[i].data());
+        dp.push_back(sd[i].data());
+    }
+    simulate_assign_batch(count, xp.data(), n, cp.data(), k, d, sms(), lp.data(), dp.data());
+    for (const uint64_t limit : {uint64_t{0}, uint64_t{3} << 20}) {
+        SCOPED_TRACE(testing::Message() << "memory limit " << limit);
+        GpuAssigner g(api_, 0, nullptr, 0, limit);
+        g.assign_batch(jobs.data(), count, n, k, d, core::Hooks{});
+        EXPECT_EQ(g.last_batch_resident(), limit == 0);
+        if (limit == 0) {
+            EXPECT_EQ(g.last_batch_group(), count);
+        }
+        for (size_t i = 0; i < count; ++i) {
+            EXPECT_EQ(gl[i], sl[i]) << "problem " << i;
+            EXPECT_EQ(0, std::memcmp(gd[i].data(), sd[i].data(), n * sizeof(float))) << "problem " << i;
+        }
+    }
+}
+
+// PQ training on the device: one batched launch per iteration, the CPU's codebooks.
+TEST_F(GpuDevice, PqTrainingMatchesCpu) {
+    const size_t n = 20000, d = 128, m = 8;
+    const std::vector<float> x = blob_matrix(n, d, 50, 23);
+    std::vector<float> want(core::kPqCentroids * d), got(core::kPqCentroids * d);
+    core::CpuAssigner cpu(2);
+    core::pq_train(x.data(), n, d, m, nullptr, nullptr, 6, 3, cpu, core::Hooks{}, want.data());
+    GpuAssigner g(api_, 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    core::pq_train(x.data(), n, d, m, nullptr, nullptr, 6, 3, g, core::Hooks{}, got.data());
+    std::printf("GPU PQ training, %zu sub-quantizers of %zu rows: %.3f s\n", m, core::pq_training_rows(n),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (bit_exact_expected(d / m)) {
+        EXPECT_EQ(got, want);
+    } else {
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-3) << "codebook value " << i;
+    }
 }
 
 // A small memory limit: the pinned sample does not fit, rows stream in many

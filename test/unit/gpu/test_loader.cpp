@@ -126,6 +126,19 @@ TEST_F(GpuModule, EntryPointsReturnCodesNeverThrow) {
     err[0] = '\0';
     EXPECT_EQ(api->assign(nullptr, c, 0, 1, &label, &dist, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT);
     EXPECT_NE(err[0], '\0');
+    const float* xs[1] = {c};
+    const float* cs[1] = {c};
+    int32_t* ls[1] = {&label};
+    float* ds[1] = {&dist};
+    int resident = 0;
+    size_t group = 0;
+    err[0] = '\0';
+    EXPECT_EQ(api->plan_batch(nullptr, 1, 1, 1, 2, xs, 1, &resident, &group, err, sizeof(err)),
+              PG_IVF_CUDA_INVALID_ARGUMENT);
+    EXPECT_NE(err[0], '\0');
+    err[0] = '\0';
+    EXPECT_EQ(api->assign_batch(nullptr, 1, xs, cs, ls, ds, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT);
+    EXPECT_NE(err[0], '\0');
     api->destroy(nullptr);
 
     void* ctx = nullptr;
@@ -136,6 +149,10 @@ TEST_F(GpuModule, EntryPointsReturnCodesNeverThrow) {
         EXPECT_EQ(api->assign(ctx, c, 0, 1, &label, &dist, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT)
             << "assign before set_centroids";
         EXPECT_EQ(api->set_centroids(ctx, c, 0, 2, 1, nullptr, 0, &pinned, &batch, err, sizeof(err)),
+                  PG_IVF_CUDA_INVALID_ARGUMENT);
+        EXPECT_EQ(api->assign_batch(ctx, 1, xs, cs, ls, ds, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT)
+            << "assign_batch before plan_batch";
+        EXPECT_EQ(api->plan_batch(ctx, 1, 1, 0, 2, xs, 1, &resident, &group, err, sizeof(err)),
                   PG_IVF_CUDA_INVALID_ARGUMENT);
         api->destroy(ctx);
     } else {

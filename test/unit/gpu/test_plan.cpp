@@ -2,6 +2,8 @@
 // batches that fit the device's free memory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../../../cuda/plan.h"
 
 namespace pg_ivf::gpu {
@@ -100,6 +102,79 @@ TEST(GpuPlan, NeverExceedsTheBudget) {
                     ASSERT_LE(p.bytes, budget) << "k=" << k << " d=" << d << " pin=" << pin;
                     ASSERT_GT(p.batch_rows, 0u);
                     ASSERT_GE(p.part_slots, p.batch_rows);
+                }
+}
+
+// ---- batches of small problems (PQ sub-quantizers) ----------------------
+
+// 96 sub-quantizers of a 768-dim PQ index: all rows resident, all in one launch.
+TEST(GpuPlan, PqSubQuantizersFitOneLaunch) {
+    BatchPlan p;
+    ASSERT_TRUE(plan_batch_memory(usable_bytes(40 * kGiB, 0), 96, 16384, 256, 8, 108, &p));
+    EXPECT_TRUE(p.resident);
+    EXPECT_EQ(p.group, 96u);
+    EXPECT_GE(p.part_stride, 16384u);
+    EXPECT_EQ(p.part_stride % 16384, 0u);
+    EXPECT_LE(p.bytes, usable_bytes(40 * kGiB, 0));
+}
+
+// One layer per problem: the split budget is shared, so big batches do not split.
+TEST(GpuPlan, BatchGridSharesTheSplitTarget) {
+    const Grid alone = plan_grid(16384, 256, 108, 16384 * 8, 1);
+    const Grid many = plan_grid(16384, 256, 108, 16384 * 8, 96);
+    EXPECT_GT(alone.splits, 1u);
+    EXPECT_EQ(many.splits, 1u);
+    EXPECT_EQ(many.row_tiles, alone.row_tiles);
+    // Never more splits than a problem's partial slots allow.
+    EXPECT_EQ(plan_grid(100, 1000, 108, 100, 1).splits, 1u);
+}
+
+TEST(GpuPlan, BatchCallsAreCappedByWork) {
+    BatchPlan p;
+    // 2 * 16384 * 256 * 2000 = 16.8 GFLOP per problem: at most 59 per call.
+    ASSERT_TRUE(plan_batch_memory(usable_bytes(80 * kGiB, 0), 200, 16384, 256, 2000, 108, &p));
+    EXPECT_EQ(p.group, static_cast<size_t>(kFlopPerBatch / (2.0 * 16384 * 256 * 2000)));
+    // A problem bigger than the cap still goes, alone.
+    ASSERT_TRUE(plan_batch_memory(usable_bytes(80 * kGiB, 0), 4, 1000000, 4096, 768, 108, &p));
+    EXPECT_EQ(p.group, 1u);
+}
+
+// Residency is dropped when it would cost more than half the group.
+TEST(GpuPlan, BatchStagesRowsWhenKeepingThemCrowdsTheLaunch) {
+    const size_t n = 16384, k = 256, d = 8, count = 100;
+    const double rows = n * (d + 1) * 4.0;
+    BatchPlan plan;
+    ASSERT_TRUE(plan_batch_memory(size_t{1} << 40, 1, n, k, d, 108, &plan));
+    const double call = batch_call_bytes(n, k, d, plan.part_stride);
+    // Room for all rows plus 10 problems' buffers: staging would allow ~45.
+    BatchPlan p;
+    ASSERT_TRUE(plan_batch_memory(static_cast<size_t>(count * rows + 10.5 * call), count, n, k, d, 108, &p));
+    EXPECT_FALSE(p.resident);
+    EXPECT_GT(p.group, 20u);
+    // Room for all rows plus 60 problems' buffers: keep them.
+    ASSERT_TRUE(plan_batch_memory(static_cast<size_t>(count * rows + 60.5 * call), count, n, k, d, 108, &p));
+    EXPECT_TRUE(p.resident);
+    EXPECT_EQ(p.group, 60u);
+}
+
+TEST(GpuPlan, BatchRefusesWhenNotOneProblemFits) {
+    BatchPlan p;
+    EXPECT_FALSE(plan_batch_memory(1 * kMiB, 10, 100000, 256, 8, 108, &p));  // 3.6 MB of rows each
+    EXPECT_FALSE(plan_batch_memory(1 * kGiB, 0, 100, 256, 8, 108, &p));
+    EXPECT_FALSE(plan_batch_memory(1 * kGiB, 10, 0, 256, 8, 108, &p));
+}
+
+TEST(GpuPlan, BatchNeverExceedsTheBudget) {
+    for (size_t budget : {1 * kMiB, 3 * kMiB, 64 * kMiB, 1 * kGiB, 40 * kGiB})
+        for (size_t count : {1, 7, 96, 2000, 100000})
+            for (size_t n : {1, 300, 16384})
+                for (size_t d : {1, 8, 96}) {
+                    BatchPlan p;
+                    if (!plan_batch_memory(budget, count, n, 256, d, 108, &p)) continue;
+                    ASSERT_LE(p.bytes, budget) << "count=" << count << " n=" << n << " d=" << d;
+                    ASSERT_GE(p.group, 1u);
+                    ASSERT_LE(p.group, std::min(count, kMaxBatchLayers));
+                    ASSERT_GE(p.part_stride, n);
                 }
 }
 

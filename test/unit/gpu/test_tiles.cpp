@@ -157,5 +157,52 @@ TEST(GpuTiles, SimulatorCatchesAMissingBarrier) {
     EXPECT_GT(differ, n / 2);
 }
 
+// A batch launch (one grid layer per problem, shared split budget) gives
+// every problem what its own launch gives, and what the CPU gives.
+TEST(GpuTiles, BatchLaunchEqualsOneLaunchPerProblem) {
+    struct BatchShape {
+        size_t count, n, k, d;
+        int multiprocessors;
+    };
+    const BatchShape shapes[] = {{1, 300, 256, 8, 108}, {3, 129, 129, 17, 108}, {7, 200, 256, 16, 108},
+                                 {5, 64, 300, 33, 2},   {2, 1, 5, 3, 1},         {9, 257, 256, 7, 80}};
+    uint64_t seed = 500;
+    for (const BatchShape& b : shapes) {
+        SCOPED_TRACE(testing::Message() << "count=" << b.count << " n=" << b.n << " k=" << b.k << " d=" << b.d);
+        std::vector<std::vector<float>> xs, cs;
+        std::vector<std::vector<int32_t>> labels(b.count, std::vector<int32_t>(b.n, -1));
+        std::vector<std::vector<float>> dist2(b.count, std::vector<float>(b.n, -1.0f));
+        std::vector<const float*> xp, cp;
+        std::vector<int32_t*> lp;
+        std::vector<float*> dp;
+        for (size_t p = 0; p < b.count; ++p) {
+            xs.push_back(random_matrix(b.n, b.d, seed++));
+            cs.push_back(random_matrix(b.k, b.d, seed++));
+        }
+        for (size_t p = 0; p < b.count; ++p) {
+            xp.push_back(xs[p].data());
+            cp.push_back(cs[p].data());
+            lp.push_back(labels[p].data());
+            dp.push_back(dist2[p].data());
+        }
+        simulate_assign_batch(b.count, xp.data(), b.n, cp.data(), b.k, b.d, b.multiprocessors, lp.data(), dp.data(),
+                              seed);
+        for (size_t p = 0; p < b.count; ++p) {
+            std::vector<int32_t> one_l(b.n), cpu_l(b.n);
+            std::vector<float> one_d(b.n), cpu_d(b.n);
+            simulate_assign(xp[p], b.n, cp[p], b.k, b.d, b.multiprocessors, one_l.data(), one_d.data(), seed + p);
+            EXPECT_EQ(labels[p], one_l) << "problem " << p;
+            EXPECT_EQ(0, std::memcmp(dist2[p].data(), one_d.data(), b.n * sizeof(float))) << "problem " << p;
+            core::CpuAssigner cpu(1);
+            cpu.assign(xp[p], b.n, cp[p], b.k, b.d, cpu_l.data(), cpu_d.data(), core::Hooks{});
+            const size_t identical =
+                expect_same_up_to_ties(xp[p], b.n, cp[p], b.d, labels[p], dist2[p], cpu_l, cpu_d);
+            if (bit_exact_expected(b.d)) {
+                EXPECT_EQ(identical, b.n) << "problem " << p;
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace pg_ivf::gpu::test
