@@ -180,6 +180,8 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
     if (status != PG_IVF_CUDA_OK) fail(status, "centroid upload", err);
     if (batch == 0) fail(PG_IVF_CUDA_ERROR, "centroid upload", "the module planned empty batches");
     pinned_ = pinned != 0;
+    pinned_k_ = k;
+    pinned_d_ = d;
     for (size_t row0 = 0; row0 < n; row0 += batch) {
         const size_t m = std::min(batch, n - row0);
         status = api_->assign(ctx_, pinned_ ? nullptr : x + row0 * d, row0, m, labels + row0, dist2 + row0, err,
@@ -188,6 +190,20 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
         if (hooks.cancelled()) throw core::Cancelled();
         hooks.report(row0 + m, n);
     }
+}
+
+// Only right after an assign() that read exactly these rows pinned: the
+// module's centroids are then the ones the grouping came from.
+bool GpuAssigner::update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
+                                   const uint64_t* order, float* centroids, const core::Hooks&) {
+    if (ctx_ == nullptr || !pinned_ || x != resident_ || n != resident_rows_ || k != pinned_k_ || d != pinned_d_)
+        return false;
+    char err[400] = "";
+    int done = 0;
+    const int status = api_->update(ctx_, order, offsets, centroids, &done, err, sizeof(err));
+    if (status != PG_IVF_CUDA_OK) fail(status, "centroid update", err);
+    if (done != 0) ++device_updates_;
+    return done != 0;
 }
 
 // Same results as assign() on each job; the module plans how many problems
@@ -200,6 +216,7 @@ void GpuAssigner::assign_batch(const core::AssignJob* jobs, size_t count, size_t
         throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
     batch_resident_ = false;
     batch_group_ = 0;
+    pinned_ = false;  // a batch plan replaces the pinned rows' plan
     if (n == 0) return;
     if (d == 0) {
         for (size_t i = 0; i < count; ++i) {

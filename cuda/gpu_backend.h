@@ -73,10 +73,16 @@ public:
     void assign_batch(const core::AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
                       const core::Hooks& hooks) override;
     void end_batch() noexcept override { fresh_ = true; }
+    // On the device when the last assign() read these rows pinned there (the
+    // k-means sample); false otherwise, and the host updates.
+    bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
+                          const uint64_t* order, float* centroids, const core::Hooks& hooks) override;
     const char* name() const override { return "gpu"; }
 
     // Whether the last assign() read pinned rows on the device (tests).
     bool last_call_pinned() const { return pinned_; }
+    // Centroid updates done on the device (tests).
+    int device_updates() const { return device_updates_; }
     // Whether the last assign_batch() found all its rows on the device, and
     // how many problems its launches took at most (tests).
     bool last_batch_resident() const { return batch_resident_; }
@@ -93,6 +99,9 @@ private:
     uint64_t memory_limit_;
     void* ctx_ = nullptr;
     bool pinned_ = false;
+    size_t pinned_k_ = 0;           // k and d of the last pinned assign()
+    size_t pinned_d_ = 0;
+    int device_updates_ = 0;
     bool fresh_ = true;             // the next plan_batch must not trust earlier rows
     bool batch_resident_ = false;
     size_t batch_group_ = 0;

@@ -62,6 +62,21 @@ __global__ void finish_batch_kernel(BatchArgs args, size_t splits, size_t entrie
         finish_batch_row(args, splits, e);
 }
 
+// Threads per block of the update kernel, over dimensions.
+constexpr int kUpdateThreads = 128;
+
+// Block b: cluster b / tiles, dimensions (b % tiles) * 128 + threadIdx.x; a
+// warp reads 32 consecutive floats of each of the cluster's rows in turn.
+__global__ void update_kernel(const float* x, size_t d, const uint64_t* order, const int64_t* offsets,
+                              size_t tiles, float* centroids) {
+    const size_t c = blockIdx.x / tiles;
+    const size_t j = (blockIdx.x % tiles) * kUpdateThreads + threadIdx.x;
+    const int64_t begin = offsets[c];
+    const int64_t end = offsets[c + 1];
+    if (j >= d || end <= begin) return;
+    centroids[c * d + j] = core::cluster_mean(x, d, order, begin, end, j);
+}
+
 // Blocks for a per-row kernel over n rows.
 unsigned flat_blocks(size_t n) {
     const size_t blocks = (n + kFlatThreads - 1) / kFlatThreads;
@@ -101,6 +116,15 @@ cudaError_t launch_assign_batch(const BatchArgs& args, const Grid& grid, size_t 
 cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t entries) {
     if (entries == 0) return cudaSuccess;
     finish_batch_kernel<<<flat_blocks(entries), kFlatThreads>>>(args, splits, entries);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
+                          float* centroids) {
+    if (k == 0 || d == 0) return cudaSuccess;
+    const size_t tiles = (d + kUpdateThreads - 1) / kUpdateThreads;
+    if (k * tiles > 0x7fffffffu) return cudaErrorInvalidConfiguration;
+    update_kernel<<<static_cast<unsigned>(k * tiles), kUpdateThreads>>>(x, d, order, offsets, tiles, centroids);
     return cudaGetLastError();
 }
 

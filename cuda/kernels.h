@@ -30,4 +30,9 @@ cudaError_t launch_assign_batch(const BatchArgs& args, const Grid& grid, size_t 
 // finish_batch_row for the `entries` = problems * n rows of a batch.
 cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t entries);
 
+// centroids[c * d + j] = cluster_mean(x, d, order, offsets[c], offsets[c + 1], j)
+// for every non-empty cluster c < k and j < d; empty clusters are left alone.
+cudaError_t launch_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
+                          float* centroids);
+
 }  // namespace pg_ivf::gpu

@@ -153,6 +153,8 @@ struct Context {
     DeviceArray<float> dist2;           // batch_rows
     DeviceArray<float> part_value;      // part_slots
     DeviceArray<int32_t> part_index;    // part_slots
+    DeviceArray<uint64_t> order;        // pin_rows when pinned: the update's row grouping
+    DeviceArray<int64_t> offsets;       // k + 1 when pinned
 
     // The batch plan: in its buffers above, problem i of a call has its
     // centroids at i * k * d, its partials at i * part_stride, its outputs at
@@ -171,6 +173,8 @@ struct Context {
     void release() {
         planned = false;
         batch_planned = false;
+        order.reset();
+        offsets.reset();
         resident_slot.clear();
         row_ptrs.reset();
         std::vector<const float*>().swap(host_ptrs);
@@ -193,7 +197,8 @@ struct Context {
         const size_t x_rows = p.pinned ? pinned_rows : p.batch_rows;
         const bool ok = centroids.allocate(k_ * d_) && centroid_norms.allocate(k_) && x.allocate(x_rows * d_) &&
                         x_norms.allocate(x_rows) && labels.allocate(p.batch_rows) && dist2.allocate(p.batch_rows) &&
-                        part_value.allocate(p.part_slots) && part_index.allocate(p.part_slots);
+                        part_value.allocate(p.part_slots) && part_index.allocate(p.part_slots) &&
+                        (!p.pinned || (order.allocate(pinned_rows) && offsets.allocate(k_ + 1)));
         if (!ok) release();
         return ok;
     }
@@ -323,6 +328,35 @@ void assign_impl(Context& c, const float* x, size_t row0, size_t n, int32_t* lab
           "running the assignment kernels");
     check(cudaMemcpy(dist2, c.dist2.get(), n * sizeof(float), cudaMemcpyDeviceToHost),
           "copying distances from the device");
+}
+
+// The centroid update over the pinned rows (see update in pg_ivf_cuda.h).
+// The grouping comes from the host; it is checked there, so a wrong row id
+// can never make the kernel read outside the pinned rows.
+void update_impl(Context& c, const uint64_t* order, const int64_t* offsets, float* centroids, int* done) {
+    *done = 0;
+    if (order == nullptr || offsets == nullptr || centroids == nullptr)
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "update needs the grouping and an output array");
+    if (!c.planned || !c.plan.pinned) return;  // the rows are not here: the host updates
+    const size_t n = c.pin_rows;
+    if (offsets[0] != 0 || offsets[c.k] != static_cast<int64_t>(n))
+        throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "the grouping covers %lld rows, %zu are pinned",
+                      static_cast<long long>(offsets[c.k] - offsets[0]), n);
+    for (size_t cl = 0; cl < c.k; ++cl)
+        if (offsets[cl + 1] < offsets[cl])
+            throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "cluster %zu has a negative row count", cl);
+    for (size_t p = 0; p < n; ++p)
+        if (order[p] >= n) throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "row id %zu is not pinned", p);
+    use_device(c.device);
+    check(cudaMemcpy(c.order.get(), order, n * sizeof(uint64_t), cudaMemcpyHostToDevice),
+          "copying the row grouping to the device");
+    check(cudaMemcpy(c.offsets.get(), offsets, (c.k + 1) * sizeof(int64_t), cudaMemcpyHostToDevice),
+          "copying the cluster offsets to the device");
+    check(launch_update(c.x.get(), c.d, c.order.get(), c.offsets.get(), c.k, c.centroids.get()),
+          "update kernel launch");
+    check(cudaMemcpy(centroids, c.centroids.get(), c.k * c.d * sizeof(float), cudaMemcpyDeviceToHost),
+          "running the update kernel");
+    *done = 1;
 }
 
 // Plans a batch (see plan_batch in pg_ivf_cuda.h).  *group = 0 when not one
@@ -638,6 +672,16 @@ int api_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* labels
     });
 }
 
+// See pg_ivf_cuda.h: the k-means update on the pinned rows.
+int api_update(void* ctx, const uint64_t* order, const int64_t* offsets, float* centroids, int* done, char* err,
+               size_t errlen) {
+    return guarded(err, errlen, [&] {
+        if (ctx == nullptr || done == nullptr)
+            throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "update needs a context and an output flag");
+        update_impl(*static_cast<Context*>(ctx), order, offsets, centroids, done);
+    });
+}
+
 // See pg_ivf_cuda.h: plans (and uploads) a batch of problems of one shape.
 int api_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const float* const* x, int fresh,
                    int* resident, size_t* group, char* err, size_t errlen) {
@@ -667,6 +711,7 @@ const PgIvfCudaApi kApi = {
     api_destroy,
     api_set_centroids,
     api_assign,
+    api_update,
     api_plan_batch,
     api_assign_batch,
 };

@@ -12,8 +12,9 @@
  * Shapes: x is n * d floats row-major, centroids k * d row-major, labels and
  * dist2 have n entries.  All pointers given to the module are host memory.
  *
- * Version 2 added plan_batch and assign_batch: many small assignments of one
- * shape (PQ's sub-quantizers) in one launch.
+ * Version 2 added update (the centroid update of k-means on the device) and
+ * plan_batch and assign_batch (many small assignments of one shape, PQ's
+ * sub-quantizers, in one launch).
  */
 #ifndef PG_IVF_CUDA_H
 #define PG_IVF_CUDA_H
@@ -104,6 +105,19 @@ typedef struct PgIvfCudaApi
 	 */
 	int			(*assign) (void *ctx, const float *x, size_t row0, size_t n,
 						   int32_t *labels, float *dist2, char *err, size_t errlen);
+
+	/*
+	 * The centroid update of a k-means step over the rows pinned by the last
+	 * set_centroids (every pinned row once, grouped by cluster): centroid c
+	 * becomes the mean of rows order[offsets[c]] .. order[offsets[c + 1] - 1],
+	 * summed in double in that order (core::cluster_mean, the host's bits);
+	 * a cluster without rows keeps the centroid set_centroids uploaded.
+	 * Writes all k centroids (k * d) to centroids.  *done = 0, nothing
+	 * written, when the rows are not pinned or the update's buffers do not
+	 * fit: the caller then updates on the host.  Synchronous.
+	 */
+	int			(*update) (void *ctx, const uint64_t *order, const int64_t *offsets, float *centroids,
+						   int *done, char *err, size_t errlen);
 
 	/*
 	 * Plans for problems of one shape (n rows, k centroids, d dimensions),

@@ -81,8 +81,9 @@ inline size_t usable_bytes(size_t free_bytes, size_t limit) {
 }
 
 // Sizes the buffers for k centroids of dimension d within budget bytes, for
-// calls of up to rows_hint rows; with pin_rows > 0, keeps those rows (and
-// their norms) resident when they fit beside the centroids and one batch,
+// calls of up to rows_hint rows; with pin_rows > 0, keeps those rows (their
+// norms, and room for the update's grouping) resident when they fit beside
+// the centroids and one batch,
 // else falls back to streaming.  Batches are capped at kFlopPerBatch of work
 // and rounded down to whole row tiles.  Returns false when not even the
 // centroids and one row fit.
@@ -97,12 +98,15 @@ inline bool plan_memory(size_t budget, size_t k, size_t d, size_t rows_hint, siz
     double avail = usable - fixed;
     if (avail < row_bytes + out_bytes) return false;
 
+    // Pinned rows also bring the k-means update's row grouping (a row id
+    // each, and k + 1 cluster offsets).
+    const double pin_bytes = static_cast<double>(pin_rows) * (row_bytes + sizeof(uint64_t)) +
+                             static_cast<double>(k + 1) * sizeof(int64_t);
     double rows_mem;
-    if (pin_rows > 0 && static_cast<double>(pin_rows) * row_bytes +
-                                out_bytes * static_cast<double>(pin_rows < kTileRows ? pin_rows : kTileRows) <=
-                            avail) {
+    if (pin_rows > 0 &&
+        pin_bytes + out_bytes * static_cast<double>(pin_rows < kTileRows ? pin_rows : kTileRows) <= avail) {
         p.pinned = true;
-        avail -= static_cast<double>(pin_rows) * row_bytes;
+        avail -= pin_bytes;
         rows_mem = avail / out_bytes;
     } else {
         rows_mem = avail / (row_bytes + out_bytes);
@@ -123,7 +127,8 @@ inline bool plan_memory(size_t budget, size_t k, size_t d, size_t rows_hint, siz
     p.part_slots = p.batch_rows + extra_part_slots(multiprocessors);
     p.bytes = static_cast<size_t>(static_cast<double>(k) * static_cast<double>(d + 1) * sizeof(float)) +
               (p.pinned ? pin_rows : p.batch_rows) * (d + 1) * sizeof(float) +
-              p.batch_rows * 2 * sizeof(float) + p.part_slots * 8;
+              p.batch_rows * 2 * sizeof(float) + p.part_slots * 8 +
+              (p.pinned ? pin_rows * sizeof(uint64_t) + (k + 1) * sizeof(int64_t) : 0);
     *out = p;
     return true;
 }

@@ -42,7 +42,7 @@ void seed_centroids(const float* x, size_t n, size_t d, size_t k, std::mt19937_6
 // row order: counts size k, offsets size k + 1, order size n.  Rejects labels
 // out of range so a faulty assigner cannot corrupt memory here.
 void group_by_label(const int32_t* labels, size_t n, size_t k, int64_t* counts,
-                    int64_t* offsets, size_t* order) {
+                    int64_t* offsets, uint64_t* order) {
     std::fill(counts, counts + k, int64_t{0});
     for (size_t i = 0; i < n; ++i) {
         const int32_t l = labels[i];
@@ -58,11 +58,12 @@ void group_by_label(const int32_t* labels, size_t n, size_t k, int64_t* counts,
     offsets[0] = 0;
 }
 
-// New centroid of every non-empty cluster: its rows summed in double in row
-// order, then finalize_centroid().  Empty clusters keep their old centroid
-// until split.  sum: scratch of size d.
+// New centroid of every non-empty cluster: cluster_mean() of its rows in
+// every dimension, computed row-major here (the same additions in the same
+// order per dimension, but each row read once).  Empty clusters keep their
+// old centroid until split.  sum: scratch of size d.
 void update_centroids(const float* x, size_t n, size_t d, size_t k, const int64_t* counts,
-                      const int64_t* offsets, const size_t* order, double* sum, float* centroids) {
+                      const int64_t* offsets, const uint64_t* order, double* sum, float* centroids) {
     // Rows are visited out of memory order, which defeats the hardware
     // prefetcher; ask for the row kAhead positions later while summing this one.
     constexpr size_t kAhead = 4;
@@ -109,7 +110,7 @@ void normalize_all(size_t k, size_t d, float* centroids) {
 // Scratch of the update step, shared by the problems of a batch because
 // their updates run one after another.
 struct UpdateScratch {
-    std::vector<size_t> order;      // n
+    std::vector<uint64_t> order;    // n
     std::vector<int64_t> counts;    // k
     std::vector<int64_t> offsets;   // k + 1
     std::vector<double> sum;        // d
@@ -145,7 +146,7 @@ public:
     int32_t* labels() { return labels_.data(); }
     float* dist2() { return dist2_.data(); }
 
-    void update(UpdateScratch& s) {
+    void update(UpdateScratch& s, Assigner& assigner, const Hooks& hooks) {
         double objective = 0.0;
         for (size_t i = 0; i < n_; ++i) objective += dist2_[i];
         result_.objective.push_back(objective);
@@ -158,8 +159,9 @@ public:
         labels_.swap(previous_);
         float* centroids = result_.centroids.data();
         group_by_label(previous_.data(), n_, k_, s.counts.data(), s.offsets.data(), s.order.data());
-        update_centroids(x_, n_, d_, k_, s.counts.data(), s.offsets.data(), s.order.data(), s.sum.data(),
-                         centroids);
+        if (!assigner.update_centroids(x_, n_, k_, d_, s.offsets.data(), s.order.data(), centroids, hooks))
+            update_centroids(x_, n_, d_, k_, s.counts.data(), s.offsets.data(), s.order.data(), s.sum.data(),
+                             centroids);
         result_.empty_splits += split_empty_clusters(k_, d_, rng_, s.counts.data(), centroids);
         if (spherical_) normalize_all(k_, d_, centroids);
     }
@@ -207,6 +209,11 @@ void Assigner::assign_batch(const AssignJob* jobs, size_t count, size_t n, size_
     }
 }
 
+bool Assigner::update_centroids(const float*, size_t, size_t, size_t, const int64_t*, const uint64_t*, float*,
+                                const Hooks&) {
+    return false;
+}
+
 // Seed, then alternate assignment and update until the iteration budget is
 // spent or no row changes cluster.
 KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams& params,
@@ -220,7 +227,7 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
         if (hooks.cancelled()) throw Cancelled();
         assigner.assign(x, n, lloyd.centroids(), params.k, d, lloyd.labels(), lloyd.dist2(), inner);
         hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(params.iterations));
-        lloyd.update(scratch);
+        lloyd.update(scratch, assigner, inner);
     }
     return lloyd.take();
 }
@@ -260,7 +267,7 @@ std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count
                 }
             assigner.assign_batch(jobs.data(), jobs.size(), n, params.k, d, inner);
             hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(params.iterations));
-            for (Lloyd* l : active) l->update(scratch);
+            for (Lloyd* l : active) l->update(scratch, assigner, inner);
         }
     }
     std::vector<KMeansResult> results;
@@ -285,7 +292,7 @@ size_t kmeans_batch_memory_bytes(size_t count, size_t n, size_t k, size_t d) {
     const size_t centroids = k * d * sizeof(float);
     const size_t seeding = n * sizeof(size_t);
     const size_t per_problem = centroids + n * (sizeof(int32_t) * 2 + sizeof(float));
-    const size_t scratch = n * sizeof(size_t) + (2 * k + 1) * sizeof(int64_t) + d * sizeof(double) +
+    const size_t scratch = n * sizeof(uint64_t) + (2 * k + 1) * sizeof(int64_t) + d * sizeof(double) +
                            cpu_assign_scratch_bytes(n, k, d, kMaxAssignThreads);
     // Objective histories (up to 4096 iterations) and allocator/vector overheads.
     const size_t fixed = 64 * 1024 + count * 1024;

@@ -42,6 +42,15 @@ public:
     // The rows of earlier assign_batch() calls may change or be freed from
     // now on.  train_kmeans_batch() calls it when it returns or throws.
     virtual void end_batch() noexcept {}
+    // The update step of the Lloyd iteration whose assignment was the last
+    // assign() call, on rows x (n * d) the backend holds: each cluster c with
+    // rows order[offsets[c] .. offsets[c + 1]) gets cluster_mean() in every
+    // dimension (the same bits as the host's update); clusters without rows
+    // keep their centroid.  Writes all k centroids.  Returns false, writing
+    // nothing, when the backend does not hold these rows; train_kmeans then
+    // updates on the host.  This default always returns false.
+    virtual bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
+                                  const uint64_t* order, float* centroids, const Hooks& hooks);
     virtual const char* name() const = 0;
 };
 

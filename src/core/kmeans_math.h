@@ -54,9 +54,22 @@ PG_IVF_HD inline float clamp_distance(float dist2) { return dist2 > 0.0f ? dist2
 // Turns a cluster's accumulated row sum (size d, in double to keep large
 // clusters exact enough) into its mean.  count must be > 0; empty clusters are
 // re-seeded by splitting instead.
+PG_IVF_HD inline float mean_of(double sum, int64_t count) {
+    return static_cast<float>(sum * (1.0 / static_cast<double>(count)));
+}
+
 PG_IVF_HD inline void finalize_centroid(const double* sum, int64_t count, size_t d, float* centroid) {
-    const double inv = 1.0 / static_cast<double>(count);
-    for (size_t j = 0; j < d; ++j) centroid[j] = static_cast<float>(sum[j] * inv);
+    for (size_t j = 0; j < d; ++j) centroid[j] = mean_of(sum[j], count);
+}
+
+// Dimension j of the mean of rows order[begin..end) of x (rows of d floats),
+// summed in double in that order: what the update gives a non-empty cluster,
+// row-major on the CPU, one thread per (cluster, dimension) on the GPU.
+PG_IVF_HD inline float cluster_mean(const float* x, size_t d, const uint64_t* order, int64_t begin, int64_t end,
+                                    size_t j) {
+    double sum = 0.0;
+    for (int64_t p = begin; p < end; ++p) sum += static_cast<double>(x[order[p] * d + j]);
+    return mean_of(sum, end - begin);
 }
 
 // Scales a centroid (size d) to unit length for spherical k-means; a zero

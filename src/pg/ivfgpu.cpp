@@ -111,6 +111,14 @@ IvfBuildAssigner::end_batch() noexcept
 	impl_->end_batch();
 }
 
+/* The k-means update: on the GPU when it holds the sample, else false (host). */
+bool
+IvfBuildAssigner::update_centroids(const float *x, size_t n, size_t k, size_t d, const int64_t *offsets,
+								   const uint64_t *order, float *centroids, const pg_ivf::core::Hooks &hooks)
+{
+	return impl_->update_centroids(x, n, k, d, offsets, order, centroids, hooks);
+}
+
 /* "cpu" or "gpu", for messages. */
 const char *
 IvfBuildAssigner::name() const

@@ -37,6 +37,9 @@ public:
 	void		assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,
 							 size_t d, const pg_ivf::core::Hooks &hooks) override;
 	void		end_batch() noexcept override;
+	bool		update_centroids(const float *x, size_t n, size_t k, size_t d, const int64_t *offsets,
+								 const uint64_t *order, float *centroids,
+								 const pg_ivf::core::Hooks &hooks) override;
 	const char *name() const override;
 
 private:

@@ -376,6 +376,45 @@ TEST(TrainKMeans, MemoryBoundCoversAllocations) {
     EXPECT_LT(kmeans_memory_bytes(1000, 10, 8), kmeans_memory_bytes(1000, 1000, 8));
 }
 
+// An assigner that also updates, one (cluster, dimension) at a time with
+// cluster_mean() as the GPU kernel does: the same centroids as the host's
+// row-major update, bit for bit.
+TEST(TrainKMeans, BackendUpdateEqualsHostUpdate) {
+    struct Updating final : Assigner {
+        CpuAssigner cpu{2};
+        int updates = 0;
+        void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* l, float* e,
+                    const Hooks& h) override {
+            cpu.assign(x, n, c, k, d, l, e, h);
+        }
+        bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
+                              const uint64_t* order, float* centroids, const Hooks&) override {
+            EXPECT_EQ(offsets[k], static_cast<int64_t>(n));
+            ++updates;
+            for (size_t c = 0; c < k; ++c)
+                if (offsets[c + 1] > offsets[c])
+                    for (size_t j = 0; j < d; ++j)
+                        centroids[c * d + j] = cluster_mean(x, d, order, offsets[c], offsets[c + 1], j);
+            return true;
+        }
+        const char* name() const override { return "updating"; }
+    } updating;
+    for (const bool spherical : {false, true}) {
+        const size_t n = 2500, d = 13, k = 60;  // k large enough for empty clusters and splits
+        const std::vector<float> x = random_matrix(n, d, 77);
+        CpuAssigner cpu(2);
+        const KMeansResult want = train_kmeans(x.data(), n, d, params(k, 9, 3, spherical), cpu, Hooks{});
+        updating.updates = 0;
+        const KMeansResult got = train_kmeans(x.data(), n, d, params(k, 9, 3, spherical), updating, Hooks{});
+        EXPECT_EQ(got.centroids, want.centroids);
+        EXPECT_EQ(got.objective, want.objective);
+        EXPECT_EQ(got.empty_splits, want.empty_splits);
+        // Every iteration but a converged last one updates.
+        EXPECT_GE(updating.updates, got.iterations - 1);
+        EXPECT_LE(updating.updates, got.iterations);
+    }
+}
+
 // ---- train_kmeans_batch ---------------------------------------------------
 
 // Counts assign() and assign_batch() calls and the jobs each batch had,

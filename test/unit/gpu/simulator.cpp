@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <random>
 #include <unordered_map>
 
 namespace pg_ivf::gpu::test {
@@ -105,6 +106,20 @@ void simulate_assign_batch(size_t count, const float* const* x, size_t n, const 
     for (size_t p = 0; p < count; ++p) {
         std::memcpy(labels[p], out_labels.data() + p * n, n * sizeof(int32_t));
         std::memcpy(dist2[p], out_dist2.data() + p * n, n * sizeof(float));
+    }
+}
+
+void simulate_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
+                     float* centroids, uint64_t seed) {
+    std::vector<size_t> threads(k * d);
+    std::iota(threads.begin(), threads.end(), size_t{0});
+    std::mt19937_64 rng(seed);
+    std::shuffle(threads.begin(), threads.end(), rng);
+    for (const size_t t : threads) {
+        const size_t c = t / d;
+        const size_t j = t % d;
+        if (offsets[c + 1] <= offsets[c]) continue;
+        centroids[c * d + j] = core::cluster_mean(x, d, order, offsets[c], offsets[c + 1], j);
     }
 }
 
@@ -211,6 +226,25 @@ int fake_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* label
     return PG_IVF_CUDA_OK;
 }
 
+// Mirrors update_impl() of cuda/module.cu, with the kernel simulated.
+int fake_update(void* ctx, const uint64_t* order, const int64_t* offsets, float* centroids, int* done, char* err,
+                size_t errlen) {
+    auto& c = *static_cast<FakeContext*>(ctx);
+    ++g_fake->update_calls;
+    *done = 0;
+    if (!c.planned || !c.plan.pinned) return PG_IVF_CUDA_OK;
+    if (offsets[0] != 0 || offsets[c.k] != static_cast<int64_t>(c.pin_rows))
+        return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "grouping does not cover the pinned rows");
+    for (size_t p = 0; p < c.pin_rows; ++p)
+        if (order[p] >= c.pin_rows) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "row id not pinned");
+    simulate_update(c.pinned.data(), c.d, order, offsets, c.k, c.centroids.data(),
+                    static_cast<uint64_t>(g_fake->update_calls));
+    std::memcpy(centroids, c.centroids.data(), c.k * c.d * sizeof(float));
+    ++g_fake->updates;
+    *done = 1;
+    return PG_IVF_CUDA_OK;
+}
+
 // Mirrors plan_batch_impl() of cuda/module.cu; resident rows are copied, so
 // a test that changes them without `fresh` sees stale results, as on a GPU.
 int fake_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const float* const* x, int fresh,
@@ -276,7 +310,7 @@ int fake_assign_batch(void* ctx, size_t count, const float* const* x, const floa
 
 const PgIvfCudaApi kFakeApi = {
     PG_IVF_CUDA_ABI_VERSION, sizeof(PgIvfCudaApi), "simulated on the CPU", fake_probe, fake_memory, fake_create,
-    fake_destroy, fake_set_centroids, fake_assign, fake_plan_batch, fake_assign_batch,
+    fake_destroy, fake_set_centroids, fake_assign, fake_update, fake_plan_batch, fake_assign_batch,
 };
 
 }  // namespace

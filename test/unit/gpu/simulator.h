@@ -54,6 +54,11 @@ void simulate_assign_batch(size_t count, const float* const* x, size_t n, const 
                            size_t d, int multiprocessors, int32_t* const* labels, float* const* dist2,
                            uint64_t seed = 1);
 
+// What the update kernel does: cluster_mean() for every (cluster, dimension)
+// of a non-empty cluster, one "thread" at a time in a shuffled order.
+void simulate_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
+                     float* centroids, uint64_t seed = 1);
+
 // A PgIvfCudaApi served on the CPU with simulate_assign() and plan_memory():
 // the contract GpuAssigner relies on, with knobs for the device's size and
 // for injected failures, and a record of the calls.
@@ -69,7 +74,9 @@ struct FakeModule {
     int assign_calls = 0;
     int pinned_assign_calls = 0;
     size_t last_batch_rows = 0;
-    int fail_batch_call = -1;              // 0-based assign_batch call that fails, -1: none
+    int fail_batch_call = -1;
+    int updates = 0;                       // update calls that updated on the "device"
+    int update_calls = 0;              // 0-based assign_batch call that fails, -1: none
     int batch_plans = 0;                   // plan_batch calls that (re)planned
     int batch_calls = 0;
     size_t uploaded_problems = 0;          // problems whose rows crossed to the "device"

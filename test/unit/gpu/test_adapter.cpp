@@ -189,19 +189,70 @@ TEST(GpuAdapter, TrainKMeansMatchesCpu) {
     params.seed = 5;
     core::CpuAssigner cpu(2);
     const core::KMeansResult want = core::train_kmeans(x.data(), n, d, params, cpu, core::Hooks{});
-    // 1.25 MiB: the sample (396 kB) and the partial-result slots fit, with
+    // 1,300 KiB: the sample (396 kB, its grouping 24 kB) and the partial-result slots fit, with
     // room for batches of about 1,500 rows: pinned and several batches.
-    GpuAssigner g(fake.api(), 0, x.data(), n, 1280u << 10);
+    GpuAssigner g(fake.api(), 0, x.data(), n, 1300u << 10);
     const core::KMeansResult got = core::train_kmeans(x.data(), n, d, params, g, core::Hooks{});
     EXPECT_GT(fake.pinned_assign_calls, 0);
     EXPECT_EQ(fake.pinned_assign_calls, fake.assign_calls);
     EXPECT_LT(fake.last_batch_rows, n);
+    // Every update but a converged last iteration's ran on the "device".
+    EXPECT_GE(g.device_updates(), got.iterations - 1);
+    EXPECT_EQ(fake.updates, g.device_updates());
     ASSERT_EQ(got.objective.size(), want.objective.size());
     for (size_t i = 0; i < want.objective.size(); ++i)
         EXPECT_NEAR(got.objective[i], want.objective[i], 1e-6 * want.objective[i]) << "iteration " << i;
     if (bit_exact_expected(d)) {
         EXPECT_EQ(got.centroids, want.centroids);
     }
+}
+
+// The update runs in the module only right after an assignment of the
+// pinned rows; its centroids are the host's (empty clusters keep theirs).
+TEST(GpuAdapter, UpdateRunsOnTheDeviceOnlyForPinnedRows) {
+    FakeModule fake;
+    const size_t n = 600, k = 7, d = 5;
+    const std::vector<float> x = random_matrix(n, d, 161);
+    const std::vector<float> other = random_matrix(n, d, 162);
+    const std::vector<float> c = random_matrix(k, d, 163);
+    std::vector<int32_t> labels(n);
+    std::vector<float> dist2(n);
+    // Cluster 3 empty: rows go to clusters by i % 6, skipping 3.
+    std::vector<int64_t> offsets(k + 1, 0);
+    std::vector<uint64_t> order;
+    for (size_t cl = 0; cl < k; ++cl) {
+        if (cl != 3)
+            for (size_t i = 0; i < n; ++i)
+                if ((i % 6 < 3 ? i % 6 : i % 6 + 1) == cl) order.push_back(i);
+        offsets[cl + 1] = static_cast<int64_t>(order.size());
+    }
+    ASSERT_EQ(order.size(), n);
+    std::vector<float> want(c);
+    for (size_t cl = 0; cl < k; ++cl)
+        if (offsets[cl + 1] > offsets[cl])
+            for (size_t j = 0; j < d; ++j)
+                want[cl * d + j] = core::cluster_mean(x.data(), d, order.data(), offsets[cl], offsets[cl + 1], j);
+
+    GpuAssigner g(fake.api(), 0, x.data(), n);
+    std::vector<float> out(k * d, -7.0f);
+    EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}))
+        << "no assignment yet";
+    g.assign(x.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    ASSERT_TRUE(g.last_call_pinned());
+    EXPECT_FALSE(g.update_centroids(other.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
+    EXPECT_EQ(out, std::vector<float>(k * d, -7.0f));
+    ASSERT_TRUE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
+    EXPECT_EQ(out, want);
+    EXPECT_EQ(g.device_updates(), 1);
+
+    // A grouping that names a row outside the pinned ones is refused, not read.
+    std::vector<uint64_t> bad(order);
+    bad[5] = n;
+    EXPECT_THROW(g.update_centroids(x.data(), n, k, d, offsets.data(), bad.data(), out.data(), core::Hooks{}),
+                 std::runtime_error);
+    // After streaming other rows the device no longer holds the sample's plan.
+    g.assign(other.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
 }
 
 // ---- batches ---------------------------------------------------------------

@@ -94,6 +94,7 @@ TEST_F(GpuDevice, TrainKMeansMatchesCpu) {
     const core::KMeansResult want = core::train_kmeans(x.data(), n, d, params, cpu, core::Hooks{});
     GpuAssigner g(api_, 0, x.data(), n);
     const core::KMeansResult got = core::train_kmeans(x.data(), n, d, params, g, core::Hooks{});
+    EXPECT_GE(g.device_updates(), got.iterations - 1) << "the update ran on the device";
     EXPECT_TRUE(g.last_call_pinned());
     ASSERT_EQ(got.objective.size(), want.objective.size());
     for (size_t i = 0; i < want.objective.size(); ++i)
