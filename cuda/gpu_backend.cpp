@@ -128,8 +128,9 @@ void mark_backend_unusable(const char* detail) {
 
 // Cheap: the device context is created by the first assign().
 GpuAssigner::GpuAssigner(const PgIvfCudaApi* api, int device, const float* resident, size_t resident_rows,
-                         uint64_t memory_limit)
-    : api_(api), device_(device), resident_(resident), resident_rows_(resident_rows), memory_limit_(memory_limit) {
+                         uint64_t memory_limit, const float* fixed_centroids)
+    : api_(api), device_(device), resident_(resident), resident_rows_(resident_rows),
+      fixed_centroids_(fixed_centroids), memory_limit_(memory_limit) {
     if (api_ == nullptr) throw std::invalid_argument("GpuAssigner needs the CUDA module's table");
 }
 
@@ -173,11 +174,16 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
     char err[400] = "";
     int status;
     const bool resident = resident_ != nullptr && x == resident_ && n == resident_rows_;
+    // The fixed centroids went up with the previous call: the module keeps them.
+    const bool keep = centroids == fixed_centroids_ && centroids == last_centroids_ && k == pinned_k_ &&
+                      d == pinned_d_;
     int pinned = 0;
     size_t batch = 0;
-    status = api_->set_centroids(ctx_, centroids, k, d, n, resident ? x : nullptr, resident ? n : 0, &pinned,
-                                 &batch, err, sizeof(err));
+    last_centroids_ = nullptr;
+    status = api_->set_centroids(ctx_, centroids, k, d, n, resident ? x : nullptr, resident ? n : 0, keep ? 1 : 0,
+                                 &pinned, &batch, err, sizeof(err));
     if (status != PG_IVF_CUDA_OK) fail(status, "centroid upload", err);
+    last_centroids_ = centroids;
     if (batch == 0) fail(PG_IVF_CUDA_ERROR, "centroid upload", "the module planned empty batches");
     pinned_ = pinned != 0;
     pinned_k_ = k;
@@ -200,6 +206,7 @@ bool GpuAssigner::update_centroids(const float* x, size_t n, size_t k, size_t d,
         return false;
     char err[400] = "";
     int done = 0;
+    last_centroids_ = nullptr;  // the update overwrites the module's copy
     const int status = api_->update(ctx_, order, offsets, centroids, &done, err, sizeof(err));
     if (status != PG_IVF_CUDA_OK) fail(status, "centroid update", err);
     if (done != 0) ++device_updates_;
@@ -216,7 +223,8 @@ void GpuAssigner::assign_batch(const core::AssignJob* jobs, size_t count, size_t
         throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
     batch_resident_ = false;
     batch_group_ = 0;
-    pinned_ = false;  // a batch plan replaces the pinned rows' plan
+    pinned_ = false;  // a batch plan replaces the pinned rows' plan and the centroids
+    last_centroids_ = nullptr;
     if (n == 0) return;
     if (d == 0) {
         for (size_t i = 0; i < count; ++i) {

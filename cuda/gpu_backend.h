@@ -57,9 +57,12 @@ public:
     // resident: rows (resident_rows x d) the caller promises not to change
     // while this assigner lives; assign() on exactly those rows keeps them on
     // the device across calls when they fit (train_kmeans' sample).
-    // memory_limit caps the device bytes used (0: most of what is free).
+    // fixed_centroids: centroids the caller promises not to change while this
+    // assigner lives; assign() with them uploads them once (the build's
+    // second pass).  memory_limit caps the device bytes used (0: most of
+    // what is free).
     GpuAssigner(const PgIvfCudaApi* api, int device, const float* resident = nullptr,
-                size_t resident_rows = 0, uint64_t memory_limit = 0);
+                size_t resident_rows = 0, uint64_t memory_limit = 0, const float* fixed_centroids = nullptr);
     ~GpuAssigner() override;
     GpuAssigner(const GpuAssigner&) = delete;
     GpuAssigner& operator=(const GpuAssigner&) = delete;
@@ -96,10 +99,12 @@ private:
     int device_;
     const float* resident_;
     size_t resident_rows_;
+    const float* fixed_centroids_;
+    const float* last_centroids_ = nullptr;  // uploaded by the last set_centroids (its k, d: pinned_k_, pinned_d_)
     uint64_t memory_limit_;
     void* ctx_ = nullptr;
     bool pinned_ = false;
-    size_t pinned_k_ = 0;           // k and d of the last pinned assign()
+    size_t pinned_k_ = 0;           // k and d of the last assign()
     size_t pinned_d_ = 0;
     int device_updates_ = 0;
     bool fresh_ = true;             // the next plan_batch must not trust earlier rows

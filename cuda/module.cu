@@ -155,6 +155,7 @@ struct Context {
     DeviceArray<int32_t> part_index;    // part_slots
     DeviceArray<uint64_t> order;        // pin_rows when pinned: the update's row grouping
     DeviceArray<int64_t> offsets;       // k + 1 when pinned
+    bool centroids_current = false;     // `centroids` hold the last set_centroids' values
 
     // The batch plan: in its buffers above, problem i of a call has its
     // centroids at i * k * d, its partials at i * part_stride, its outputs at
@@ -172,6 +173,7 @@ struct Context {
     // Frees every buffer; the next set_centroids or plan_batch plans afresh.
     void release() {
         planned = false;
+        centroids_current = false;
         batch_planned = false;
         order.reset();
         offsets.reset();
@@ -269,7 +271,7 @@ void replan(Context& c, size_t k, size_t d, size_t rows_hint, const float* pin, 
 
 // Uploads the centroids (after replanning when the shape changed) and their norms.
 void set_centroids_impl(Context& c, const float* centroids, size_t k, size_t d, size_t rows_hint,
-                        const float* pin, size_t pin_rows) {
+                        const float* pin, size_t pin_rows, bool keep) {
     if (centroids == nullptr || k == 0 || d == 0)
         throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "set_centroids needs k >= 1 centroids of d >= 1 dimensions");
     if (k >= static_cast<size_t>(kNoIndex))
@@ -280,9 +282,12 @@ void set_centroids_impl(Context& c, const float* centroids, size_t k, size_t d, 
     const bool same = c.planned && !c.batch_planned && c.k == k && c.d == d && c.pin == pin && c.pin_rows == pin_rows &&
                       !(c.plan.hint_limited && rows_hint > c.plan.batch_rows);
     if (!same) replan(c, k, d, rows_hint, pin, pin_rows);
+    if (same && keep && c.centroids_current) return;
+    c.centroids_current = false;
     check(cudaMemcpy(c.centroids.get(), centroids, k * d * sizeof(float), cudaMemcpyHostToDevice),
           "copying the centroids to the device");
     check(launch_norms(c.centroids.get(), k, d, c.centroid_norms.get()), "centroid norms kernel launch");
+    c.centroids_current = true;
 }
 
 // One batch: rows to the device (unless pinned), the tile kernel, the
@@ -352,6 +357,7 @@ void update_impl(Context& c, const uint64_t* order, const int64_t* offsets, floa
           "copying the row grouping to the device");
     check(cudaMemcpy(c.offsets.get(), offsets, (c.k + 1) * sizeof(int64_t), cudaMemcpyHostToDevice),
           "copying the cluster offsets to the device");
+    c.centroids_current = false;  // the kernel overwrites them (their norms are stale too)
     check(launch_update(c.x.get(), c.d, c.order.get(), c.offsets.get(), c.k, c.centroids.get()),
           "update kernel launch");
     check(cudaMemcpy(centroids, c.centroids.get(), c.k * c.d * sizeof(float), cudaMemcpyDeviceToHost),
@@ -505,7 +511,7 @@ void self_test(int device) {
     std::vector<int32_t> labels(n, -1);
     std::vector<float> dist2(n, -1.0f);
     std::unique_ptr<Context> ctx = make_context(device, 0);
-    set_centroids_impl(*ctx, c.data(), k, d, n, nullptr, 0);
+    set_centroids_impl(*ctx, c.data(), k, d, n, nullptr, 0, false);
     assign_impl(*ctx, x.data(), 0, n, labels.data(), dist2.data());
     for (size_t i = 0; i < n; ++i)
         if (labels[i] != static_cast<int32_t>(i % k) || dist2[i] != 0.0625f)
@@ -652,12 +658,12 @@ void api_destroy(void* ctx) {
 
 // See pg_ivf_cuda.h: uploads centroids, (re)plans buffers when the shape changes.
 int api_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, size_t rows_hint, const float* pin,
-                      size_t pin_rows, int* pinned, size_t* batch_rows, char* err, size_t errlen) {
+                      size_t pin_rows, int keep, int* pinned, size_t* batch_rows, char* err, size_t errlen) {
     return guarded(err, errlen, [&] {
         if (ctx == nullptr || pinned == nullptr || batch_rows == nullptr)
             throw Failure(PG_IVF_CUDA_INVALID_ARGUMENT, "set_centroids needs a context and output pointers");
         auto& c = *static_cast<Context*>(ctx);
-        set_centroids_impl(c, centroids, k, d, rows_hint, pin, pin_rows);
+        set_centroids_impl(c, centroids, k, d, rows_hint, pin, pin_rows, keep != 0);
         *pinned = c.plan.pinned ? 1 : 0;
         *batch_rows = c.plan.batch_rows;
     });

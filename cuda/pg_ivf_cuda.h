@@ -12,7 +12,7 @@
  * Shapes: x is n * d floats row-major, centroids k * d row-major, labels and
  * dist2 have n entries.  All pointers given to the module are host memory.
  *
- * Version 2 added update (the centroid update of k-means on the device) and
+ * Version 2 added set_centroids' keep, update (the centroid update of k-means on the device) and
  * plan_batch and assign_batch (many small assignments of one shape, PQ's
  * sub-quantizers, in one launch).
  */
@@ -92,10 +92,12 @@ typedef struct PgIvfCudaApi
 	 * x == NULL read them there; the caller promises they do not change while
 	 * the context lives.  *pinned says whether they were kept.  *batch_rows is
 	 * the most rows one assign call may take.  Cheap when k, d and the pin are
-	 * those of the previous call: then only the centroids are uploaded.
+	 * those of the previous call: then only the centroids are uploaded, and
+	 * not even they when keep != 0 (the caller promises they are the values
+	 * of the previous call) and nothing changed them on the device since.
 	 */
 	int			(*set_centroids) (void *ctx, const float *centroids, size_t k, size_t d,
-								  size_t rows_hint, const float *pin, size_t pin_rows,
+								  size_t rows_hint, const float *pin, size_t pin_rows, int keep,
 								  int *pinned, size_t *batch_rows, char *err, size_t errlen);
 
 	/*

@@ -617,7 +617,7 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 
 	/* one assigner for every batch: a GPU one keeps its context and centroids */
 	IvfGuard("ivf row assignment", [&]() {
-		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads);
+		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
 	});
 	IvfDeleteOnReset(bs->cxt, DeleteAssigner, bs->assigner);
 

@@ -75,7 +75,8 @@ IvfDeviceName(int device)
 }
 
 /* Builds the device's assigner; throws (inside IvfGuard) if the GPU vanished. */
-IvfBuildAssigner::IvfBuildAssigner(int device, int threads, const float *resident, size_t resident_rows)
+IvfBuildAssigner::IvfBuildAssigner(int device, int threads, const float *resident, size_t resident_rows,
+								   const float *fixed_centroids)
 {
 	if (device == IVF_DEVICE_GPU)
 	{
@@ -83,7 +84,7 @@ IvfBuildAssigner::IvfBuildAssigner(int device, int threads, const float *residen
 
 		if (api == NULL)
 			throw std::runtime_error("no usable GPU any more: an earlier GPU call of this backend failed");
-		impl_.reset(new gpu::GpuAssigner(api, 0, resident, resident_rows));
+		impl_.reset(new gpu::GpuAssigner(api, 0, resident, resident_rows, 0, fixed_centroids));
 	}
 	else
 		impl_.reset(new pg_ivf::core::CpuAssigner(threads));

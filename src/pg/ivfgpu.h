@@ -26,12 +26,14 @@ extern const char *IvfDeviceName(int device);
  * Construct it only inside an IvfGuard callable: it has a destructor (which
  * frees the step's GPU memory) and its constructor and assign() may throw.
  * resident: rows (resident_rows x d) that stay unchanged while the assigner
- * lives and may therefore stay on the GPU between calls (the k-means sample).
+ * lives and may therefore stay on the GPU between calls (the k-means sample);
+ * fixed_centroids likewise for centroids (the second pass uploads them once).
  */
 class IvfBuildAssigner final : public pg_ivf::core::Assigner
 {
 public:
-	IvfBuildAssigner(int device, int threads, const float *resident = NULL, size_t resident_rows = 0);
+	IvfBuildAssigner(int device, int threads, const float *resident = NULL, size_t resident_rows = 0,
+					 const float *fixed_centroids = NULL);
 	void		assign(const float *x, size_t n, const float *centroids, size_t k, size_t d,
 					   int32_t *labels, float *dist2, const pg_ivf::core::Hooks &hooks) override;
 	void		assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,

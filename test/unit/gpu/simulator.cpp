@@ -135,6 +135,7 @@ struct FakeContext {
     size_t pin_rows = 0;
     MemoryPlan plan;
     std::vector<float> centroids;
+    bool centroids_current = false;
     std::vector<float> pinned;
     // plan_batch: copies of the resident rows by host pointer.
     bool batch_planned = false;
@@ -178,7 +179,7 @@ void fake_destroy(void* ctx) {
 
 // Mirrors set_centroids_impl()/replan() of cuda/module.cu.
 int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, size_t rows_hint, const float* pin,
-                       size_t pin_rows, int* pinned, size_t* batch_rows, char* err, size_t errlen) {
+                       size_t pin_rows, int keep, int* pinned, size_t* batch_rows, char* err, size_t errlen) {
     auto& c = *static_cast<FakeContext*>(ctx);
     if (centroids == nullptr || k == 0 || d == 0)
         return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad shape");
@@ -188,6 +189,7 @@ int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, si
         c.batch_planned = false;
         c.resident.clear();
         ++g_fake->replans;
+        c.centroids_current = false;
         MemoryPlan p;
         if (!plan_memory(usable_bytes(g_fake->free_bytes, c.memory_limit), k, d, rows_hint,
                          pin != nullptr ? pin_rows : 0, g_fake->multiprocessors, &p))
@@ -200,7 +202,11 @@ int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, si
         c.pinned.assign(p.pinned ? pin : nullptr, p.pinned ? pin + pin_rows * d : nullptr);
         c.planned = true;
     }
-    c.centroids.assign(centroids, centroids + k * d);
+    if (!(same && keep && c.centroids_current)) {
+        c.centroids.assign(centroids, centroids + k * d);
+        ++g_fake->centroid_uploads;
+    }
+    c.centroids_current = true;
     *pinned = c.plan.pinned ? 1 : 0;
     *batch_rows = c.plan.batch_rows;
     g_fake->last_batch_rows = c.plan.batch_rows;
@@ -237,6 +243,7 @@ int fake_update(void* ctx, const uint64_t* order, const int64_t* offsets, float*
         return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "grouping does not cover the pinned rows");
     for (size_t p = 0; p < c.pin_rows; ++p)
         if (order[p] >= c.pin_rows) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "row id not pinned");
+    c.centroids_current = false;
     simulate_update(c.pinned.data(), c.d, order, offsets, c.k, c.centroids.data(),
                     static_cast<uint64_t>(g_fake->update_calls));
     std::memcpy(centroids, c.centroids.data(), c.k * c.d * sizeof(float));
@@ -258,6 +265,7 @@ int fake_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const
     if (!same) {
         ++g_fake->batch_plans;
         c.planned = false;
+        c.centroids_current = false;
         c.batch_planned = false;
         c.resident.clear();
         BatchPlan p;

@@ -75,6 +75,7 @@ struct FakeModule {
     int pinned_assign_calls = 0;
     size_t last_batch_rows = 0;
     int fail_batch_call = -1;
+    int centroid_uploads = 0;
     int updates = 0;                       // update calls that updated on the "device"
     int update_calls = 0;              // 0-based assign_batch call that fails, -1: none
     int batch_plans = 0;                   // plan_batch calls that (re)planned

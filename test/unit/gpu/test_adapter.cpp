@@ -255,6 +255,38 @@ TEST(GpuAdapter, UpdateRunsOnTheDeviceOnlyForPinnedRows) {
     EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
 }
 
+// The second build pass: fixed centroids go up once for all its batches;
+// other centroids (or the fixed ones after a different upload) go up again.
+TEST(GpuAdapter, FixedCentroidsAreUploadedOnce) {
+    FakeModule fake;
+    const size_t n = 4096, k = 100, d = 32;
+    const std::vector<float> c = random_matrix(k, d, 171);
+    const std::vector<float> other = random_matrix(k, d, 172);
+    std::vector<int32_t> labels(n), expect(n);
+    std::vector<float> dist2(n), expect_d(n);
+    GpuAssigner g(fake.api(), 0, nullptr, 0, 0, c.data());
+    for (int batch = 0; batch < 5; ++batch) {
+        const std::vector<float> x = random_matrix(batch == 4 ? 1000 : n, d, 180 + batch);
+        const size_t rows = x.size() / d;
+        g.assign(x.data(), rows, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+        simulate_assign(x.data(), rows, c.data(), k, d, fake.multiprocessors, expect.data(), expect_d.data());
+        EXPECT_TRUE(std::equal(expect.begin(), expect.begin() + rows, labels.begin())) << "batch " << batch;
+    }
+    EXPECT_EQ(fake.centroid_uploads, 1);
+    const std::vector<float> x = random_matrix(n, d, 190);
+    g.assign(x.data(), n, other.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    EXPECT_EQ(fake.centroid_uploads, 2);
+    g.assign(x.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    EXPECT_EQ(fake.centroid_uploads, 3);
+    simulate_assign(x.data(), n, c.data(), k, d, fake.multiprocessors, expect.data(), expect_d.data());
+    EXPECT_EQ(labels, expect);
+    // Without the promise every call uploads.
+    GpuAssigner plain(fake.api(), 0);
+    plain.assign(x.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    plain.assign(x.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    EXPECT_EQ(fake.centroid_uploads, 5);
+}
+
 // ---- batches ---------------------------------------------------------------
 
 // count problems of one shape, each with its own rows and centroids.

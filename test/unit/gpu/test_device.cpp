@@ -186,6 +186,23 @@ TEST_F(GpuDevice, StreamingAndPinningGiveTheSameAnswer) {
     EXPECT_EQ(0, std::memcmp(pd.data(), sd.data(), n * sizeof(float)));
 }
 
+// The second pass's fixed centroids, uploaded once, give what fresh uploads give.
+TEST_F(GpuDevice, FixedCentroidsGiveTheSameAnswer) {
+    const size_t n = 4096, k = 1000, d = 96;
+    const std::vector<float> c = random_matrix(k, d, 24);
+    GpuAssigner fixed(api_, 0, nullptr, 0, 0, c.data());
+    GpuAssigner plain(api_, 0);
+    for (uint64_t batch = 0; batch < 3; ++batch) {
+        const std::vector<float> x = random_matrix(n, d, 25 + batch);
+        std::vector<int32_t> fl(n), pl(n);
+        std::vector<float> fd(n), pd(n);
+        fixed.assign(x.data(), n, c.data(), k, d, fl.data(), fd.data(), core::Hooks{});
+        plain.assign(x.data(), n, c.data(), k, d, pl.data(), pd.data(), core::Hooks{});
+        EXPECT_EQ(fl, pl) << "batch " << batch;
+        EXPECT_EQ(0, std::memcmp(fd.data(), pd.data(), n * sizeof(float))) << "batch " << batch;
+    }
+}
+
 TEST_F(GpuDevice, CancelStopsBetweenBatches) {
     const size_t n = 30000, k = 512, d = 128;
     const std::vector<float> x = random_matrix(n, d, 15);

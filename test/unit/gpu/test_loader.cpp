@@ -120,7 +120,7 @@ TEST_F(GpuModule, EntryPointsReturnCodesNeverThrow) {
     EXPECT_EQ(api->probe(0, nullptr, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT);
     EXPECT_NE(err[0], '\0');
     err[0] = '\0';
-    EXPECT_EQ(api->set_centroids(nullptr, c, 1, 2, 1, nullptr, 0, &pinned, &batch, err, sizeof(err)),
+    EXPECT_EQ(api->set_centroids(nullptr, c, 1, 2, 1, nullptr, 0, 0, &pinned, &batch, err, sizeof(err)),
               PG_IVF_CUDA_INVALID_ARGUMENT);
     EXPECT_NE(err[0], '\0');
     err[0] = '\0';
@@ -148,7 +148,7 @@ TEST_F(GpuModule, EntryPointsReturnCodesNeverThrow) {
         ASSERT_NE(ctx, nullptr);
         EXPECT_EQ(api->assign(ctx, c, 0, 1, &label, &dist, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT)
             << "assign before set_centroids";
-        EXPECT_EQ(api->set_centroids(ctx, c, 0, 2, 1, nullptr, 0, &pinned, &batch, err, sizeof(err)),
+        EXPECT_EQ(api->set_centroids(ctx, c, 0, 2, 1, nullptr, 0, 0, &pinned, &batch, err, sizeof(err)),
                   PG_IVF_CUDA_INVALID_ARGUMENT);
         EXPECT_EQ(api->assign_batch(ctx, 1, xs, cs, ls, ds, err, sizeof(err)), PG_IVF_CUDA_INVALID_ARGUMENT)
             << "assign_batch before plan_batch";
