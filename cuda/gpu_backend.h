@@ -75,6 +75,7 @@ public:
     // assign() (streamed).  Hooks are polled between launches.
     void assign_batch(const core::AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
                       const core::Hooks& hooks) override;
+    bool batches() const override { return true; }
     void end_batch() noexcept override { fresh_ = true; }
     // On the device when the last assign() read these rows pinned there (the
     // k-means sample); false otherwise, and the host updates.

@@ -141,6 +141,8 @@ public:
     }
 
     bool running() const { return !done_ && result_.iterations < budget_; }
+    // Iterations run, counting a stopped problem's whole budget as run.
+    size_t progress() const { return static_cast<size_t>(running() ? result_.iterations : budget_); }
     const float* x() const { return x_; }
     const float* centroids() const { return result_.centroids.data(); }
     int32_t* labels() { return labels_.data(); }
@@ -233,7 +235,10 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
 }
 
 // The same iteration for every problem, one assign_batch() per round over
-// the problems still running, in problem order.
+// the problems still running, in problem order; or, for an assigner that
+// does not batch, over the first problem still running, so each problem
+// runs to its end while its rows are in cache (the results are the same:
+// the problems are independent).
 std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count, size_t n, size_t d,
                                              const KMeansParams& params, const uint64_t* seeds,
                                              Assigner& assigner, const Hooks& hooks) {
@@ -256,7 +261,9 @@ std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count
         std::vector<Lloyd*> active;
         jobs.reserve(count);
         active.reserve(count);
-        for (int it = 0; running(); ++it) {
+        const bool together = assigner.batches();
+        const size_t total = count * static_cast<size_t>(std::max(params.iterations, 0));
+        while (running()) {
             if (hooks.cancelled()) throw Cancelled();
             jobs.clear();
             active.clear();
@@ -264,10 +271,13 @@ std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count
                 if (l.running()) {
                     jobs.push_back(AssignJob{l.x(), l.centroids(), l.labels(), l.dist2()});
                     active.push_back(&l);
+                    if (!together) break;
                 }
             assigner.assign_batch(jobs.data(), jobs.size(), n, params.k, d, inner);
-            hooks.report(static_cast<size_t>(it + 1), static_cast<size_t>(params.iterations));
             for (Lloyd* l : active) l->update(scratch, assigner, inner);
+            size_t done = 0;
+            for (const Lloyd& l : problems) done += l.progress();
+            hooks.report(done, total);
         }
     }
     std::vector<KMeansResult> results;

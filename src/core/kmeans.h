@@ -39,6 +39,10 @@ public:
     // (or launches) and by assign(); progress is not reported.
     virtual void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
                               const Hooks& hooks);
+    // Whether assign_batch() gains from many jobs per call (a GPU: one
+    // launch).  If not, train_kmeans_batch() gives it one job at a time and
+    // runs each problem to its end while its rows are in cache.
+    virtual bool batches() const { return false; }
     // The rows of earlier assign_batch() calls may change or be freed from
     // now on.  train_kmeans_batch() calls it when it returns or throws.
     virtual void end_batch() noexcept {}
@@ -107,11 +111,13 @@ KMeansResult train_kmeans(const float* x, size_t n, size_t d, const KMeansParams
 // `count` k-means of one shape trained side by side (PQ's m sub-quantizers):
 // problem i runs on x[i] (n * d) with params, its seed replaced by seeds[i].
 // Each result equals train_kmeans() of that problem alone (for an assigner
-// whose assign_batch() equals its assign(), as every one here does), but each
-// Lloyd iteration makes one assign_batch() call for all problems still
-// changing, which lets a GPU solve them in one launch.  Hooks: polled once per
-// iteration and by the assigner; progress reports iterations run.  Throws as
-// train_kmeans().
+// whose assign_batch() equals its assign(), as every one here does).  With
+// an assigner that batches(), each Lloyd iteration makes one assign_batch()
+// call for all problems still changing (a GPU solves them in one launch);
+// otherwise the problems run one after another.  Hooks: polled once per
+// iteration and by the assigner; progress reports problem-iterations run of
+// count * iterations (a problem that stopped early counts as done).  Throws
+// as train_kmeans().
 std::vector<KMeansResult> train_kmeans_batch(const float* const* x, size_t count, size_t n, size_t d,
                                              const KMeansParams& params, const uint64_t* seeds,
                                              Assigner& assigner, const Hooks& hooks);

@@ -142,9 +142,9 @@ void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroi
         }
         Hooks inner;
         inner.should_cancel = hooks.should_cancel;
-        inner.progress = [&hooks, q0, count, m, iterations](size_t it, size_t) {
+        inner.progress = [&hooks, q0, m, iterations](size_t done, size_t) {
             const size_t budget = iterations > 0 ? static_cast<size_t>(iterations) : 1;
-            hooks.report(q0 + count * std::min(it, budget) / budget, m);
+            hooks.report(q0 + done / budget, m);
         };
         hooks.report(q0, m);
         const std::vector<KMeansResult> results =

@@ -106,6 +106,12 @@ IvfBuildAssigner::assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count
 	impl_->assign_batch(jobs, count, n, k, d, hooks);
 }
 
+bool
+IvfBuildAssigner::batches() const
+{
+	return impl_->batches();
+}
+
 void
 IvfBuildAssigner::end_batch() noexcept
 {

@@ -38,6 +38,7 @@ public:
 					   int32_t *labels, float *dist2, const pg_ivf::core::Hooks &hooks) override;
 	void		assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,
 							 size_t d, const pg_ivf::core::Hooks &hooks) override;
+	bool		batches() const override;
 	void		end_batch() noexcept override;
 	bool		update_centroids(const float *x, size_t n, size_t k, size_t d, const int64_t *offsets,
 								 const uint64_t *order, float *centroids,

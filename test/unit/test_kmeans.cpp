@@ -425,6 +425,8 @@ struct CountingAssigner final : Assigner {
     int ends = 0;
     std::vector<size_t> batch_sizes;
 
+    bool together = true;
+    bool batches() const override { return together; }
     void end_batch() noexcept override { ++ends; }
     void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* labels, float* dist2,
                 const Hooks& hooks) override {
@@ -527,14 +529,21 @@ TEST(TrainKMeansBatch, DegenerateShapesAndCancel) {
         EXPECT_EQ(polls, allowed + 1);
         EXPECT_EQ(counting.ends, ends + 1) << "end_batch() also when cancelled";
     }
-    size_t reports = 0;
-    Hooks progress;
-    progress.progress = [&](size_t done, size_t total) {
-        EXPECT_EQ(done, ++reports);
-        EXPECT_EQ(total, 4u);
-    };
-    train_kmeans_batch(xs, 3, n, d, params(8, 4), seeds, counting, progress);
-    EXPECT_GE(reports, 1u);
+    // Progress: problem-iterations of 3 * 4, rising to all of them, batched or not.
+    for (const bool together : {true, false}) {
+        counting.together = together;
+        std::vector<size_t> done_seen;
+        Hooks progress;
+        progress.progress = [&](size_t done, size_t total) {
+            EXPECT_EQ(total, 12u);
+            done_seen.push_back(done);
+        };
+        train_kmeans_batch(xs, 3, n, d, params(8, 4), seeds, counting, progress);
+        ASSERT_FALSE(done_seen.empty());
+        EXPECT_TRUE(std::is_sorted(done_seen.begin(), done_seen.end()));
+        EXPECT_EQ(done_seen.back(), 12u);
+        EXPECT_EQ(done_seen.front(), together ? 3u : 1u);
+    }
 }
 
 TEST(TrainKMeansBatch, MemoryBoundCoversAllocations) {

@@ -205,7 +205,7 @@ TEST(PqTrain, SubsampleCapAndCancellation) {
 struct BatchRecorder final : Assigner {
     CpuAssigner cpu{2};
     int single_calls = 0;
-    std::vector<size_t> batches;
+    std::vector<size_t> calls;
 
     void assign(const float* x, size_t n, const float* c, size_t k, size_t d, int32_t* l, float* e,
                 const Hooks& h) override {
@@ -213,9 +213,10 @@ struct BatchRecorder final : Assigner {
         cpu.assign(x, n, c, k, d, l, e, h);
     }
     void assign_batch(const AssignJob* jobs, size_t count, size_t n, size_t k, size_t d, const Hooks& h) override {
-        batches.push_back(count);
+        calls.push_back(count);
         cpu.assign_batch(jobs, count, n, k, d, h);
     }
+    bool batches() const override { return true; }
     const char* name() const override { return "recorder"; }
 };
 
@@ -235,14 +236,18 @@ TEST(PqTrain, SubQuantizersTrainTogetherAsIfAlone) {
     hooks.progress = [&](size_t done, size_t total) { progress.emplace_back(done, total); };
     pq_train(x.data(), n, d, m, cent.data(), labels.data(), 6, 77, rec, hooks, books.data());
     EXPECT_EQ(rec.single_calls, 0);
-    ASSERT_FALSE(rec.batches.empty());
-    EXPECT_EQ(rec.batches.front(), m);
-    EXPECT_LE(rec.batches.size(), 6u);
+    ASSERT_FALSE(rec.calls.empty());
+    EXPECT_EQ(rec.calls.front(), m);
+    EXPECT_LE(rec.calls.size(), 6u);
     ASSERT_FALSE(progress.empty());
     EXPECT_EQ(progress.back(), std::make_pair(m, m));
     for (size_t i = 1; i < progress.size(); ++i) EXPECT_LE(progress[i - 1].first, progress[i].first);
 
+    // The CPU assigner does not batch: one sub-quantizer after another, same codebooks.
     CpuAssigner cpu(1);
+    std::vector<float> one_by_one(books.size());
+    pq_train(x.data(), n, d, m, cent.data(), labels.data(), 6, 77, cpu, Hooks{}, one_by_one.data());
+    EXPECT_EQ(one_by_one, books);
     for (size_t q = 0; q < m; ++q) {
         std::vector<float> slice(n * dsub);
         for (size_t r = 0; r < n; ++r)
@@ -285,8 +290,8 @@ TEST(PqTrain, GroupsAreEqualAndBounded) {
     std::vector<float> books(kPqCentroids * d);
     pq_train(x.data(), rows, d, d, nullptr, nullptr, 1, 5, rec, Hooks{}, books.data());
     const size_t g = pq_batch_size(rows, d, d);
-    ASSERT_EQ(rec.batches.size(), (d + g - 1) / g);
-    for (size_t b : rec.batches) EXPECT_LE(b, g);
+    ASSERT_EQ(rec.calls.size(), (d + g - 1) / g);
+    for (size_t b : rec.calls) EXPECT_LE(b, g);
 }
 
 }  // namespace
