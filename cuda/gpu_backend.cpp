@@ -202,7 +202,10 @@ void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
 // module's centroids are then the ones the grouping came from.
 bool GpuAssigner::update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
                                    const uint64_t* order, float* centroids, const core::Hooks&) {
-    if (ctx_ == nullptr || !pinned_ || x != resident_ || n != resident_rows_ || k != pinned_k_ || d != pinned_d_)
+    // The module's centroids must be the ones of that assign(): an update
+    // (or anything else) since then changed them.
+    if (ctx_ == nullptr || !pinned_ || x != resident_ || n != resident_rows_ || k != pinned_k_ ||
+        d != pinned_d_ || centroids != last_centroids_)
         return false;
     char err[400] = "";
     int done = 0;

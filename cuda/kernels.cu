@@ -119,11 +119,16 @@ cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t ent
     return cudaGetLastError();
 }
 
+bool update_launchable(size_t k, size_t d) {
+    const size_t tiles = (d + kUpdateThreads - 1) / kUpdateThreads;
+    return tiles == 0 || k <= 0x7fffffffu / tiles;
+}
+
 cudaError_t launch_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
                           float* centroids) {
     if (k == 0 || d == 0) return cudaSuccess;
     const size_t tiles = (d + kUpdateThreads - 1) / kUpdateThreads;
-    if (k * tiles > 0x7fffffffu) return cudaErrorInvalidConfiguration;
+    if (!update_launchable(k, d)) return cudaErrorInvalidConfiguration;
     update_kernel<<<static_cast<unsigned>(k * tiles), kUpdateThreads>>>(x, d, order, offsets, tiles, centroids);
     return cudaGetLastError();
 }

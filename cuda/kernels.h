@@ -32,6 +32,9 @@ cudaError_t launch_finish_batch(const BatchArgs& args, size_t splits, size_t ent
 
 // centroids[c * d + j] = cluster_mean(x, d, order, offsets[c], offsets[c + 1], j)
 // for every non-empty cluster c < k and j < d; empty clusters are left alone.
+// Whether launch_update() can cover k clusters of d dimensions in one grid.
+bool update_launchable(size_t k, size_t d);
+
 cudaError_t launch_update(const float* x, size_t d, const uint64_t* order, const int64_t* offsets, size_t k,
                           float* centroids);
 

@@ -140,6 +140,7 @@ struct FakeContext {
     // plan_batch: copies of the resident rows by host pointer.
     bool batch_planned = false;
     size_t batch_n = 0;
+    size_t batch_count = 0;
     BatchPlan batch;
     std::unordered_map<const float*, std::vector<float>> resident;
 };
@@ -191,6 +192,7 @@ int fake_set_centroids(void* ctx, const float* centroids, size_t k, size_t d, si
         ++g_fake->replans;
         c.centroids_current = false;
         MemoryPlan p;
+        c.planned = false;  // replan() releases the old plan before it tries
         if (!plan_memory(usable_bytes(g_fake->free_bytes, c.memory_limit), k, d, rows_hint,
                          pin != nullptr ? pin_rows : 0, g_fake->multiprocessors, &p))
             return fail(err, errlen, PG_IVF_CUDA_OUT_OF_MEMORY, "the centroids do not fit (simulated)");
@@ -221,6 +223,8 @@ int fake_assign(void* ctx, const float* x, size_t row0, size_t n, int32_t* label
     if (call == g_fake->fail_assign_call) return fail(err, errlen, g_fake->fail_status, "injected failure");
     if (!c.planned || n > c.plan.batch_rows) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad batch");
     const float* rows = x;
+    if (x != nullptr && c.plan.pinned)
+        return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "rows given to a context that pins its rows");
     if (x == nullptr) {
         if (!c.plan.pinned || row0 + n > c.pin_rows)
             return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "rows not pinned");
@@ -241,6 +245,9 @@ int fake_update(void* ctx, const uint64_t* order, const int64_t* offsets, float*
     if (!c.planned || !c.plan.pinned) return PG_IVF_CUDA_OK;
     if (offsets[0] != 0 || offsets[c.k] != static_cast<int64_t>(c.pin_rows))
         return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "grouping does not cover the pinned rows");
+    for (size_t cl = 0; cl < c.k; ++cl)
+        if (offsets[cl + 1] < offsets[cl])
+            return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "negative cluster size");
     for (size_t p = 0; p < c.pin_rows; ++p)
         if (order[p] >= c.pin_rows) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "row id not pinned");
     c.centroids_current = false;
@@ -257,9 +264,11 @@ int fake_update(void* ctx, const uint64_t* order, const int64_t* offsets, float*
 int fake_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const float* const* x, int fresh,
                     int* resident, size_t* group, char* err, size_t errlen) {
     auto& c = *static_cast<FakeContext*>(ctx);
-    if (count == 0 || n == 0 || k == 0 || d == 0 || x == nullptr)
+    if (count == 0 || n == 0 || k == 0 || d == 0 || x == nullptr || k >= static_cast<size_t>(kNoIndex))
         return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "bad batch shape");
-    bool same = fresh == 0 && c.batch_planned && c.k == k && c.d == d && c.batch_n == n;
+    for (size_t i = 0; i < count; ++i)
+        if (x[i] == nullptr) return fail(err, errlen, PG_IVF_CUDA_INVALID_ARGUMENT, "a problem without rows");
+    bool same = fresh == 0 && c.batch_planned && c.k == k && c.d == d && c.batch_n == n && count <= c.batch_count;
     if (same && c.batch.resident)
         for (size_t i = 0; i < count && same; ++i) same = c.resident.count(x[i]) != 0;
     if (!same) {
@@ -279,6 +288,7 @@ int fake_plan_batch(void* ctx, size_t count, size_t n, size_t k, size_t d, const
         c.k = k;
         c.d = d;
         c.batch_n = n;
+        c.batch_count = count;
         if (p.resident)
             for (size_t i = 0; i < count; ++i) {
                 c.resident.emplace(x[i], std::vector<float>(x[i], x[i] + n * d));

@@ -233,19 +233,26 @@ TEST(GpuAdapter, UpdateRunsOnTheDeviceOnlyForPinnedRows) {
             for (size_t j = 0; j < d; ++j)
                 want[cl * d + j] = core::cluster_mean(x.data(), d, order.data(), offsets[cl], offsets[cl + 1], j);
 
+    // As in train_kmeans: one centroid array, assigned with, then updated in place.
     GpuAssigner g(fake.api(), 0, x.data(), n);
-    std::vector<float> out(k * d, -7.0f);
+    std::vector<float> out(c);
     EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}))
         << "no assignment yet";
-    g.assign(x.data(), n, c.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
+    g.assign(x.data(), n, out.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
     ASSERT_TRUE(g.last_call_pinned());
     EXPECT_FALSE(g.update_centroids(other.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
-    EXPECT_EQ(out, std::vector<float>(k * d, -7.0f));
+    std::vector<float> elsewhere(k * d, -7.0f);
+    EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), elsewhere.data(), core::Hooks{}))
+        << "not the centroids of the assignment";
+    EXPECT_EQ(out, c);
     ASSERT_TRUE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}));
     EXPECT_EQ(out, want);
     EXPECT_EQ(g.device_updates(), 1);
+    EXPECT_FALSE(g.update_centroids(x.data(), n, k, d, offsets.data(), order.data(), out.data(), core::Hooks{}))
+        << "a second update without an assignment in between";
 
     // A grouping that names a row outside the pinned ones is refused, not read.
+    g.assign(x.data(), n, out.data(), k, d, labels.data(), dist2.data(), core::Hooks{});
     std::vector<uint64_t> bad(order);
     bad[5] = n;
     EXPECT_THROW(g.update_centroids(x.data(), n, k, d, offsets.data(), bad.data(), out.data(), core::Hooks{}),
