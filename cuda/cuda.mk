@@ -19,7 +19,7 @@ NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin
 
 CUDA_PKGLIBDIR := $(shell $(PG_CONFIG) --pkglibdir 2>/dev/null)
 CUDA_MODULE     = build/cuda/pg_ivf_cuda.so
-CUDA_OBJS       = build/cuda/kernels.o build/cuda/module.o
+CUDA_OBJS       = $(patsubst cuda/%.cu,build/cuda/%.o,$(sort $(wildcard cuda/*.cu)))
 CUDA_HDRS       = $(wildcard cuda/*.h) src/core/kmeans_math.h
 # SASS for Ampere (sm_80, also runs on 8.6/8.9) and Hopper (sm_90), PTX of
 # compute_90 for anything newer (JIT-compiled by the driver on first use).
