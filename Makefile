@@ -37,7 +37,7 @@ UNIT_CXXFLAGS = -std=c++17 -O2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -
 # The optional CUDA module, its loader and the GPU tests (check-gpu).
 include cuda/cuda.mk
 
-.PHONY: unit check regress tap demo demo-stop bench-micro
+.PHONY: unit check regress tap demo demo-stop bench-micro bench-train
 
 # PGXS's own `check` refuses to run for extensions; ours runs everything on a
 # throwaway cluster, so PGXS is left out when `check` is the goal.
@@ -67,6 +67,13 @@ build/bench/micro_distance: bench/micro_distance.cpp $(CORE_SRCS)
 
 bench-micro: build/bench/micro_distance
 	build/bench/micro_distance
+
+build/bench/micro_train: bench/micro_train.cpp $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O3 -fopenmp -Isrc bench/micro_train.cpp $(CORE_SRCS) -o $@ -lbenchmark -pthread
+
+bench-train: build/bench/micro_train
+	build/bench/micro_train
 
 print-regress:
 	@echo $(REGRESS)
