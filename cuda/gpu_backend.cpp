@@ -28,6 +28,19 @@ void set_reason(BackendState& s, int status, const char* detail) {
                   detail != nullptr && detail[0] != '\0' ? detail : "no detail");
 }
 
+// What both assignment paths refuse, as the CPU assigner does.
+void check_shape(size_t n, size_t k) {
+    if (n > 0 && k == 0) throw std::invalid_argument("k-means assignment needs at least one centroid");
+    if (k >= static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+        throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
+}
+
+// With d == 0 every centroid is at distance 0: the lowest index wins.
+void assign_without_dimensions(size_t n, int32_t* labels, float* dist2) {
+    std::fill(labels, labels + n, 0);
+    std::fill(dist2, dist2 + n, 0.0f);
+}
+
 }  // namespace
 
 // Short enough for an error DETAIL, specific enough to act on.
@@ -160,14 +173,11 @@ void GpuAssigner::ensure_context() {
 // Same contract as CpuAssigner::assign(); batches come from the module's plan.
 void GpuAssigner::assign(const float* x, size_t n, const float* centroids, size_t k, size_t d, int32_t* labels,
                          float* dist2, const core::Hooks& hooks) {
-    if (n > 0 && k == 0) throw std::invalid_argument("k-means assignment needs at least one centroid");
-    if (k >= static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-        throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
+    check_shape(n, k);
     pinned_ = false;
     if (n == 0) return;
     if (d == 0) {
-        std::fill(labels, labels + n, 0);
-        std::fill(dist2, dist2 + n, 0.0f);
+        assign_without_dimensions(n, labels, dist2);
         return;
     }
     ensure_context();
@@ -221,19 +231,14 @@ bool GpuAssigner::update_centroids(const float* x, size_t n, size_t k, size_t d,
 void GpuAssigner::assign_batch(const core::AssignJob* jobs, size_t count, size_t n, size_t k, size_t d,
                                const core::Hooks& hooks) {
     if (count == 0) return;
-    if (n > 0 && k == 0) throw std::invalid_argument("k-means assignment needs at least one centroid");
-    if (k >= static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-        throw std::invalid_argument("GPU assignment supports fewer than 2^31 - 1 centroids");
+    check_shape(n, k);
     batch_resident_ = false;
     batch_group_ = 0;
     pinned_ = false;  // a batch plan replaces the pinned rows' plan and the centroids
     last_centroids_ = nullptr;
     if (n == 0) return;
     if (d == 0) {
-        for (size_t i = 0; i < count; ++i) {
-            std::fill(jobs[i].labels, jobs[i].labels + n, 0);
-            std::fill(jobs[i].dist2, jobs[i].dist2 + n, 0.0f);
-        }
+        for (size_t i = 0; i < count; ++i) assign_without_dimensions(n, jobs[i].labels, jobs[i].dist2);
         return;
     }
     ensure_context();

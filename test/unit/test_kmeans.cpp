@@ -343,34 +343,47 @@ size_t heap_in_use() {
     return mi.uordblks + mi.hblkhd;
 }
 
-TEST(TrainKMeans, MemoryBoundCoversAllocations) {
-    {
-        const size_t before = heap_in_use();
-        std::vector<char> probe(1 << 20, 1);
-        if (heap_in_use() < before + probe.size())
-            GTEST_SKIP() << "mallinfo2() does not see this allocator (sanitizer build?)";
+// False where mallinfo2() does not see the allocator (sanitizer builds).
+bool heap_is_visible() {
+    const size_t before = heap_in_use();
+    std::vector<char> probe(1 << 20, 1);
+    return heap_in_use() >= before + probe.size();
+}
+
+// The most heap in use above what was in use at construction, sampled by
+// the hooks' cancel poll and by sample().
+struct HeapPeak {
+    size_t base = heap_in_use();
+    size_t peak = 0;
+
+    void sample() { peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use())); }
+    Hooks hooks() {
+        Hooks h;
+        h.should_cancel = [this] {
+            sample();
+            return false;
+        };
+        return h;
     }
+};
+
+TEST(TrainKMeans, MemoryBoundCoversAllocations) {
+    if (!heap_is_visible()) GTEST_SKIP() << "mallinfo2() does not see this allocator (sanitizer build?)";
     struct Shape {
         size_t n, d, k;
     };
     for (const Shape s : {Shape{5000, 64, 100}, Shape{20000, 16, 400}, Shape{50, 8, 80}}) {
         const std::vector<float> x = random_matrix(s.n, s.d, 121);
-        const size_t base = heap_in_use();
-        size_t peak = 0;
-        Hooks hooks;
-        hooks.should_cancel = [&] {
-            peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
-            return false;
-        };
+        HeapPeak heap;
         CpuAssigner cpu(2);
         {
-            const KMeansResult r = train_kmeans(x.data(), s.n, s.d, params(s.k, 4), cpu, hooks);
+            const KMeansResult r = train_kmeans(x.data(), s.n, s.d, params(s.k, 4), cpu, heap.hooks());
             ASSERT_EQ(r.centroids.size(), s.k * s.d);
-            peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
+            heap.sample();
         }
         const size_t bound = kmeans_memory_bytes(s.n, s.k, s.d);
-        EXPECT_GT(peak, s.n * 3 * sizeof(int32_t)) << "sampling saw the iteration arrays";
-        EXPECT_LE(peak, bound) << "n=" << s.n << " d=" << s.d << " k=" << s.k;
+        EXPECT_GT(heap.peak, s.n * 3 * sizeof(int32_t)) << "sampling saw the iteration arrays";
+        EXPECT_LE(heap.peak, bound) << "n=" << s.n << " d=" << s.d << " k=" << s.k;
     }
     EXPECT_LT(kmeans_memory_bytes(1000, 10, 8), kmeans_memory_bytes(100000, 10, 8));
     EXPECT_LT(kmeans_memory_bytes(1000, 10, 8), kmeans_memory_bytes(1000, 1000, 8));
@@ -547,12 +560,7 @@ TEST(TrainKMeansBatch, DegenerateShapesAndCancel) {
 }
 
 TEST(TrainKMeansBatch, MemoryBoundCoversAllocations) {
-    {
-        const size_t before = heap_in_use();
-        std::vector<char> probe(1 << 20, 1);
-        if (heap_in_use() < before + probe.size())
-            GTEST_SKIP() << "mallinfo2() does not see this allocator (sanitizer build?)";
-    }
+    if (!heap_is_visible()) GTEST_SKIP() << "mallinfo2() does not see this allocator (sanitizer build?)";
     const size_t count = 12, n = 8000, d = 8, k = 256;
     std::vector<float> x = random_matrix(n * count, d, 321);
     std::vector<const float*> xs;
@@ -561,20 +569,14 @@ TEST(TrainKMeansBatch, MemoryBoundCoversAllocations) {
         xs.push_back(x.data() + i * n * d);
         seeds.push_back(i + 1);
     }
-    const size_t base = heap_in_use();
-    size_t peak = 0;
-    Hooks hooks;
-    hooks.should_cancel = [&] {
-        peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
-        return false;
-    };
+    HeapPeak heap;
     CpuAssigner cpu(2);
     {
-        const auto r = train_kmeans_batch(xs.data(), count, n, d, params(k, 3), seeds.data(), cpu, hooks);
-        peak = std::max(peak, heap_in_use() - std::min(base, heap_in_use()));
+        const auto r = train_kmeans_batch(xs.data(), count, n, d, params(k, 3), seeds.data(), cpu, heap.hooks());
+        heap.sample();
     }
-    EXPECT_GT(peak, count * n * 3 * sizeof(int32_t)) << "every problem's arrays were live";
-    EXPECT_LE(peak, kmeans_batch_memory_bytes(count, n, k, d));
+    EXPECT_GT(heap.peak, count * n * 3 * sizeof(int32_t)) << "every problem's arrays were live";
+    EXPECT_LE(heap.peak, kmeans_batch_memory_bytes(count, n, k, d));
     EXPECT_EQ(kmeans_batch_memory_bytes(1, n, k, d), kmeans_memory_bytes(n, k, d));
     EXPECT_LT(kmeans_batch_memory_bytes(2, n, k, d), 2 * kmeans_batch_memory_bytes(1, n, k, d));
 }
