@@ -128,6 +128,7 @@ extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
+extern bool IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded);
 extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);

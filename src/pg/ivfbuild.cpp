@@ -50,7 +50,8 @@ typedef struct IvfBuildState
 	float	   *sample;			/* size capacity * dims */
 	int64		capacity;
 	int64		nsample;
-	int64		rows_seen;		/* rows that are indexable (non-NULL, non-zero under cosine) */
+	int64		rows_seen;		/* rows that are indexable (IvfPrepareRow) */
+	float	   *row;			/* size dims: one prepared row */
 	pg_prng_state prng;
 
 	/* steps 2-3 */
@@ -76,72 +77,25 @@ typedef struct IvfBuildState
 	uint64		param_floats;
 } IvfBuildState;
 
-/* Detoasts a row and checks its dimension; NULL when it is not indexed (zero vector under cosine). */
-static Vector *
-IndexableRow(IvfBuildState *bs, Datum value)
-{
-	Vector	   *v = DatumGetVector(value);
-
-	if (v->dim != bs->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->dims, v->dim)));
-	if (bs->metric == IVF_METRIC_COSINE && core::squared_norm(v->x, v->dim) == 0)
-	{
-		if ((Pointer) v != DatumGetPointer(value))
-			pfree(v);
-		return NULL;
-	}
-	return v;
-}
-
-/*
- * Copies a row as the index stores it (unit length under cosine) and frees a
- * detoasted copy.  False when the row's norm is outside the range where the
- * cosine lower bound holds: its entry must then be marked unbounded.
- */
-static bool
-StoreRow(IvfBuildState *bs, Datum value, Vector *v, float *out)
-{
-	memcpy(out, v->x, sizeof(float) * bs->dims);
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
-	if (bs->metric == IVF_METRIC_COSINE)
-	{
-		double		norm2 = 0;
-		double		norm;
-
-		for (int i = 0; i < bs->dims; i++)
-			norm2 += (double) out[i] * out[i];
-		norm = sqrt(norm2);
-		for (int i = 0; i < bs->dims; i++)
-			out[i] = (float) (out[i] / norm);
-		return norm2 >= core::kCosineMinSquaredNorm && norm2 < core::kCosineMaxSquaredNorm;
-	}
-	return true;
-}
-
 /* Step 1's callback: reservoir sampling (Algorithm R) over indexable rows. */
 static void
 SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	IvfBuildState *bs = (IvfBuildState *) state;
-	Vector	   *v;
+	bool		bounded;
 	int64		slot;
 
-	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->row, &bounded))
 		return;
 	slot = bs->nsample < bs->capacity ? bs->nsample
 		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
 	if (slot < bs->capacity)
 	{
-		StoreRow(bs, values[0], v, bs->sample + slot * bs->dims);
+		memcpy(bs->sample + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
 		if (slot == bs->nsample)
 			bs->nsample++;
 	}
-	else if ((Pointer) v != DatumGetPointer(values[0]))
-		pfree(v);
 	bs->rows_seen++;
 	if ((bs->rows_seen & 1023) == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
@@ -589,11 +543,9 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	IvfBuildState *bs = (IvfBuildState *) state;
 
-	Vector	   *v;
-
-	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
+									&bs->batch_bounded[bs->nbatch]))
 		return;
-	bs->batch_bounded[bs->nbatch] = StoreRow(bs, values[0], v, bs->batch + (Size) bs->nbatch * bs->dims);
 	bs->batch_tids[bs->nbatch] = *tid;
 	if (++bs->nbatch == bs->batch_cap)
 		FlushBatch(bs);
@@ -689,6 +641,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 	if (RelationGetNumberOfBlocksInFork(index, fork) != 0)
 		elog(ERROR, "index \"%s\" already contains data. Please report a bug.", RelationGetRelationName(index));
 	InitBuildShape(bs, heap, index);
+	bs->row = (float *) palloc(sizeof(float) * bs->dims);
 	if (heap != NULL)
 		SampleRows(bs, indexInfo);
 	else

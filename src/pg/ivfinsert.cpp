@@ -99,11 +99,10 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	IvfMetaPageData meta;
 	MemoryContext cxt;
 	MemoryContext old;
-	Vector	   *v;
 	float	   *x;
 	char	   *entry;
 	int32		list = 0;
-	bool		bounded = true;
+	bool		bounded;
 	IvfModelRef *ref;
 
 	if (isnull[0])
@@ -113,30 +112,12 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	old = MemoryContextSwitchTo(cxt);
 
 	IvfGetMetaPage(index, &meta);
-	v = DatumGetVector(values[0]);
-	if (v->dim != meta.dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", meta.dims, v->dim)));
 	x = (float *) palloc(sizeof(float) * meta.dims);
-	memcpy(x, v->x, sizeof(float) * meta.dims);
-	if (meta.metric == IVF_METRIC_COSINE)
+	if (!IvfPrepareRow(values[0], meta.dims, meta.metric, x, &bounded))
 	{
-		double		norm = 0;
-
-		for (int i = 0; i < meta.dims; i++)
-			norm += (double) x[i] * x[i];
-		if (norm == 0)
-		{
-			/* zero vectors have no cosine distance: not indexed, as at build */
-			MemoryContextSwitchTo(old);
-			MemoryContextDelete(cxt);
-			return false;
-		}
-		bounded = norm >= core::kCosineMinSquaredNorm && norm < core::kCosineMaxSquaredNorm;
-		norm = sqrt(norm);
-		for (int i = 0; i < meta.dims; i++)
-			x[i] = (float) (x[i] / norm);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return false;
 	}
 
 	entry = (char *) palloc0(meta.entry_size);

@@ -4,6 +4,7 @@
  */
 #include "pg.h"
 #include "ivf.h"
+#include "vector.h"
 
 
 #include <unistd.h>
@@ -74,6 +75,47 @@ IvfGetMetric(Relation index)
 	if (metric < IVF_METRIC_L2 || metric > IVF_METRIC_COSINE)
 		elog(ERROR, "ivf operator class returned unknown metric %d. Please report a bug.", metric);
 	return metric;
+}
+
+/*
+ * Prepares a non-NULL heap value as the index stores it, for CREATE INDEX and
+ * INSERT alike: checks the dimension and copies the row into out (size dims),
+ * under cosine divided by its norm.  False when the row is not indexed: under
+ * cosine a zero vector, whose <=> is NaN for every query (no cosine
+ * distance).  Any other row is indexed, however small: its <=> is a number
+ * for most queries, so a sequential scan returns it and so must the index.
+ * The norm is summed in double, where no float square underflows to zero.
+ * *bounded is false when the norm lies outside the range where the cosine
+ * lower bound holds; the entry must then be marked unbounded.
+ */
+bool
+IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded)
+{
+	Vector	   *v = DatumGetVector(value);
+	double		norm2 = 0;
+
+	if (v->dim != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", dims, v->dim)));
+	memcpy(out, v->x, sizeof(float) * dims);
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	*bounded = true;
+	if (metric != IVF_METRIC_COSINE)
+		return true;
+	for (int i = 0; i < dims; i++)
+		norm2 += (double) out[i] * out[i];
+	if (norm2 == 0)
+		return false;
+	*bounded = norm2 >= pg_ivf::core::kCosineMinSquaredNorm && norm2 < pg_ivf::core::kCosineMaxSquaredNorm;
+	{
+		double		norm = sqrt(norm2);
+
+		for (int i = 0; i < dims; i++)
+			out[i] = (float) (out[i] / norm);
+	}
+	return true;
 }
 
 /* Threads for build work: the GUC, or max_parallel_maintenance_workers + 1, capped at the CPUs. */
