@@ -287,6 +287,7 @@ TrainModel(IvfBuildState *bs)
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	core::Codec *codec = NULL;
+	void	  **codec_slot;
 
 	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
 
@@ -300,6 +301,11 @@ TrainModel(IvfBuildState *bs)
 		params.iterations = ivf_kmeans_iterations;
 		params.seed = IVF_SEED;
 		params.spherical = bs->metric == IVF_METRIC_COSINE;
+		/*
+		 * A PostgreSQL call inside the guard, allowed because it cannot fail:
+		 * it only stores into this backend's progress slot in shared memory
+		 * (inside a critical section, no allocation, no ereport).
+		 */
 		hooks.progress = [](size_t done, size_t total) {
 			const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
 			const int64 val[] = {(int64) done, (int64) total};
@@ -315,6 +321,7 @@ TrainModel(IvfBuildState *bs)
 	});
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
+	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		IvfBuildAssigner assigner(bs->device, bs->threads);
@@ -326,10 +333,9 @@ TrainModel(IvfBuildState *bs)
 		options.residual = bs->residual;
 		options.seed = IVF_SEED;
 		options.threads = bs->threads;
-		codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
-												  bs->centroids, labels, assigner, hooks));
+		*codec_slot = codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
+																bs->centroids, labels, assigner, hooks));
 	});
-	IvfDeleteOnReset(bs->cxt, DeleteCodec, codec);
 	bs->codec = codec;
 	if ((int) codec->entry_bytes() != bs->entry_size)
 		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
@@ -555,6 +561,8 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 static void
 AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 {
+	void	  **assigner_slot;
+
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
@@ -568,10 +576,10 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->nbatch = 0;
 
 	/* one assigner for every batch: a GPU one keeps its context and centroids */
+	assigner_slot = IvfDeleteOnReset(bs->cxt, DeleteAssigner, NULL);
 	IvfGuard("ivf row assignment", [&]() {
-		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
+		*assigner_slot = bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
 	});
-	IvfDeleteOnReset(bs->cxt, DeleteAssigner, bs->assigner);
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
 	FlushBatch(bs);
