@@ -8,6 +8,9 @@
  *   dir_start..+dir_pages   list directory: IvfListData per list
  *   everything else         data pages: fixed-size entries packed from the
  *                           page header up to pd_lower, chained per list
+ *                           from head to tail; and free pages (unlinked by
+ *                           VACUUM, listed in the free space map)
+ * Only ivfpage.cpp reads or writes this layout.
  */
 #ifndef PG_IVF_IVF_H
 #define PG_IVF_IVF_H
@@ -28,6 +31,7 @@
 #define IVF_PAGE_BLOB		2
 #define IVF_PAGE_DIRECTORY	3
 #define IVF_PAGE_DATA		4
+#define IVF_PAGE_FREE		5	/* unlinked by VACUUM; reused through the FSM */
 
 /* Quantizers and metrics: the same numbers as pg_ivf::core's enums */
 #define IVF_QUANTIZER_SQ8	0
@@ -93,8 +97,8 @@ typedef IvfMetaPageData *IvfMetaPage;
 /* One directory slot per list */
 typedef struct IvfListData
 {
-	BlockNumber head;			/* newest page; chain follows opaque->next */
-	BlockNumber insert;			/* page inserts try first */
+	BlockNumber head;			/* first page; chain follows opaque->next */
+	BlockNumber insert;			/* page inserts try first; they walk on from it */
 } IvfListData;
 
 #define IVF_LISTS_PER_DIR_PAGE ((int) (IVF_PAGE_CAPACITY / sizeof(IvfListData)))
@@ -123,25 +127,48 @@ extern int	ivf_pq_rerank;
 #define IVF_DEVICE_CPU	1
 #define IVF_DEVICE_GPU	2
 
-/* ivfutils.cpp: the one page-access layer */
+/* ivfutils.cpp: reloptions and small shared helpers */
 extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
 extern bool IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded);
-extern void IvfInitPage(Page page, uint16 page_type);
-extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
-extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
-extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
-extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
-extern int	IvfPageEntryCount(Page page, int entry_size);
-extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
-extern char *IvfPageEntry(Page page, int entry_size, int i);
-extern int	IvfPageCapacity(int entry_size);
-extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
+
+/* ivfpage.cpp: the one page layer (the only code that knows the layout) */
+extern void IvfInitPage(Page page, uint16 page_type);
+extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
+extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
+extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
+extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
+						 int nparts, BlockNumber *start, uint32 *npages);
+extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start,
+								uint32 *npages);
+extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
+							  int lists);
+extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
+extern void IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
+							  BlockNumber to);
+extern int	IvfPageCapacity(int entry_size);
+extern int	IvfPageEntryCount(Page page, int entry_size);
+extern char *IvfPageEntry(Page page, int entry_size, int i);
+extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
+extern BlockNumber IvfPageNext(Page page);
+extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
+extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
+							   BufferAccessStrategy strategy);
+extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
+extern void IvfCountList(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy,
+						 int64 *rows, int32 *pages);
+extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size,
+						   const char *entries, int n);
+extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char *entry);
+extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
+							BlockNumber *next);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

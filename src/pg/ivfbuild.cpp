@@ -348,32 +348,16 @@ TrainModel(IvfBuildState *bs)
 	pfree(dist2);
 }
 
-/* Allocates the next block of the index as a fresh page of the given type (no WAL yet). */
-static Buffer
-NewBuildPage(IvfBuildState *bs, uint16 page_type)
-{
-	Buffer		buf = ReadBufferExtended(bs->index, bs->fork, P_NEW, RBM_NORMAL, NULL);
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	IvfInitPage(BufferGetPage(buf), page_type);
-	return buf;
-}
-
 /* Writes the meta placeholder, the parameter stream and an empty directory. */
 static void
 WriteModelPages(IvfBuildState *bs)
 {
-	Buffer		buf;
-	float	   *params = NULL;
-	Size		nparams = 0;
+	float	   *params;
+	Size		nparams = bs->codec->parameter_count();
 
-	buf = NewBuildPage(bs, IVF_PAGE_META);
-	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
+	IvfReserveMetaPage(bs->index, bs->fork);
 
 	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
-	nparams = bs->codec->parameter_count();
 	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 	IvfGuard("ivf parameter export", [&]() {
 		std::vector<float> p = bs->codec->parameters();
@@ -385,100 +369,18 @@ WriteModelPages(IvfBuildState *bs)
 	bs->param_floats = nparams;
 
 	/* the stream: centroids, then codec parameters */
-	bs->blob_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
-	bs->blob_pages = 0;
 	{
 		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
 		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
-		Page		page = NULL;
-		Size		used = IVF_PAGE_CAPACITY;
 
-		buf = InvalidBuffer;
-		for (int p = 0; p < 2; p++)
-		{
-			for (Size done = 0; done < sizes[p];)
-			{
-				Size		n;
-
-				if (used == IVF_PAGE_CAPACITY)
-				{
-					if (BufferIsValid(buf))
-					{
-						MarkBufferDirty(buf);
-						UnlockReleaseBuffer(buf);
-					}
-					buf = NewBuildPage(bs, IVF_PAGE_BLOB);
-					page = BufferGetPage(buf);
-					used = 0;
-					bs->blob_pages++;
-				}
-				n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
-				memcpy((char *) page + IVF_PAGE_DATA_START + used, parts[p] + done, n);
-				used += n;
-				done += n;
-				((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
-			}
-		}
-		if (BufferIsValid(buf))
-		{
-			MarkBufferDirty(buf);
-			UnlockReleaseBuffer(buf);
-		}
+		IvfWriteBlob(bs->index, bs->fork, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
 	}
 	pfree(params);
 
-	bs->dir_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
-	bs->dir_pages = (bs->lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
-	for (uint32 i = 0; i < bs->dir_pages; i++)
-	{
-		buf = NewBuildPage(bs, IVF_PAGE_DIRECTORY);
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
 	for (int i = 0; i < bs->lists; i++)
 		bs->dir[i].head = bs->dir[i].insert = InvalidBlockNumber;
-}
-
-/* Appends n entries of one list to its newest page, opening pages as they fill. */
-static void
-AppendToList(IvfBuildState *bs, int list, const char *entries, int n)
-{
-	int			capacity = IvfPageCapacity(bs->entry_size);
-
-	while (n > 0)
-	{
-		Buffer		buf;
-		Page		page;
-		int			count;
-		int			take;
-
-		if (bs->dir[list].head == InvalidBlockNumber)
-			count = capacity;
-		else
-		{
-			buf = ReadBufferExtended(bs->index, bs->fork, bs->dir[list].head, RBM_NORMAL, NULL);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			count = IvfPageEntryCount(BufferGetPage(buf), bs->entry_size);
-			if (count >= capacity)
-				UnlockReleaseBuffer(buf);
-		}
-		if (count >= capacity)
-		{
-			buf = NewBuildPage(bs, IVF_PAGE_DATA);
-			IvfPageGetOpaque(BufferGetPage(buf))->next = bs->dir[list].head;
-			bs->dir[list].head = bs->dir[list].insert = BufferGetBlockNumber(buf);
-			count = 0;
-		}
-		page = BufferGetPage(buf);
-		take = Min(n, capacity - count);
-		memcpy(IvfPageEntry(page, bs->entry_size, count), entries, (Size) take * bs->entry_size);
-		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + (count + take) * bs->entry_size;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		entries += (Size) take * bs->entry_size;
-		n -= take;
-	}
 }
 
 /* Assigns, encodes and appends the rows gathered in the batch. */
@@ -530,7 +432,8 @@ FlushBatch(IvfBuildState *bs)
 
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
-		AppendToList(bs, list, sorted + (Size) i * bs->entry_size, j - i);
+		IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
+					   j - i);
 		i = j;
 	}
 	pfree(start);
@@ -589,57 +492,36 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 static void
 FinishIndex(IvfBuildState *bs)
 {
-	ForkNumber	fork = bs->fork;
-	Buffer		buf;
-	Page		page;
-	IvfMetaPage meta;
+	IvfMetaPageData meta;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_WRITE);
-	for (uint32 p = 0; p < bs->dir_pages; p++)
-	{
-		int			first = p * IVF_LISTS_PER_DIR_PAGE;
-		int			n = Min(IVF_LISTS_PER_DIR_PAGE, bs->lists - first);
+	IvfWriteDirectory(bs->index, bs->fork, bs->dir_start, bs->dir, bs->lists);
 
-		buf = ReadBufferExtended(bs->index, fork, bs->dir_start + p, RBM_NORMAL, NULL);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		memcpy(PageGetContents(page), bs->dir + first, sizeof(IvfListData) * n);
-		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfListData) * n;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	memset(&meta, 0, sizeof(meta));
+	meta.magic = IVF_MAGIC;
+	meta.version = IVF_VERSION;
+	meta.nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
+	meta.dims = bs->dims;
+	meta.metric = bs->metric;
+	meta.quantizer = bs->quantizer;
+	meta.lists = bs->lists;
+	meta.pq_m = bs->pq_m;
+	meta.residual = bs->residual;
+	meta.entry_size = bs->entry_size;
+	meta.untrained = bs->rows_seen < bs->lists;
+	meta.blob_start = bs->blob_start;
+	meta.blob_pages = bs->blob_pages;
+	meta.centroid_floats = (uint64) bs->lists * bs->dims;
+	meta.param_floats = bs->param_floats;
+	meta.dir_start = bs->dir_start;
+	meta.dir_pages = bs->dir_pages;
+	meta.build_rows = bs->indtuples;
+	meta.trained_rows = bs->nsample;
+	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
+	IvfWriteMetaPage(bs->index, bs->fork, &meta);
 
-	buf = ReadBufferExtended(bs->index, fork, IVF_METAPAGE_BLKNO, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	meta = IvfPageGetMeta(page);
-	memset(meta, 0, sizeof(IvfMetaPageData));
-	meta->magic = IVF_MAGIC;
-	meta->version = IVF_VERSION;
-	meta->nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
-	meta->dims = bs->dims;
-	meta->metric = bs->metric;
-	meta->quantizer = bs->quantizer;
-	meta->lists = bs->lists;
-	meta->pq_m = bs->pq_m;
-	meta->residual = bs->residual;
-	meta->entry_size = bs->entry_size;
-	meta->untrained = bs->rows_seen < bs->lists;
-	meta->blob_start = bs->blob_start;
-	meta->blob_pages = bs->blob_pages;
-	meta->centroid_floats = (uint64) bs->lists * bs->dims;
-	meta->param_floats = bs->param_floats;
-	meta->dir_start = bs->dir_start;
-	meta->dir_pages = bs->dir_pages;
-	meta->build_rows = bs->indtuples;
-	meta->trained_rows = bs->nsample;
-	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
-	((PageHeader) page)->pd_lower = ((char *) meta - (char *) page) + sizeof(IvfMetaPageData);
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
-
-	if (RelationNeedsWAL(bs->index) || fork == INIT_FORKNUM)
-		log_newpage_range(bs->index, fork, 0, RelationGetNumberOfBlocksInFork(bs->index, fork), true);
+	if (RelationNeedsWAL(bs->index) || bs->fork == INIT_FORKNUM)
+		log_newpage_range(bs->index, bs->fork, 0, RelationGetNumberOfBlocksInFork(bs->index, bs->fork), true);
 }
 
 /* Builds the whole index into the given fork. */

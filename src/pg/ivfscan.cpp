@@ -230,21 +230,20 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	Relation	index = scan->indexRelation;
 	IvfScanState *st = so->st;
 	int			entry_size = so->meta.entry_size;
-	BlockNumber blkno = IvfGetList(index, &so->meta, list).head;
 	bool		null_query = so->null_query;
+	Buffer		buf;
 
 	IvfGuard("ivf list setup", [&]() {
 		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
 		st->bounds.resize(IvfPageCapacity(entry_size));
 		st->approx.resize(IvfPageCapacity(entry_size));
 	});
-	while (BlockNumberIsValid(blkno))
+	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
+		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
 	{
-		Buffer		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_SHARE, NULL);
 		Page		page = BufferGetPage(buf);
-		int			n;
+		int			n = IvfPageEntryCount(page, entry_size);
 
-		n = IvfPageEntryCount(page, entry_size);
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
@@ -266,10 +265,9 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				st->pending.push_back(c);
 			}
 		});
-		blkno = IvfPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
-		CHECK_FOR_INTERRUPTS();
 	}
+	/* not per page: the walk always holds a page lock, which holds interrupts off */
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* Moves pending rows into the heap: all of them, or only the batch_rows nearest by estimate. */
