@@ -97,7 +97,7 @@ typedef IvfMetaPageData *IvfMetaPage;
 /* One directory slot per list */
 typedef struct IvfListData
 {
-	BlockNumber head;			/* first page; chain follows opaque->next */
+	BlockNumber head;			/* first page (invalid: no page); chain follows opaque->next */
 	BlockNumber insert;			/* page inserts try first; they walk on from it */
 } IvfListData;
 
@@ -151,7 +151,7 @@ extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, Bloc
 extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
 							  int lists);
 extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
-extern void IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
+extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
 							  BlockNumber to);
 extern int	IvfPageCapacity(int entry_size);
 extern int	IvfPageEntryCount(Page page, int entry_size);
@@ -169,6 +169,7 @@ extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, i
 extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char *entry);
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
+extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

@@ -4,8 +4,9 @@
  * data pages are laid out (see ivf.h), and how list chains are walked,
  * extended and shortened.
  *
- * A list is a chain of data pages from its head (fixed once the list has a
- * page) to its tail; new pages are linked after the tail.  Data pages hold
+ * A list is a chain of data pages from its head to its tail; new pages are
+ * linked after the tail, and only VACUUM changes the head (of a list that
+ * has one), when the head is empty.  Data pages hold
  * fixed-size entries packed from the page header up to pd_lower.
  *
  * Locking, for every process: the directory page before data pages, data
@@ -14,11 +15,15 @@
  * is released, and the head before the directory page), so no process ever
  * holds the number of a list page without a lock on the page or on the page
  * (or directory slot) that points to it.  VACUUM unlinks an empty page only
- * while holding it and its predecessor exclusively, and never the head or the
- * page the directory's insert slot pointed to when it read the slot; inserts
- * move that slot only to a page they have just appended to.  Hence once a
- * page is unlinked nobody can reach it again, and it goes to the free space
- * map at once, to be reused by any list.
+ * while holding it and its predecessor exclusively, re-checking that it is
+ * empty, and never the page the directory's insert slot points to (it reads
+ * the slot before its pass, and frees the page the slot pointed to only after
+ * moving the slot away under the directory's exclusive lock, which waits for
+ * every inserter that read the old slot to lock that page first); an empty
+ * head is unlinked the same way, holding the directory page and the head.
+ * Inserts move the slot only to a page they have just appended to.
+ * Hence once a page is unlinked nobody can reach it again, and it goes to the
+ * free space map at once, to be reused by any list.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -259,11 +264,15 @@ IvfGetList(Relation index, const IvfMetaPageData *meta, int list)
 	return result;
 }
 
-/* Points a list's insert slot at `to`, unless someone changed it from `from` meanwhile; no data page may be locked. */
-void
+/*
+ * Points a list's insert slot at `to`, unless someone changed it from `from`
+ * meanwhile (then false); no data page may be locked.
+ */
+bool
 IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from, BlockNumber to)
 {
 	Buffer		buf = ReadBuffer(index, IvfListDirBlock(meta, list));
+	bool		moved = false;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	if (IvfDirSlot(BufferGetPage(buf), list)->insert == from)
@@ -273,8 +282,10 @@ IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNu
 
 		IvfDirSlot(page, list)->insert = to;
 		GenericXLogFinish(state);
+		moved = true;
 	}
 	UnlockReleaseBuffer(buf);
+	return moved;
 }
 
 /* Entries one data page holds. */
@@ -558,7 +569,7 @@ IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAcces
 	buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_EXCLUSIVE, strategy);
 	page = BufferGetPage(buf);
 	*next = IvfPageNext(page);
-	if (IvfPageEntryCount(page, 1) == 0)
+	if (((PageHeader) page)->pd_lower == IVF_PAGE_DATA_START)	/* no entries */
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 
@@ -571,5 +582,48 @@ IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAcces
 	UnlockReleaseBuffer(pbuf);
 	if (freed)
 		RecordFreeIndexPage(index, blkno);
+	return freed;
+}
+
+/*
+ * VACUUM: unlinks a list's head page if it is empty (the next page becomes
+ * the head; a list with no page left is empty again) and hands it to the
+ * free space map.  No page may be locked by the caller.  False when the
+ * head has entries.
+ */
+bool
+IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy)
+{
+	Buffer		dirbuf = ReadBuffer(index, IvfListDirBlock(meta, list));
+	BlockNumber head;
+	BlockNumber next;
+	Buffer		buf;
+	bool		freed = false;
+
+	LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+	head = IvfDirSlot(BufferGetPage(dirbuf), list)->head;
+	if (!BlockNumberIsValid(head))
+	{
+		UnlockReleaseBuffer(dirbuf);
+		return false;
+	}
+	buf = IvfReadDataPage(index, head, BUFFER_LOCK_EXCLUSIVE, strategy);
+	next = IvfPageNext(BufferGetPage(buf));
+	if (((PageHeader) BufferGetPage(buf))->pd_lower == IVF_PAGE_DATA_START)	/* no entries */
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		IvfListData *slot = IvfDirSlot(GenericXLogRegisterBuffer(state, dirbuf, 0), list);
+
+		slot->head = next;
+		if (slot->insert == head || !BlockNumberIsValid(next))
+			slot->insert = next;
+		IvfInitPage(GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE), IVF_PAGE_FREE);
+		GenericXLogFinish(state);
+		freed = true;
+	}
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(dirbuf);
+	if (freed)
+		RecordFreeIndexPage(index, head);
 	return freed;
 }

@@ -12,8 +12,8 @@
  *
  * Locking (see ivfpage.cpp): one data page is locked at a time, except while
  * a page is unlinked (its predecessor, then the page), and the directory
- * only with no data page locked.  The head of a list and the page its insert
- * slot pointed to when the pass began are never unlinked.
+ * only with no data page locked, or with the head after the directory.  The
+ * page a list's insert slot points to is never unlinked (see ivfpage.cpp).
  */
 #include "pg.h"
 #include "ivf.h"
@@ -52,7 +52,8 @@ VacuumPage(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, Buffer buf, int 
 
 /*
  * Walks one list: compacts every page, unlinks and frees the emptied ones,
- * then points the insert slot at the first page left with room.
+ * then points the insert slot at the first page left with room, and frees
+ * the old insert page and the head too if they were left empty.
  */
 static void
 VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPageData *meta, int list,
@@ -64,6 +65,9 @@ VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPag
 	BlockNumber prev = InvalidBlockNumber;
 	BlockNumber blkno = slot.head;
 	BlockNumber room = InvalidBlockNumber;
+	BlockNumber insert_prev = InvalidBlockNumber;	/* the page before slot.insert */
+	bool		insert_empty = false;
+	bool		head_empty = false;
 
 	while (BlockNumberIsValid(blkno))
 	{
@@ -90,11 +94,31 @@ VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPag
 		stats->num_index_tuples += kept;
 		if (!BlockNumberIsValid(room) && kept < capacity)
 			room = blkno;
+		if (blkno == slot.head)
+			head_empty = kept == 0;
+		if (blkno == slot.insert)
+		{
+			insert_prev = prev;
+			insert_empty = kept == 0;
+		}
 		prev = blkno;
 		blkno = next;
 	}
-	if (BlockNumberIsValid(room) && room != slot.insert)
-		IvfMoveInsertSlot(index, meta, list, slot.insert, room);
+	if (BlockNumberIsValid(room) && room != slot.insert &&
+		IvfMoveInsertSlot(index, meta, list, slot.insert, room) &&
+		insert_empty && BlockNumberIsValid(insert_prev) &&
+		IvfListFreePage(index, insert_prev, slot.insert, info->strategy, &blkno))
+	{
+		stats->pages_deleted++;
+		stats->pages_newly_deleted++;
+		stats->pages_free++;
+	}
+	if (head_empty && IvfListFreeHead(index, meta, list, info->strategy))
+	{
+		stats->pages_deleted++;
+		stats->pages_newly_deleted++;
+		stats->pages_free++;
+	}
 }
 
 /* ambulkdelete: removes the entries of dead heap rows from every list. */
