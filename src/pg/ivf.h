@@ -10,7 +10,8 @@
  *                           page header up to pd_lower, chained per list
  *                           from head to tail; and free pages (unlinked by
  *                           VACUUM, listed in the free space map)
- * Only ivfpage.cpp reads or writes this layout.
+ * Only ivfpage.cpp reads or writes this layout; ivflist.cpp walks, grows and
+ * shrinks the chains through it.
  */
 #ifndef PG_IVF_IVF_H
 #define PG_IVF_IVF_H
@@ -151,21 +152,29 @@ extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, Bloc
 extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
 							  int lists);
 extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
-extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
-							  BlockNumber to);
+extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
+extern IvfListData *IvfDirSlot(Page page, int list);
 extern int	IvfPageCapacity(int entry_size);
 extern int	IvfPageEntryCount(Page page, int entry_size);
 extern char *IvfPageEntry(Page page, int entry_size, int i);
+extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
 extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
-extern BlockNumber IvfPageNext(Page page);
+extern void IvfPageSetNext(Page page, BlockNumber next);
+extern bool IvfPageIsEmpty(Page page);
+extern bool IvfPageIsFree(Page page);
 extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
+extern BlockNumber IvfPageNext(Page page);
+extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size,
+						   const char *entries, int n);
+
+/* ivflist.cpp: list chains under concurrency (walk, append, VACUUM's unlinking) */
+extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
+							  BlockNumber to);
 extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
 							   BufferAccessStrategy strategy);
 extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
 extern void IvfCountList(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy,
 						 int64 *rows, int32 *pages);
-extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size,
-						   const char *entries, int n);
 extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char *entry);
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);

@@ -1,7 +1,7 @@
 /*
  * ivfinsert.cpp — aminsert: a new row is prepared as at build (IvfPrepareRow),
  * goes to its nearest list, encoded with the trained codec, and is appended
- * to the list by the page layer (IvfListAppend in ivfpage.cpp, which also
+ * to the list by the page layer (IvfListAppend in ivflist.cpp, which also
  * describes the locking): on the insert page, else on the first later page
  * with room, else on a new tail page taken from the free space map or by
  * extending the index.

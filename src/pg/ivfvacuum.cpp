@@ -10,10 +10,10 @@
  * the free space map before the index is extended, so a table under churn
  * keeps an index of about its built size.
  *
- * Locking (see ivfpage.cpp): one data page is locked at a time, except while
+ * Locking (see ivflist.cpp): one data page is locked at a time, except while
  * a page is unlinked (its predecessor, then the page), and the directory
  * only with no data page locked, or with the head after the directory.  The
- * page a list's insert slot points to is never unlinked (see ivfpage.cpp).
+ * page a list's insert slot points to is never unlinked (see ivflist.cpp).
  */
 #include "pg.h"
 #include "ivf.h"
