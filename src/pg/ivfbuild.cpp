@@ -5,7 +5,7 @@
  *   2. k-means on the sample (src/core)
  *   3. train the quantizer on the sample's residuals
  *   4. assign and encode every row (second heap scan, in batches) and append
- *      it to its list's newest page through the buffer manager
+ *      it at its list's tail (IvfBuildAppend) through the buffer manager
  *   5. write the directory and meta page, then WAL-log every page at once
  *
  * C++ objects that must live across PostgreSQL calls (the trained codec) are
