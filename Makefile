@@ -11,9 +11,13 @@ MODULE_big = pg_ivf
 
 PG_CONFIG ?= pg_config
 
+# src/core: pure C++; src/gpu: pure C++, the CUDA module's loader and the
+# CPU/GPU assigner factory; src/pg: the glue.  cuda/ builds only
+# pg_ivf_cuda.so (cuda/cuda.mk).
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+GPU_SRCS  = $(sort $(wildcard src/gpu/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
-OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+OBJS      = $(CORE_SRCS:.cpp=.o) $(GPU_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
@@ -25,6 +29,10 @@ EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -O3 -fopenmp -fno-math-errno -Wno-missing-field-initializers
 SHLIB_LINK  = -fopenmp -lstdc++
+
+# The path pg_ivf.so loads the CUDA module from, and only from.
+CUDA_MODULE_PATH := $(shell $(PG_CONFIG) --pkglibdir 2>/dev/null)/pg_ivf_cuda.so
+src/pg/ivfgpu.o: override CPPFLAGS += -DPG_IVF_CUDA_MODULE_PATH='"$(CUDA_MODULE_PATH)"'
 
 # Bitcode for PostgreSQL's JIT inliner adds nothing for this code.
 override with_llvm = no
@@ -85,4 +93,4 @@ demo-stop:
 	@bash scripts/demo-stop.sh
 
 # Every object depends on every header: the headers are few and change together.
-$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
+$(OBJS): $(wildcard src/core/*.h src/gpu/*.h src/pg/*.h)

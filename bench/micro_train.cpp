@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "../src/core/kmeans.h"
-#include "../src/core/pq.h"
+#include "core/kmeans.h"
+#include "core/pq.h"
 
 namespace {
 

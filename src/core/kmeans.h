@@ -1,7 +1,7 @@
 // k-means, written once.  Seeding, centroid update, empty-cluster split and
 // convergence live here; only the assignment step varies (the CPU kernel here,
-// the GPU backend in cuda/), so every caller trains through train_kmeans() or
-// its batched form, which share one Lloyd iteration.
+// the GPU backend in src/gpu/ and cuda/), so every caller trains through
+// train_kmeans() or its batched form, which share one Lloyd iteration.
 #pragma once
 #ifdef POSTGRES_H
 #error "src/core headers must not be included after postgres.h"

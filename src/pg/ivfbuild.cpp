@@ -21,6 +21,7 @@
 
 
 namespace core = pg_ivf::core;
+namespace gpu = pg_ivf::gpu;
 
 #define IVF_MAX_DEFAULT_SAMPLE	1000000
 #define IVF_SAMPLE_PER_LIST		128
@@ -56,7 +57,7 @@ typedef struct IvfBuildState
 	/* steps 2-3 */
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
-	IvfBuildAssigner *assigner; /* step 4's; new'd, deleted like codec */
+	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
 
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
@@ -323,7 +324,7 @@ DeleteCodec(void *p)
 static void
 DeleteAssigner(void *p)
 {
-	delete static_cast<IvfBuildAssigner *>(p);
+	delete static_cast<core::Assigner *>(p);
 }
 
 /* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
@@ -339,7 +340,8 @@ TrainModel(IvfBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads, bs->sample, bs->nsample);
+		std::unique_ptr<core::Assigner> assigner =
+			gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
 
 		params.k = bs->lists;
@@ -353,17 +355,17 @@ TrainModel(IvfBuildState *bs)
 			pgstat_progress_update_multi_param(2, index, val);
 		};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
-													   assigner, hooks);
+													   *assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
 		if (bs->nsample > 0)
-			assigner.assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
-							labels, dist2, hooks);
+			assigner->assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
+							 labels, dist2, hooks);
 	});
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads);
+		std::unique_ptr<core::Assigner> assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads);
 		core::CodecOptions options;
 
 		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
@@ -373,7 +375,7 @@ TrainModel(IvfBuildState *bs)
 		options.seed = IVF_SEED;
 		options.threads = bs->threads;
 		codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
-												  bs->centroids, labels, assigner, hooks));
+												  bs->centroids, labels, *assigner, hooks));
 	});
 	IvfDeleteOnReset(bs->cxt, DeleteCodec, codec);
 	bs->codec = codec;
@@ -617,7 +619,8 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 
 	/* one assigner for every batch: a GPU one keeps its context and centroids */
 	IvfGuard("ivf row assignment", [&]() {
-		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
+		bs->assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, NULL, 0,
+										  bs->centroids).release();
 	});
 	IvfDeleteOnReset(bs->cxt, DeleteAssigner, bs->assigner);
 

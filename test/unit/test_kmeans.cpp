@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "../../src/core/hooks.h"
-#include "../../src/core/kmeans.h"
-#include "../../src/core/kmeans_math.h"
+#include "core/hooks.h"
+#include "core/kmeans.h"
+#include "core/kmeans_math.h"
 
 namespace pg_ivf::core {
 namespace {
