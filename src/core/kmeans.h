@@ -55,7 +55,6 @@ public:
     // updates on the host.  This default always returns false.
     virtual bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
                                   const uint64_t* order, float* centroids, const Hooks& hooks);
-    virtual const char* name() const = 0;
 };
 
 // ||x||^2 + ||c||^2 - 2 x.c by fixed row blocks through a register-blocked
@@ -68,7 +67,6 @@ public:
     explicit CpuAssigner(int threads);
     void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
                 int32_t* labels, float* dist2, const Hooks& hooks) override;
-    const char* name() const override { return "cpu"; }
 private:
     int threads_;
 };
@@ -78,7 +76,6 @@ class ReferenceAssigner final : public Assigner {
 public:
     void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
                 int32_t* labels, float* dist2, const Hooks& hooks) override;
-    const char* name() const override { return "reference"; }
 };
 
 struct KMeansParams {

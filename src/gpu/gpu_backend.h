@@ -81,7 +81,6 @@ public:
     // k-means sample); false otherwise, and the host updates.
     bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
                           const uint64_t* order, float* centroids, const core::Hooks& hooks) override;
-    const char* name() const override { return "gpu"; }
 
     // Whether the last assign() read pinned rows on the device (tests).
     bool last_call_pinned() const { return pinned_; }

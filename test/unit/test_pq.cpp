@@ -217,7 +217,6 @@ struct BatchRecorder final : Assigner {
         cpu.assign_batch(jobs, count, n, k, d, h);
     }
     bool batches() const override { return true; }
-    const char* name() const override { return "recorder"; }
 };
 
 // The sub-quantizers train side by side, and each codebook is exactly what
