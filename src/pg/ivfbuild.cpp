@@ -210,14 +210,38 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
 															bs->dims, bs->pq_m));
 	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
+	{
+		if (bs->quantizer == IVF_QUANTIZER_PQ)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = 'pq' and pq_m = %d",
+							bs->dims, bs->pq_m),
+					 errhint("Choose a pq_m of at most %d, such as %d.",
+							 (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset), DefaultPqM(bs->dims))));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = '%s'",
-						bs->dims, bs->quantizer == IVF_QUANTIZER_FLAT ? "flat" : "sq8"),
+						bs->dims, IvfQuantizerName(bs->quantizer)),
 				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
 						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
+	}
 
 	bs->device = IvfChooseBuildDevice(index, bs->threads);
+}
+
+/* The quantizer the index's settings ask for, as core trains it and sizes its training. */
+static core::CodecOptions
+IndexCodecOptions(const IvfBuildState *bs)
+{
+	core::CodecOptions o;
+
+	o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
+	o.metric = static_cast<core::Metric>(bs->metric);
+	o.m = bs->pq_m;
+	o.residual = bs->residual;
+	o.seed = IVF_SEED;
+	o.threads = bs->threads;
+	return o;
 }
 
 /* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
@@ -227,13 +251,7 @@ TrainingBytes(IvfBuildState *bs, int64 s, int lists)
 	Size		bytes = (Size) s * bs->dims * sizeof(float);
 
 	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
-	{
-		core::CodecOptions o;
-
-		o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		o.m = bs->pq_m;
-		bytes += core::codec_training_memory_bytes(o, s, bs->dims);
-	}
+	bytes += core::codec_training_memory_bytes(IndexCodecOptions(bs), s, bs->dims);
 	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
 	return bytes;
 }
@@ -366,15 +384,8 @@ TrainModel(IvfBuildState *bs)
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		std::unique_ptr<core::Assigner> assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads);
-		core::CodecOptions options;
 
-		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		options.metric = static_cast<core::Metric>(bs->metric);
-		options.m = bs->pq_m;
-		options.residual = bs->residual;
-		options.seed = IVF_SEED;
-		options.threads = bs->threads;
-		codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
+		codec = new core::Codec(core::train_codec(IndexCodecOptions(bs), bs->sample, bs->nsample, bs->dims,
 												  bs->centroids, labels, *assigner, hooks));
 	});
 	IvfDeleteOnReset(bs->cxt, DeleteCodec, codec);
