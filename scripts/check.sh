@@ -13,21 +13,24 @@ trap 'cluster_stop; rm -rf "$log"' EXIT
 passed=0 failed=0 skipped=0
 status=0
 
+# Runs one GoogleTest binary through its make target and adds its counts; a
+# run that reports neither passes nor failures (a build error) is one failure.
+run_gtest() {  # make target, what it tests
+  local out="$log/$1.out" p f s
+  if $MAKE -s "$1" 2>&1 | tee "$out"; then :; else status=1; fi
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+  [ -z "$p" ] && [ -z "$f" ] && { echo "$2 did not run"; failed=$((failed + 1)); status=1; }
+  return 0
+}
+
 echo "== unit tests (GoogleTest)"
-if $MAKE -s unit 2>&1 | tee "$log/unit.out"; then :; else status=1; fi
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
-[ -z "$p" ] && [ -z "$f" ] && { echo "unit tests did not run"; failed=$((failed + 1)); status=1; }
+run_gtest unit "unit tests"
 
 echo "== GPU tests (kernels simulated on the CPU; device tests are skipped without a GPU)"
-if $MAKE -s check-gpu 2>&1 | tee "$log/gpu.out"; then :; else status=1; fi
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
-[ -z "$p" ] && [ -z "$f" ] && { echo "GPU tests did not run"; failed=$((failed + 1)); status=1; }
+run_gtest check-gpu "GPU tests"
 
 echo "== build and install"
 if ! { $MAKE -s -j2 && $MAKE -s install; } >"$log/build.out" 2>&1; then

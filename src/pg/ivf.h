@@ -34,13 +34,17 @@
 #define IVF_PAGE_DATA		4
 #define IVF_PAGE_FREE		5	/* unlinked by VACUUM; reused through the FSM */
 
-/* Quantizers and metrics: the same numbers as pg_ivf::core's enums */
-#define IVF_QUANTIZER_SQ8	0
-#define IVF_QUANTIZER_PQ	1
-#define IVF_QUANTIZER_FLAT	2
-#define IVF_METRIC_L2		0
-#define IVF_METRIC_IP		1
-#define IVF_METRIC_COSINE	2
+/*
+ * Quantizers and metrics, as the meta page, the reloption and the operator
+ * classes' support function store them: names for core's enums, which are
+ * the one definition of their numbers.
+ */
+#define IVF_QUANTIZER_SQ8	((int) pg_ivf::core::QuantizerKind::kSq8)
+#define IVF_QUANTIZER_PQ	((int) pg_ivf::core::QuantizerKind::kPq)
+#define IVF_QUANTIZER_FLAT	((int) pg_ivf::core::QuantizerKind::kFlat)
+#define IVF_METRIC_L2		((int) pg_ivf::core::Metric::kL2)
+#define IVF_METRIC_IP		((int) pg_ivf::core::Metric::kInnerProduct)
+#define IVF_METRIC_COSINE	((int) pg_ivf::core::Metric::kCosine)
 
 /* Build phases reported in pg_stat_progress_create_index */
 #define PROGRESS_IVF_PHASE_SAMPLE	2

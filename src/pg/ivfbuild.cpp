@@ -21,6 +21,7 @@
 
 
 namespace core = pg_ivf::core;
+namespace gpu = pg_ivf::gpu;
 
 #define IVF_MAX_DEFAULT_SAMPLE	1000000
 #define IVF_SAMPLE_PER_LIST		128
@@ -57,7 +58,7 @@ typedef struct IvfBuildState
 	/* steps 2-3 */
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
-	IvfBuildAssigner *assigner; /* step 4's; new'd, deleted like codec */
+	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
 
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
@@ -163,14 +164,38 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
 															bs->dims, bs->pq_m));
 	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
+	{
+		if (bs->quantizer == IVF_QUANTIZER_PQ)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = 'pq' and pq_m = %d",
+							bs->dims, bs->pq_m),
+					 errhint("Choose a pq_m of at most %d, such as %d.",
+							 (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset), DefaultPqM(bs->dims))));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = '%s'",
-						bs->dims, bs->quantizer == IVF_QUANTIZER_FLAT ? "flat" : "sq8"),
+						bs->dims, IvfQuantizerName(bs->quantizer)),
 				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
 						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
+	}
 
 	bs->device = IvfChooseBuildDevice(index, bs->threads);
+}
+
+/* The quantizer the index's settings ask for, as core trains it and sizes its training. */
+static core::CodecOptions
+IndexCodecOptions(const IvfBuildState *bs)
+{
+	core::CodecOptions o;
+
+	o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
+	o.metric = static_cast<core::Metric>(bs->metric);
+	o.m = bs->pq_m;
+	o.residual = bs->residual;
+	o.seed = IVF_SEED;
+	o.threads = bs->threads;
+	return o;
 }
 
 /* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
@@ -180,13 +205,7 @@ TrainingBytes(IvfBuildState *bs, int64 s, int lists)
 	Size		bytes = (Size) s * bs->dims * sizeof(float);
 
 	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
-	{
-		core::CodecOptions o;
-
-		o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		o.m = bs->pq_m;
-		bytes += core::codec_training_memory_bytes(o, s, bs->dims);
-	}
+	bytes += core::codec_training_memory_bytes(IndexCodecOptions(bs), s, bs->dims);
 	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
 	return bytes;
 }
@@ -277,7 +296,7 @@ DeleteCodec(void *p)
 static void
 DeleteAssigner(void *p)
 {
-	delete static_cast<IvfBuildAssigner *>(p);
+	delete static_cast<core::Assigner *>(p);
 }
 
 /* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
@@ -294,7 +313,8 @@ TrainModel(IvfBuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads, bs->sample, bs->nsample);
+		std::unique_ptr<core::Assigner> assigner =
+			gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
 
 		params.k = bs->lists;
@@ -313,28 +333,22 @@ TrainModel(IvfBuildState *bs)
 			pgstat_progress_update_multi_param(2, index, val);
 		};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
-													   assigner, hooks);
+													   *assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
 		if (bs->nsample > 0)
-			assigner.assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
-							labels, dist2, hooks);
+			assigner->assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
+							 labels, dist2, hooks);
 	});
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads);
-		core::CodecOptions options;
+		std::unique_ptr<core::Assigner> assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads);
 
-		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		options.metric = static_cast<core::Metric>(bs->metric);
-		options.m = bs->pq_m;
-		options.residual = bs->residual;
-		options.seed = IVF_SEED;
-		options.threads = bs->threads;
-		*codec_slot = codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
-																bs->centroids, labels, assigner, hooks));
+		codec = new core::Codec(core::train_codec(IndexCodecOptions(bs), bs->sample, bs->nsample, bs->dims,
+												  bs->centroids, labels, *assigner, hooks));
+		*codec_slot = codec;
 	});
 	bs->codec = codec;
 	if ((int) codec->entry_bytes() != bs->entry_size)
@@ -481,7 +495,8 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	/* one assigner for every batch: a GPU one keeps its context and centroids */
 	assigner_slot = IvfDeleteOnReset(bs->cxt, DeleteAssigner, NULL);
 	IvfGuard("ivf row assignment", [&]() {
-		*assigner_slot = bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
+		*assigner_slot = bs->assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, NULL, 0,
+															  bs->centroids).release();
 	});
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
