@@ -6,7 +6,7 @@
 #   make installcheck pg_regress against a server you already run (PGHOST/PGPORT/PGUSER)
 
 EXTENSION  = pg_ivf
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = pg_ivf
 
 PG_CONFIG ?= pg_config
@@ -16,6 +16,8 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Upgrade scripts from released versions, for ALTER EXTENSION pg_ivf UPDATE.
+DATA       = $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql)
 REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
