@@ -15,10 +15,10 @@
 #   - the pg_dump of the 0.1.0 database restores into this version with the
 #     same answers.
 # Prints "ok - ..." / "not ok - ..." per check, then
-# "upgrade: N passed, N failed, N skipped".  UPGRADE_KEEP=1 keeps the temp dir.
+# "upgrade: N passed, N failed, N skipped".  UPGRADE_KEEP=1 keeps the temp dir
+# (logs, answers, catalog listings, the dump, server.log).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 
 OLD_VERSION=0.1.0
 OLD_COMMIT=7a9e69b			# the 0.1.0 release
@@ -62,6 +62,7 @@ fi
 tmp=$(mktemp -d /tmp/pg_ivf_upgrade.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
+  [ -n "${CLUSTER_DIR:-}" ] && cp "$CLUSTER_DIR/server.log" "$tmp/server.log" 2>/dev/null
   cluster_stop 2>/dev/null
   if [ -n "${UPGRADE_KEEP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
@@ -97,22 +98,22 @@ psql_db() { local db=$1; shift; "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$
 # all the ids its scan returns, with every list probed; MODE index (the plan
 # must use the index) or exact (no index).
 answers() {
-  local db=$1 mode=$2 q m op idx set plan
+  local db=$1 mode=$2 q m op idx gucs plan sql
   for q in $QUANTIZERS; do
     for m in $METRICS; do
       op=${m#*:} idx=t_${q}_${m%%:*}
-      if [ "$mode" = index ]; then set="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS;"
-      else set="SET enable_indexscan = off; SET enable_bitmapscan = off;"; fi
+      if [ "$mode" = index ]; then gucs="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS;"
+      else gucs="SET enable_indexscan = off; SET enable_bitmapscan = off;"; fi
       local top="SELECT '$idx', qid, ARRAY(SELECT id FROM t_$q ORDER BY v $op queries.v LIMIT 10) FROM queries ORDER BY qid"
       local all="SELECT '$idx', 'all', md5(string_agg(id::text, ',' ORDER BY id)), count(*) FROM (SELECT id FROM t_$q
                  WHERE v IS NOT NULL ORDER BY v $op array_fill(0.25::real, ARRAY[16])::vector LIMIT 100000000) s"
       if [ "$mode" = index ]; then
         for sql in "$top" "$all"; do
-          plan=$(psql_db "$db" -c "$set" -c "EXPLAIN (COSTS OFF) $sql") || return 1
+          plan=$(psql_db "$db" -c "$gucs" -c "EXPLAIN (COSTS OFF) $sql") || return 1
           grep -q "Index Scan using $idx " <<<"$plan" || { echo "$idx: not used by: $sql"; echo "$plan"; return 1; }
         done
       fi
-      psql_db "$db" -c "$set" -c "$top" -c "$all" || return 1
+      psql_db "$db" -c "$gucs" -c "$top" -c "$all" || return 1
     done
   done
 }
