@@ -4,9 +4,11 @@
 #   make unit         build and run the GoogleTest unit tests of src/core
 #   make check        unit tests, install, then pg_regress and TAP tests on a throwaway cluster
 #   make installcheck pg_regress against a server you already run (PGHOST/PGPORT/PGUSER)
+#   make upgradecheck 0.1.0 from git history, then this build over it: ALTER EXTENSION UPDATE,
+#                     old indexes, catalog against a fresh install, pg_dump (also run by check)
 
 EXTENSION  = pg_ivf
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = pg_ivf
 
 PG_CONFIG ?= pg_config
@@ -20,6 +22,8 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(GPU_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Upgrade scripts from released versions, for ALTER EXTENSION pg_ivf UPDATE.
+DATA       = $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql)
 REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
@@ -50,7 +54,7 @@ UNIT_CXXFLAGS = $(CORE_CXXFLAGS) -g -Wall -Wextra -Wno-unused-parameter -Isrc
 # The optional CUDA module, its loader and the GPU tests (check-gpu).
 include cuda/cuda.mk
 
-.PHONY: unit check regress tap demo demo-stop bench-micro bench-train
+.PHONY: unit check upgradecheck regress tap demo demo-stop bench-micro bench-train
 
 # PGXS's own `check` refuses to run for extensions; ours runs everything on a
 # throwaway cluster, so PGXS is left out when `check` is the goal.
@@ -87,6 +91,12 @@ build/bench/micro_train: bench/micro_train.cpp $(CORE_SRCS) $(wildcard src/core/
 
 bench-train: build/bench/micro_train
 	build/bench/micro_train
+
+upgradecheck:
+	@PG_CONFIG='$(PG_CONFIG)' bash scripts/upgrade-check.sh
+
+print-version:
+	@echo $(EXTVERSION)
 
 print-regress:
 	@echo $(REGRESS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make check`: unit tests, build + install, pg_regress on a throwaway
-# cluster, then the TAP tests; ends with one summary line of all counts.
+# cluster, the TAP tests, then the upgrade from 0.1.0; ends with one summary
+# line of all counts.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
@@ -68,6 +69,17 @@ if ls test/t/*.pl >/dev/null 2>&1; then
     status=1; failed=$((failed + 1))
     for f in "$tapdir"/tmp_check/log/*; do echo "---- $f"; tail -50 "$f"; done 2>/dev/null
   fi
+fi
+
+echo "== upgrade from 0.1.0 (scripts/upgrade-check.sh)"
+bash scripts/upgrade-check.sh 2>&1 | tee "$log/upgrade.out"
+counts=$(sed -n 's/^upgrade: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log/upgrade.out" | tail -1)
+if [ -n "$counts" ]; then
+  read -r p f s <<<"$counts"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  [ "$f" -gt 0 ] && status=1
+else
+  echo "upgrade test did not finish"; failed=$((failed + 1)); status=1
 fi
 
 echo "check: $passed passed, $failed failed, $skipped skipped"

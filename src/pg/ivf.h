@@ -23,6 +23,8 @@
 #define IVF_VERSION			1
 #define IVF_PAGE_ID			0xFFA7
 #define IVF_METAPAGE_BLKNO	0
+/* Meta page format written by 0.1.0; IvfGetMetaPage reads this one up to IVF_VERSION */
+#define IVF_OLDEST_VERSION	1
 
 /* Support function: returns the metric code of the operator class. */
 #define IVF_METRIC_PROC		1

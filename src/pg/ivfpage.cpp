@@ -87,12 +87,16 @@ IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a valid ivf index", RelationGetRelationName(index))));
-	if (meta->version != IVF_VERSION)
+	/* Older formats stay readable (converted lazily); anything else needs a rebuild. */
+	if (meta->version < IVF_OLDEST_VERSION || meta->version > IVF_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf index \"%s\" has on-disk format version %u, this library reads %d",
-						RelationGetRelationName(index), meta->version, IVF_VERSION),
-				 errhint("REINDEX the index.")));
+				 errmsg("ivf index \"%s\" has on-disk format version %u, which this pg_ivf cannot read",
+						RelationGetRelationName(index), meta->version),
+				 errdetail("This pg_ivf reads format versions %d to %d.", IVF_OLDEST_VERSION, IVF_VERSION),
+				 errhint("Rebuild the index with REINDEX INDEX %s.",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
+													RelationGetRelationName(index)))));
 }
 
 /* Build only: block 0, to be filled by IvfWriteMetaPage once the build knows everything. */
