@@ -19,10 +19,17 @@
  * its exact distance, so a scan cannot hand over R rows, let the executor
  * settle them, and then continue: ending the scan is the only flush.
  *
- * When the probed rows run out and ivf.iterative_scan is on, the next
- * nearest lists are probed (up to ivf.max_probes).  Rows of a later batch
- * may have lower bounds below what was already returned, so the order
- * guarantee holds within each batch, not across batches.
+ * When the probed rows run out and ivf.iterative_scan is not off, the next
+ * ivf.probes nearest lists are probed (up to ivf.max_probes).  A row of a
+ * later batch may have a lower bound below the highest bound already
+ * reported, and the executor may already have released rows up to that
+ * bound, so the row could come out after a farther one.  relaxed_order
+ * accepts that (order holds within each batch).  strict_order drops such rows,
+ * as pgvector's HNSW does: every row handed over after the first batch has an
+ * exact distance at or above every bound reported before it, hence at or
+ * above every row the executor released, and ORDER BY holds across batches.
+ * The first batch is untouched, so an unfiltered query costs the same in
+ * every mode.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -97,6 +104,8 @@ struct IvfScanState
 	std::vector<IvfCandidate> heap;	/* min-heap on bound */
 	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
+	bool		strict = false;	/* ivf.iterative_scan = strict_order */
+	float		reported = -INFINITY;	/* highest bound handed over so far */
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
@@ -191,7 +200,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 
 	probes = Min(ivf_probes, so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
-		: !ivf_iterative_scan ? probes
+		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
 		: Max(probes, Min(ivf_max_probes, so->meta.lists));
 
@@ -206,6 +215,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
 		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
 			s->batch_rows = (size_t) ivf_pq_rerank;
+		s->strict = ivf_iterative_scan == IVF_ITERATIVE_STRICT;
 		s->degenerate = s->scanner->query_is_degenerate();
 		if (so->null_query)
 		{
@@ -272,13 +282,26 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	}
 }
 
-/* Moves pending rows into the heap: all of them, or only the batch_rows nearest by estimate. */
+/*
+ * Moves pending rows into the heap: all of them, or only the batch_rows
+ * nearest by estimate.  Under strict_order, rows bounded below what was
+ * already reported are dropped (nothing is reported before the first batch,
+ * so it keeps every row).
+ */
 static void
 FillHeap(IvfScanState *st)
 {
 	IvfGuard("ivf candidate ordering", [&]() {
 		std::vector<IvfCandidate> &p = st->pending;
 
+		if (st->strict && st->reported > -INFINITY)
+		{
+			float		floor = st->reported;
+
+			p.erase(std::remove_if(p.begin(), p.end(),
+								   [floor](const IvfCandidate &c) { return c.bound < floor; }),
+					p.end());
+		}
 		if (st->batch_rows > 0 && p.size() > st->batch_rows)
 		{
 			auto cut = p.end() - st->batch_rows;
@@ -337,6 +360,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		next = st->heap.back();
 		st->heap.pop_back();
 	});
+	if (next.bound > st->reported)
+		st->reported = next.bound;
 
 	scan->xs_heaptid = next.tid;
 	scan->xs_recheck = false;
