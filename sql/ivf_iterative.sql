@@ -50,22 +50,24 @@ INSERT INTO ivf_iter_q
 -- filter): rows returned, queries with a row nearer than the one before it,
 -- and whether every query got every row that matches (lim 50)
 CREATE FUNCTION ivf_iter_check(op text, lim int,
-	OUT queries bigint, OUT rows bigint, OUT out_of_order bigint, OUT all_rows boolean)
+	OUT queries bigint, OUT queries_total bigint, OUT rows bigint, OUT out_of_order bigint, OUT all_rows boolean)
 LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE format($q$
-		SELECT count(DISTINCT qid), count(*), count(DISTINCT qid) FILTER (WHERE d < prev),
+		SELECT count(DISTINCT qid), (SELECT count(*) FROM ivf_iter_q), count(*),
+			count(DISTINCT qid) FILTER (WHERE d < prev),
 			count(*) = 30 * count(DISTINCT qid)
 		FROM (SELECT q.qid, r.d, lag(r.d) OVER (PARTITION BY q.qid ORDER BY r.n) AS prev
 			FROM ivf_iter_q q,
 				unnest(ARRAY(SELECT t.v %1$s q.v FROM ivf_iter_t t WHERE t.id %% 100 = 7
 							 ORDER BY t.v %1$s q.v LIMIT %2$s)) WITH ORDINALITY AS r(d, n)) s
-	$q$, op, lim) INTO queries, rows, out_of_order, all_rows;
+	$q$, op, lim) INTO queries, queries_total, rows, out_of_order, all_rows;
 END $$;
 
--- one index at a time; every mode on it
+-- one index at a time; every mode on it.  share: rows returned over the 400
+-- that LIMIT 10 asks for (every query has 30 matching rows), to one decimal
 CREATE FUNCTION ivf_iter_modes(op text, opclass text, quantizer text)
-RETURNS TABLE (index text, mode text, queries bigint, rows bigint, ordered boolean, all_rows boolean)
+RETURNS TABLE (index text, mode text, share numeric, ordered boolean, all_rows boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
 	m text;
@@ -82,8 +84,7 @@ BEGIN
 		r := ivf_iter_check(op, 10);
 		index := opclass || ' ' || quantizer;
 		mode := m;
-		queries := r.queries;
-		rows := r.rows;
+		share := round(r.rows / (10.0 * r.queries_total), 1);
 		ordered := r.out_of_order = 0;
 		all_rows := NULL;
 		IF m = 'relaxed_order' THEN
@@ -102,8 +103,10 @@ CREATE INDEX ivf_iter_idx ON ivf_iter_t USING ivf (v vector_l2_ops) WITH (lists 
 EXPLAIN (COSTS OFF) SELECT id FROM ivf_iter_t WHERE id % 100 = 7 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 10;
 DROP INDEX ivf_iter_idx;
 
--- strict_order (the default) and off keep ORDER BY; relaxed_order gets every matching row
--- but not in order; off gets only the rows of the probed list
+-- strict_order (the default) and off keep ORDER BY; relaxed_order gets every
+-- matching row but not in order; off gets only the rows of the probed list;
+-- strict_order drops rows after the first batch (inner product: from every
+-- later batch; L2 and cosine: only those the first batch's bounds passed)
 SELECT * FROM ivf_iter_modes('<->', 'vector_l2_ops', 'sq8');
 SELECT * FROM ivf_iter_modes('<->', 'vector_l2_ops', 'pq');
 SELECT * FROM ivf_iter_modes('<->', 'vector_l2_ops', 'flat');
@@ -114,16 +117,22 @@ SELECT * FROM ivf_iter_modes('<=>', 'vector_cosine_ops', 'sq8');
 SELECT * FROM ivf_iter_modes('<=>', 'vector_cosine_ops', 'pq');
 SELECT * FROM ivf_iter_modes('<=>', 'vector_cosine_ops', 'flat');
 
--- ivf.pq_rerank ends a PQ scan after one batch of R rows: ordered in every mode
-SET ivf.pq_rerank = 20;
-SELECT index, mode, rows, ordered FROM ivf_iter_modes('<->', 'vector_l2_ops', 'pq');
+-- ivf.pq_rerank ends a PQ scan after one batch of R rows, in every mode:
+-- ordered, and the same rows whatever the mode
+SET ivf.probes = 5;
+SET ivf.pq_rerank = 100;
+SELECT index, mode, share, ordered FROM ivf_iter_modes('<->', 'vector_l2_ops', 'pq');
 RESET ivf.pq_rerank;
+SET ivf.probes = 1;
 
--- max_probes still bounds strict_order
+-- ivf.max_probes = 1 makes strict_order probe what off probes
 CREATE INDEX ivf_iter_idx ON ivf_iter_t USING ivf (v vector_l2_ops) WITH (lists = 30);
 SET ivf.max_probes = 1;
-SELECT rows <= 5 AS one_list FROM ivf_iter_check('<->', 10);
+CREATE TEMP TABLE ivf_iter_one AS SELECT rows FROM ivf_iter_check('<->', 10);
 RESET ivf.max_probes;
+SET ivf.iterative_scan = off;
+SELECT (SELECT rows FROM ivf_iter_one) = rows AS same_as_off FROM ivf_iter_check('<->', 10);
+RESET ivf.iterative_scan;
 
 DROP TABLE ivf_iter_t, ivf_iter_q;
 DROP FUNCTION ivf_iter_modes, ivf_iter_check;

@@ -24,12 +24,20 @@
  * later batch may have a lower bound below the highest bound already
  * reported, and the executor may already have released rows up to that
  * bound, so the row could come out after a farther one.  relaxed_order
- * accepts that (order holds within each batch).  strict_order drops such rows,
- * as pgvector's HNSW does: every row handed over after the first batch has an
- * exact distance at or above every bound reported before it, hence at or
- * above every row the executor released, and ORDER BY holds across batches.
+ * accepts that (order holds within each batch).  strict_order keeps ORDER BY
+ * across batches:
+ *   - after the first batch, a row whose bound is below the highest bound
+ *     already reported is dropped (pgvector's HNSW rule): every row handed
+ *     over has an exact distance at or above every row the executor released;
+ *   - under L2 and cosine each unprobed list gets a lower bound of the
+ *     distance of any row it holds (the Voronoi half-space between its
+ *     centroid and the nearest one, bounds.h), its rows' bounds are raised to
+ *     it, the remaining lists are probed in order of it, and no row is handed
+ *     over while an unprobed list's bound is below the row's: so nothing is
+ *     dropped after the second batch, and from there on the answer is exact
+ *     among the lists up to ivf.max_probes, at a cost that adapts to the query.
  * The first batch is untouched, so an unfiltered query costs the same in
- * every mode.
+ * every mode; the list bounds are computed only when a second batch starts.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -106,6 +114,9 @@ struct IvfScanState
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
 	bool		strict = false;	/* ivf.iterative_scan = strict_order */
 	float		reported = -INFINITY;	/* highest bound handed over so far */
+	bool		lists_tried = false;	/* strict: BoundUnprobedLists ran */
+	bool		lists_bounded = false;	/* strict: list_floor is set and orders list_order */
+	std::vector<float> list_floor;	/* strict: lower bound of any row of list_order[i] */
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
@@ -309,13 +320,73 @@ FillHeap(IvfScanState *st)
 			/* the nearest estimates go to the tail, which is cheap to cut off */
 			std::nth_element(p.begin(), cut, p.end(),
 							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.approx > b.approx; });
-			st->heap.assign(cut, p.end());
+			st->heap.insert(st->heap.end(), cut, p.end());
 		}
-		else
+		else if (st->heap.empty())
 			st->heap.swap(p);
+		else
+			st->heap.insert(st->heap.end(), p.begin(), p.end());
 		p.clear();
 		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 	});
+}
+
+/*
+ * strict_order, when the second batch starts: the lower bound of every
+ * unprobed list against the nearest list, and the unprobed lists reordered by
+ * it (ties keep the centroid order).  Inner product has no such bound.
+ */
+static void
+BoundUnprobedLists(IvfScanState *st, int dims)
+{
+	st->lists_tried = true;
+	IvfGuard("ivf list bounds", [&]() {
+		const IvfModel &model = *st->ref->model;
+		const float *nearest = model.centroids.data() + (size_t) st->list_order[0] * dims;
+		size_t		n = st->list_order.size();
+		std::vector<std::pair<float, int32_t>> ranked;
+
+		if (model.codec.metric == core::Metric::kInnerProduct || st->scanner->query_is_degenerate())
+			return;
+		ranked.reserve(n - st->next_list);
+		for (size_t i = st->next_list; i < n; i++)
+		{
+			int32_t		list = st->list_order[i];
+
+			ranked.emplace_back(st->scanner->list_lower_bound(nearest, model.centroids.data() + (size_t) list * dims),
+								list);
+		}
+		std::stable_sort(ranked.begin(), ranked.end(),
+						 [](const std::pair<float, int32_t> &a, const std::pair<float, int32_t> &b) {
+							 return a.first < b.first;
+						 });
+		st->list_floor.assign(n, -INFINITY);
+		for (size_t i = st->next_list; i < n; i++)
+		{
+			st->list_floor[i] = ranked[i - st->next_list].first;
+			st->list_order[i] = ranked[i - st->next_list].second;
+		}
+		st->lists_bounded = true;
+	});
+}
+
+/*
+ * Raises the bounds of the rows just read from a list to the list's bound.
+ * Under cosine a bound of 0 may be an entry outside the norm range the list
+ * bound covers (bounds.h), so those rows keep theirs.
+ */
+static void
+LiftBounds(IvfScanState *st, size_t from, float floor)
+{
+	bool		cosine = st->ref->model->codec.metric == core::Metric::kCosine;
+
+	for (size_t i = from; i < st->pending.size(); i++)
+	{
+		IvfCandidate &c = st->pending[i];
+
+		if (c.bound < floor && !(cosine && c.bound <= 0.0f))
+			c.bound = floor;
+	}
 }
 
 /* Probes the next batch of `ivf.probes` lists; false when none are left. */
@@ -328,9 +399,28 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 
 	if (st->next_list >= end)
 		return false;
+	if (st->strict && st->next_list > 0 && !st->lists_tried && !so->null_query)
+		BoundUnprobedLists(st, so->meta.dims);
 	for (; st->next_list < end; st->next_list++)
+	{
+		size_t		from = st->pending.size();
+
 		ProbeList(scan, so, st->list_order[st->next_list]);
+		if (st->lists_bounded)
+			LiftBounds(st, from, st->list_floor[st->next_list]);
+	}
 	return true;
+}
+
+/*
+ * strict_order: true when an unprobed list may hold a row nearer than the
+ * next row to hand over, so that list must be probed first.
+ */
+static bool
+MustProbeFirst(const IvfScanState *st)
+{
+	return st->lists_bounded && st->next_list < st->list_order.size() &&
+		st->heap.front().bound > st->list_floor[st->next_list];
 }
 
 bool
@@ -347,13 +437,18 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
 		ProbeNextLists(scan, so);
-	}
-	while (st->heap.empty())
-	{
-		if (st->pending.empty() && (st->refined || !ProbeNextLists(scan, so)))
-			return false;
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
+	}
+	while (st->heap.empty() || MustProbeFirst(st))
+	{
+		if (st->refined || !ProbeNextLists(scan, so))
+		{
+			if (st->heap.empty())
+				return false;
+			break;
+		}
+		FillHeap(st);
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
 		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
