@@ -7,6 +7,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_ivf;
 RESET client_min_messages;
 SET jit = off;
+-- CREATE EXTENSION loads the library only when it creates the extension
+LOAD 'pg_ivf';
 
 -- the setting
 SHOW ivf.iterative_scan;
