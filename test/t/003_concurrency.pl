@@ -108,12 +108,12 @@ SELECT CASE WHEN count(*) = 20 THEN 1 ELSE ('c_sq8 filtered check: ' || count(*)
 SELECT CASE WHEN count(*) = 20 THEN 1 ELSE ('c_flat filtered check: ' || count(*) || ' rows')::int END FROM (
 	SELECT id FROM c_flat WHERE id % 25 = 0 ORDER BY v <=> :q LIMIT 20) s;
 RESET ivf.iterative_scan;
-SELECT CASE WHEN bool_and(ok) IS NOT FALSE THEN 1 ELSE 'c_sq8 strict_order check: out of order'::text::int END FROM (
-	SELECT coalesce(d >= lag(d) OVER (), true) AS ok FROM (
-		SELECT v <-> :q AS d FROM c_sq8 WHERE id % 25 = 0 ORDER BY v <-> :q LIMIT 20) a) b;
-SELECT CASE WHEN bool_and(ok) IS NOT FALSE THEN 1 ELSE 'c_flat strict_order check: out of order'::text::int END FROM (
-	SELECT coalesce(d >= lag(d) OVER (), true) AS ok FROM (
-		SELECT v <=> :q AS d FROM c_flat WHERE id % 25 = 0 ORDER BY v <=> :q LIMIT 20) a) b;
+SELECT CASE WHEN bool_and(ok) IS NOT FALSE THEN 1 ELSE ('c_sq8 strict_order check: out of order: ' || string_agg(id || ' ' || d, ', '))::int END FROM (
+	SELECT id, d, coalesce(d >= lag(d) OVER (), true) AS ok FROM (
+		SELECT id, v <-> :q AS d FROM c_sq8 WHERE id % 25 = 0 ORDER BY v <-> :q LIMIT 20) a) b;
+SELECT CASE WHEN bool_and(ok) IS NOT FALSE THEN 1 ELSE ('c_flat strict_order check: out of order: ' || string_agg(id || ' ' || d, ', '))::int END FROM (
+	SELECT id, d, coalesce(d >= lag(d) OVER (), true) AS ok FROM (
+		SELECT id, v <=> :q AS d FROM c_flat WHERE id % 25 = 0 ORDER BY v <=> :q LIMIT 20) a) b;
 },
 	'vacuum.sql' => qq{VACUUM c_sq8;
 VACUUM c_flat;
