@@ -299,4 +299,65 @@ inline float lower_bound(const QueryBound& b, double approx, float err) {
     return round_down(lb);
 }
 
+/*
+ * LIST BOUND (L2 and cosine)
+ * ==========================
+ * Goal: for a list j and any other list i, a float lb_j <= D_op for every row
+ * stored in list j, from the centroids alone.  Rows are stored in the list
+ * whose centroid wins the assigner's arg-min of v_c = fl(||c||^2) - 2 fl(<x, c>)
+ * over the stored form x (the raw row under L2, y under cosine), at build and
+ * insert, on the CPU and the GPU alike (float sums of d products in any
+ * order).  By (F1), with T_c = ||c||^2 - 2 <x, c> and g = gamma_{d+2},
+ *     |v_c - T_c| <= g (||c||^2 + 2 ||x|| ||c||) + d 2^-146
+ * while no partial sum overflows (||c||^2 and ||x|| ||c|| below 2^125).  A row
+ * of list j has v_j <= v_i, hence T_j - T_i <= eps(x) with
+ *     eps(x) = g (||ci||^2 + ||cj||^2 + 2 ||x|| S) + d 2^-145,  S = ||ci|| + ||cj||.
+ * T_j - T_i = ||x - cj||^2 - ||x - ci||^2 = f(p) + 2 <x - p, ci - cj> for any
+ * point p, f(p) = ||p - cj||^2 - ||p - ci||^2, so with s = ||x - p|| and
+ * ||x|| <= ||p|| + s (Voronoi half-space, widened by eps):
+ *     s >= (f(p) - g (||ci||^2 + ||cj||^2 + 2 ||p|| S) - d 2^-145) / (2 ||ci - cj|| + 2 g S).
+ * A row nearer than that bound has ||x|| < ||p|| + bound, so the overflow
+ * condition is checked once, at the bound.  p is the query under L2 and the
+ * scanner's qf under cosine.
+ * L2: L = s, and lb = (1 - ud)(s (1 - gamma_{d+2})) - tau as for entries.
+ * Cosine: y_i = fl(x_i / N) with N the row's norm in double, so
+ * ||xh - y|| <= u + (d + 4) 2^-52 and Lc = ||qh - xh|| >= s - eta_q - ||xh - y||;
+ * lb = Lc^2 / 2 - sigma - 2^-52 as for entries.  Rows outside the cosine norm
+ * range (mark_entry_unbounded) are not covered: the operator itself is then
+ * inexact, and the scan must not lift their bounds.
+ * IP: no such bound without per-list norms (trivial_bound).
+ * Inputs: fa = ||p - cj||^2, fb = ||p - ci||^2, w2 = ||ci - cj||^2 and the squared
+ * norms of ci, cj, p, each summed in double from float data, hence within a
+ * relative gamma_d(d + 4) of its value.
+ */
+inline float list_lower_bound(const QueryBound& b, size_t d, double fa, double fb, double w2, double ci2,
+                              double cj2, double p2) {
+    if (b.trivial || b.metric == Metric::kInnerProduct) return trivial_bound(b.metric);
+    const double dd = static_cast<double>(d);
+    const double r = gamma_d(dd + 4.0);
+    const double g = gamma_f(dd + 2.0);
+    const double up = (1.0 + r) * (1.0 + 4.0 * kUd);  // a sum rounded up, then a sqrt
+    const double ci = std::sqrt(ci2 * up), cj = std::sqrt(cj2 * up), pn = std::sqrt(p2 * up);
+    const double w = std::sqrt(w2 * up);
+    const double sum_c = ci + cj;
+    const double f = fa * (1.0 - r) - fb * (1.0 + r);
+    const double slack = g * (ci2 * up + cj2 * up + 2.0 * pn * sum_c) + dd * 0x1p-145;
+    const double num = f - slack - kGuard * (fa + fb + slack);
+    const double den = (2.0 * w + 2.0 * g * sum_c) * (1.0 + kGuard);
+    if (!(num > 0.0) || !(den > 0.0) || !std::isfinite(num)) return 0.0f;
+    const double s = num / den * kShrink;
+    const double c_max = std::max(ci, cj);
+    if (!(ci2 < 0x1p124 && cj2 < 0x1p124 && (pn + s) * c_max < 0x1p124)) return 0.0f;
+    if (b.metric == Metric::kL2) {
+        const double lb = s * (1.0 - b.g_op) * kShrink - b.slack;
+        return lb > 0.0 ? round_down(lb) : 0.0f;
+    }
+    const double l = s - b.eta - (kU + (dd + 4.0) * 0x1p-52) - kGuard * (s + b.eta);
+    if (!(l > 0.0)) return 0.0f;
+    double lb = 0.5 * l * l * kShrink - b.slack;
+    if (lb < 0.0) lb = 0.0;
+    if (lb > 2.0) lb = 2.0;
+    return round_down(lb);
+}
+
 }  // namespace pg_ivf::core::bounds

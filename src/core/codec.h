@@ -118,6 +118,12 @@ public:
     // approximate() gives, rounded to float, from the same kernel call.
     void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out,
                       float* approx = nullptr) const;
+    // A lower bound of the operator value of every row stored in the list of
+    // `centroid`, from the fact that each row went to its nearest centroid and
+    // not to `other` (another list's centroid; see LIST BOUND in bounds.h).
+    // Trivial under inner product.  Under cosine it does not cover rows marked
+    // with mark_entry_unbounded().
+    float list_lower_bound(const float* other, const float* centroid) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
     // out[i] = the quantized estimate of the operator value for the entry at

@@ -154,6 +154,23 @@ void QueryScanner::set_list(const float* centroid) {
     s.list_ready = true;
 }
 
+float QueryScanner::list_lower_bound(const float* other, const float* centroid) const {
+    const State& s = *state_;
+    if (s.bound.trivial || s.degenerate || codec_.metric == Metric::kInnerProduct)
+        return bounds::trivial_bound(codec_.metric);
+    double fa = 0, fb = 0, w2 = 0, ci2 = 0, cj2 = 0, p2 = 0;
+    for (size_t i = 0; i < codec_.d; ++i) {
+        const double p = q_[i], ci = other[i], cj = centroid[i];
+        fa += (p - cj) * (p - cj);
+        fb += (p - ci) * (p - ci);
+        w2 += (ci - cj) * (ci - cj);
+        ci2 += ci * ci;
+        cj2 += cj * cj;
+        p2 += p * p;
+    }
+    return bounds::list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2);
+}
+
 bool QueryScanner::query_is_degenerate() const { return state_->degenerate; }
 
 double QueryScanner::kernel_value(const uint8_t* entry, float* unaligned_scratch) const {

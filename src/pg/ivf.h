@@ -124,11 +124,16 @@ typedef struct IvfOptions
 /* GUCs */
 extern int	ivf_probes;
 extern int	ivf_max_probes;
-extern bool ivf_iterative_scan;
+extern int	ivf_iterative_scan;	/* IVF_ITERATIVE_* */
 extern int	ivf_kmeans_iterations;
 extern int	ivf_build_device;
 extern int	ivf_build_threads;
 extern int	ivf_pq_rerank;
+
+/* ivf.iterative_scan: what a scan does when its probed lists run out of rows */
+#define IVF_ITERATIVE_OFF		0	/* end the scan */
+#define IVF_ITERATIVE_RELAXED	1	/* probe further lists; order holds within each batch */
+#define IVF_ITERATIVE_STRICT	2	/* probe further lists until the answer is exact */
 
 #define IVF_DEVICE_AUTO	0
 #define IVF_DEVICE_CPU	1

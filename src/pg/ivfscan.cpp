@@ -19,10 +19,25 @@
  * its exact distance, so a scan cannot hand over R rows, let the executor
  * settle them, and then continue: ending the scan is the only flush.
  *
- * When the probed rows run out and ivf.iterative_scan is on, the next
- * nearest lists are probed (up to ivf.max_probes).  Rows of a later batch
- * may have lower bounds below what was already returned, so the order
- * guarantee holds within each batch, not across batches.
+ * When the probed rows run out and ivf.iterative_scan is not off, the next
+ * ivf.probes nearest lists are probed (up to ivf.max_probes).  A row of a
+ * later batch may have a lower bound below the highest bound already
+ * reported, and the executor may already have released rows up to that
+ * bound, so the row could come out after a farther one.  relaxed_order
+ * accepts that (order holds within each batch).  strict_order gives exact
+ * answers in exact order among the lists up to ivf.max_probes, at a cost that
+ * adapts to the query:
+ *   - once the first batch is read, each unprobed list gets a lower bound of
+ *     the distance of any row it holds (L2 and cosine: the Voronoi half-space
+ *     between its centroid and the nearest one, bounds.h); its rows' bounds
+ *     are raised to it, the remaining lists are probed in order of it, and
+ *     no row is handed over while an unprobed list's bound is below the
+ *     row's.  Inner product has no list bound: every list is read first.
+ *   - a row whose bound is still below one already reported (only a cosine
+ *     row outside the norm range the list bound covers) is dropped, as
+ *     pgvector's HNSW strict_order drops rows, rather than handed over late.
+ * In many dimensions the list bounds are weak, so strict_order then reads
+ * most lists: it is an opt-in, not the default.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -97,6 +112,10 @@ struct IvfScanState
 	std::vector<IvfCandidate> heap;	/* min-heap on bound */
 	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
+	bool		strict = false;	/* ivf.iterative_scan = strict_order */
+	float		reported = -INFINITY;	/* highest bound handed over so far */
+	bool		lists_bounded = false;	/* strict: list_floor is set and orders list_order */
+	std::vector<float> list_floor;	/* strict: lower bound of any row of list_order[i] */
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
@@ -192,7 +211,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 
 	so->probes = probes = Min(ivf_probes, so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
-		: !ivf_iterative_scan ? probes
+		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
 		: Max(probes, Min(ivf_max_probes, so->meta.lists));
 
@@ -208,6 +227,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
 		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
 			s->batch_rows = (size_t) ivf_pq_rerank;
+		s->strict = ivf_iterative_scan == IVF_ITERATIVE_STRICT;
 		if (so->null_query)
 		{
 			s->list_order.resize(model.lists);
@@ -270,13 +290,26 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* Moves pending rows into the heap: all of them, or only the batch_rows nearest by estimate. */
+/*
+ * Moves pending rows into the heap: all of them, or only the batch_rows
+ * nearest by estimate.  Under strict_order, rows bounded below what was
+ * already reported are dropped (nothing is reported before the first batch,
+ * so it keeps every row).
+ */
 static void
 FillHeap(IvfScanState *st)
 {
 	IvfGuard("ivf candidate ordering", [&]() {
 		std::vector<IvfCandidate> &p = st->pending;
 
+		if (st->strict && st->reported > -INFINITY)
+		{
+			float		floor = st->reported;
+
+			p.erase(std::remove_if(p.begin(), p.end(),
+								   [floor](const IvfCandidate &c) { return c.bound < floor; }),
+					p.end());
+		}
 		if (st->batch_rows > 0 && p.size() > st->batch_rows)
 		{
 			auto cut = p.end() - st->batch_rows;
@@ -284,13 +317,72 @@ FillHeap(IvfScanState *st)
 			/* the nearest estimates go to the tail, which is cheap to cut off */
 			std::nth_element(p.begin(), cut, p.end(),
 							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.approx > b.approx; });
-			st->heap.assign(cut, p.end());
+			st->heap.insert(st->heap.end(), cut, p.end());
 		}
-		else
+		else if (st->heap.empty())
 			st->heap.swap(p);
+		else
+			st->heap.insert(st->heap.end(), p.begin(), p.end());
 		p.clear();
 		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 	});
+}
+
+/*
+ * strict_order, once the first batch is read: the lower bound of every
+ * unprobed list against the nearest list, and the unprobed lists reordered by
+ * it (ties keep the centroid order).  Inner product has no such bound.
+ */
+static void
+BoundUnprobedLists(IvfScanState *st, int dims)
+{
+	IvfGuard("ivf list bounds", [&]() {
+		const IvfModel &model = *st->ref->model;
+		const float *nearest = model.centroids.data() + (size_t) st->list_order[0] * dims;
+		size_t		n = st->list_order.size();
+		std::vector<std::pair<float, int32_t>> ranked;
+
+		if (model.codec.metric == core::Metric::kInnerProduct || st->scanner->query_is_degenerate())
+			return;
+		ranked.reserve(n - st->next_list);
+		for (size_t i = st->next_list; i < n; i++)
+		{
+			int32_t		list = st->list_order[i];
+
+			ranked.emplace_back(st->scanner->list_lower_bound(nearest, model.centroids.data() + (size_t) list * dims),
+								list);
+		}
+		std::stable_sort(ranked.begin(), ranked.end(),
+						 [](const std::pair<float, int32_t> &a, const std::pair<float, int32_t> &b) {
+							 return a.first < b.first;
+						 });
+		st->list_floor.assign(n, -INFINITY);
+		for (size_t i = st->next_list; i < n; i++)
+		{
+			st->list_floor[i] = ranked[i - st->next_list].first;
+			st->list_order[i] = ranked[i - st->next_list].second;
+		}
+		st->lists_bounded = true;
+	});
+}
+
+/*
+ * Raises the bounds of the rows just read from a list to the list's bound.
+ * Under cosine a bound of 0 may be an entry outside the norm range the list
+ * bound covers (bounds.h), so those rows keep theirs.
+ */
+static void
+LiftBounds(IvfScanState *st, size_t from, float floor)
+{
+	bool		cosine = st->ref->model->codec.metric == core::Metric::kCosine;
+
+	for (size_t i = from; i < st->pending.size(); i++)
+	{
+		IvfCandidate &c = st->pending[i];
+
+		if (c.bound < floor && !(cosine && c.bound <= 0.0f))
+			c.bound = floor;
+	}
 }
 
 /* Probes the next batch of `ivf.probes` lists; false when none are left. */
@@ -304,8 +396,27 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 	if (st->next_list >= end)
 		return false;
 	for (; st->next_list < end; st->next_list++)
+	{
+		size_t		from = st->pending.size();
+
 		ProbeList(scan, so, st->list_order[st->next_list]);
+		if (st->lists_bounded)
+			LiftBounds(st, from, st->list_floor[st->next_list]);
+	}
 	return true;
+}
+
+/*
+ * strict_order: true when an unprobed list may hold a row nearer than the
+ * next row to hand over, so that list must be probed first.  Without list
+ * bounds (inner product) any unprobed list may.
+ */
+static bool
+MustProbeFirst(const IvfScanState *st)
+{
+	if (!st->strict || st->next_list >= st->list_order.size())
+		return false;
+	return !st->lists_bounded || st->heap.front().bound > st->list_floor[st->next_list];
 }
 
 bool
@@ -322,19 +433,28 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		so->started = true;
 		pgstat_count_index_scan(scan->indexRelation);
 		ProbeNextLists(scan, so);
-	}
-	while (st->heap.empty())
-	{
-		if (st->pending.empty() && (st->refined || !ProbeNextLists(scan, so)))
-			return false;
+		if (st->strict && !so->null_query)
+			BoundUnprobedLists(st, so->meta.dims);
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
+	}
+	while (st->heap.empty() || MustProbeFirst(st))
+	{
+		if (st->refined || !ProbeNextLists(scan, so))
+		{
+			if (st->heap.empty())
+				return false;
+			break;
+		}
+		FillHeap(st);
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
 		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 		next = st->heap.back();
 		st->heap.pop_back();
 	});
+	if (next.bound > st->reported)
+		st->reported = next.bound;
 
 	scan->xs_heaptid = next.tid;
 	scan->xs_recheck = false;

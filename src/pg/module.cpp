@@ -17,11 +17,29 @@ PG_FUNCTION_INFO_V1(ivf_metric_cosine);
 
 int			ivf_probes = IVF_DEFAULT_PROBES;
 int			ivf_max_probes = -1;
-bool		ivf_iterative_scan = true;
+int			ivf_iterative_scan = IVF_ITERATIVE_OFF;
 int			ivf_kmeans_iterations = 10;
 int			ivf_build_device = IVF_DEVICE_AUTO;
 int			ivf_build_threads = 0;
 int			ivf_pq_rerank = 0;
+
+/*
+ * pgvector's names; the boolean spellings stay as hidden synonyms because
+ * 0.1.0's setting was a boolean (on meant today's relaxed_order).
+ */
+static const struct config_enum_entry ivf_iterative_options[] = {
+	{"off", IVF_ITERATIVE_OFF, false},
+	{"relaxed_order", IVF_ITERATIVE_RELAXED, false},
+	{"strict_order", IVF_ITERATIVE_STRICT, false},
+	{"on", IVF_ITERATIVE_RELAXED, true},
+	{"true", IVF_ITERATIVE_RELAXED, true},
+	{"yes", IVF_ITERATIVE_RELAXED, true},
+	{"1", IVF_ITERATIVE_RELAXED, true},
+	{"false", IVF_ITERATIVE_OFF, true},
+	{"no", IVF_ITERATIVE_OFF, true},
+	{"0", IVF_ITERATIVE_OFF, true},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry ivf_device_options[] = {
 	{"auto", IVF_DEVICE_AUTO, false},
@@ -43,10 +61,12 @@ _PG_init(void)
 							"Higher finds more true neighbours and costs more time.",
 							&ivf_probes, IVF_DEFAULT_PROBES, 1, IVF_MAX_LISTS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("ivf.iterative_scan",
-							 "Probe further lists when the probed ones run out of rows.",
-							 "Lets filtered queries (WHERE ... ORDER BY ... LIMIT) return as many rows as match.",
-							 &ivf_iterative_scan, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("ivf.iterative_scan",
+							 "What an ivf scan does when its probed lists run out of rows.",
+							 "off ends the scan; relaxed_order probes further lists so that filtered queries get more rows, "
+							 "in order only within each batch; strict_order probes lists until no unprobed one can hold a nearer row.",
+							 &ivf_iterative_scan, IVF_ITERATIVE_OFF, ivf_iterative_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ivf.max_probes", "Most lists an iterative ivf scan probes.",
 							"-1 means every list.",
 							&ivf_max_probes, -1, -1, IVF_MAX_LISTS,

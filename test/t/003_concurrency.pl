@@ -72,7 +72,8 @@ SELECT count(*) FROM (SELECT id FROM $t WHERE id % 25 = 0
 	ORDER BY v $c->{op} array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 20) s;};
 	cmp_ok($node->safe_psql('postgres', "SET ivf.iterative_scan = off;\n$filtered"), '<', 20,
 		"$t: one list cannot fill the filtered LIMIT 20");
-	is($node->safe_psql('postgres', $filtered), '20', "$t: iterative probing fills it");
+	is($node->safe_psql('postgres', "SET ivf.iterative_scan = relaxed_order;\n$filtered"), '20',
+		"$t: iterative probing fills it");
 }
 
 # pgbench scripts; the readers' start with $seeded_query.
@@ -112,14 +113,23 @@ SELECT CASE WHEN count(*) = 10 AND bool_and(ok) THEN 1
 	SELECT coalesce(d >= lag(d) OVER (), true) AS ok FROM (
 		SELECT v <-> :q AS d FROM c_churn ORDER BY v <-> :q LIMIT 10) a) b;
 },
-	# a filter that one list (~8 matching rows) cannot satisfy: iterative
-	# probing must fill the LIMIT (60 rows of the first 1500 match, few deleted)
+	# a filter that one list (~8 matching rows) cannot satisfy: relaxed_order
+	# must fill the LIMIT (60 rows of the first 1500 match, few deleted), and
+	# strict_order must fill it too, with its rows in distance order
 	'knn_filtered.sql' => $seeded_query . qq{SET enable_seqscan = off;
 SET ivf.probes = 1;
+SET ivf.iterative_scan = relaxed_order;
 SELECT CASE WHEN count(*) = 20 THEN 1 ELSE ('c_sq8 filtered check: ' || count(*) || ' rows')::int END FROM (
 	SELECT id FROM c_sq8 WHERE id % 25 = 0 ORDER BY v <-> :q LIMIT 20) s;
 SELECT CASE WHEN count(*) = 20 THEN 1 ELSE ('c_flat filtered check: ' || count(*) || ' rows')::int END FROM (
 	SELECT id FROM c_flat WHERE id % 25 = 0 ORDER BY v <=> :q LIMIT 20) s;
+SET ivf.iterative_scan = strict_order;
+SELECT CASE WHEN count(*) = 20 AND bool_and(ok) THEN 1 ELSE ('c_sq8 strict_order check: ' || count(*) || ' rows, out of order: ' || coalesce(string_agg(id || ' ' || d, ', ') FILTER (WHERE NOT ok), ''))::int END FROM (
+	SELECT id, d, coalesce(d >= lag(d) OVER (), true) AS ok FROM (
+		SELECT id, v <-> :q AS d FROM c_sq8 WHERE id % 25 = 0 ORDER BY v <-> :q LIMIT 20) a) b;
+SELECT CASE WHEN count(*) = 20 AND bool_and(ok) THEN 1 ELSE ('c_flat strict_order check: ' || count(*) || ' rows, out of order: ' || coalesce(string_agg(id || ' ' || d, ', ') FILTER (WHERE NOT ok), ''))::int END FROM (
+	SELECT id, d, coalesce(d >= lag(d) OVER (), true) AS ok FROM (
+		SELECT id, v <=> :q AS d FROM c_flat WHERE id % 25 = 0 ORDER BY v <=> :q LIMIT 20) a) b;
 },
 	'vacuum.sql' => qq{VACUUM c_sq8;
 VACUUM c_flat;

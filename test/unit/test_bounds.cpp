@@ -525,5 +525,90 @@ TEST(LowerBound, Tightness) {
     }
 }
 
+// The list-level bound: rows placed by the real assigner, plus rows planted
+// one ulp around the bisector of two centroids (near-ties the assigner may
+// resolve either way by rounding), never have an operator value below the
+// bound of their list against any other list, for fresh queries, stored rows
+// and rows nudged by one ulp.  The bound must also be positive for most pairs
+// of lists, or the check would be empty.
+TEST(ListBound, NeverAboveOperatorValue) {
+    const std::vector<Evaluator> evs = evaluators();
+    const size_t k = 12;
+    size_t pairs = 0, positive = 0;
+    for (size_t d : {2, 8, 37, 128, 784}) {
+        for (Scenario sc : {Scenario::kClusters, Scenario::kMagnitudes, Scenario::kOffset}) {
+            Generator gen(sc, d, 4000 + d * 3 + static_cast<size_t>(sc));
+            std::vector<float> raw = gen.rows(d >= 784 ? 150 : 500, 1.0);
+            std::mt19937_64 rng(d + 5);
+            const std::vector<float> queries = make_queries(gen, raw, d, 8, 4, rng);
+            for (Metric metric : {Metric::kL2, Metric::kCosine}) {
+                const bool cos = metric == Metric::kCosine;
+                std::vector<float> rows = raw;
+                const std::vector<float> stored0 = cos ? normalize_rows(raw, d) : raw;
+                std::vector<float> cent(stored0.begin(), stored0.begin() + k * d);
+                if (!cos)
+                    for (float& v : cent) v *= 0.999f;
+                // midpoints of centroid pairs (raw rows; under cosine their
+                // normalized form lies on the bisector too), nudged by an ulp
+                for (size_t a = 0; a + 1 < k; ++a)
+                    for (int copy = 0; copy < 4; ++copy)
+                        for (size_t t = 0; t < d; ++t) {
+                            float m = 0.5f * (cent[a * d + t] + cent[(a + 1) * d + t]);
+                            if (copy > 0 && rng() % 2) m = std::nextafter(m, (rng() % 2) ? 1e30f : -1e30f);
+                            rows.push_back(m);
+                        }
+                const std::vector<float> stored = cos ? normalize_rows(rows, d) : rows;
+                const size_t n = rows.size() / d;
+                std::vector<int32_t> labels(n);
+                std::vector<float> dist2(n);
+                CpuAssigner assigner(1);
+                assigner.assign(stored.data(), n, cent.data(), k, d, labels.data(), dist2.data(), Hooks{});
+                Codec codec;
+                codec.kind = QuantizerKind::kFlat;
+                codec.metric = metric;
+                codec.d = d;
+                codec.residual = false;
+                for (size_t qi = 0; qi < queries.size() / d; ++qi) {
+                    const float* q = queries.data() + qi * d;
+                    QueryScanner scanner(codec, q);
+                    std::vector<float> lb(k * k, 0.0f);  // lb[i * k + j]: list j against list i
+                    for (size_t i = 0; i < k; ++i)
+                        for (size_t j = 0; j < k; ++j) {
+                            if (i == j) continue;
+                            lb[i * k + j] = scanner.list_lower_bound(cent.data() + i * d, cent.data() + j * d);
+                            ++pairs;
+                            positive += lb[i * k + j] > 0.0f;
+                        }
+                    for (size_t r = 0; r < n; ++r) {
+                        const size_t j = static_cast<size_t>(labels[r]);
+                        float worst = 0.0f;
+                        for (size_t i = 0; i < k; ++i) worst = std::max(worst, lb[i * k + j]);
+                        for (const Evaluator& ev : evs) {
+                            const double op = sql_operator(metric, ev, q, rows.data() + r * d, d);
+                            ASSERT_FALSE(worst > op) << "d=" << d << " scenario=" << scenario_name(sc) << " metric="
+                                                     << static_cast<int>(metric) << " query " << qi << " row " << r
+                                                     << " (" << ev.name << "): list bound " << worst
+                                                     << " > operator " << op;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(positive, pairs / 5);
+}
+
+// Inner product has no list-level bound.
+TEST(ListBound, TrivialForInnerProduct) {
+    Codec codec;
+    codec.kind = QuantizerKind::kFlat;
+    codec.metric = Metric::kInnerProduct;
+    codec.d = 2;
+    codec.residual = false;
+    const float q[2] = {0.0f, 0.0f}, a[2] = {0.0f, 0.0f}, b[2] = {100.0f, 0.0f};
+    QueryScanner scanner(codec, q);
+    EXPECT_EQ(scanner.list_lower_bound(a, b), -std::numeric_limits<float>::infinity());
+}
+
 }  // namespace
 }  // namespace pg_ivf::core
