@@ -139,6 +139,8 @@ size_t code_size(QuantizerKind kind, size_t d, size_t m) {
 
 size_t Codec::code_size() const { return pg_ivf::core::code_size(kind, d, m); }
 
+size_t parameter_count(QuantizerKind kind, size_t d) { return expected_parameters(kind, d); }
+
 size_t Codec::parameter_count() const { return expected_parameters(kind, d); }
 
 bool all_finite(const float* v, size_t n) {

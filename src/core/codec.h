@@ -31,6 +31,9 @@ inline size_t entry_size(size_t code_size) { return (kEntryCodeOffset + code_siz
 // Code bytes per row: sq8 d, pq m, flat 4 * d.
 size_t code_size(QuantizerKind kind, size_t d, size_t m);
 
+// Trained codec parameters (floats) of a d-dimensional codec: sq8 2 * d, pq 256 * d, flat 0.
+size_t parameter_count(QuantizerKind kind, size_t d);
+
 // True when none of the n values is NaN or infinite.
 bool all_finite(const float* v, size_t n);
 
