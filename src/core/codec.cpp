@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bounds.h"
+#include "kmeans_math.h"
 #include "parallel.h"
 #include "pq.h"
 #include "sq8.h"
@@ -74,7 +75,7 @@ void encode_one(const Codec& codec, const PqEncoder* pq, double bias_norm, const
     }
     const float* v = row;
     if (c != nullptr) {
-        for (size_t j = 0; j < d; ++j) s.v[j] = row[j] - c[j];
+        for (size_t j = 0; j < d; ++j) s.v[j] = saturate(row[j] - c[j]);
         v = s.v.data();
     }
     uint8_t* code = entry + kEntryCodeOffset;
@@ -138,7 +139,18 @@ size_t code_size(QuantizerKind kind, size_t d, size_t m) {
 
 size_t Codec::code_size() const { return pg_ivf::core::code_size(kind, d, m); }
 
+size_t parameter_count(QuantizerKind kind, size_t d) { return expected_parameters(kind, d); }
+
 size_t Codec::parameter_count() const { return expected_parameters(kind, d); }
+
+bool all_finite(const float* v, size_t n) {
+    return std::all_of(v, v + n, [](float f) { return std::isfinite(f); });
+}
+
+bool Codec::parameters_finite() const {
+    return all_finite(sq_bias.data(), sq_bias.size()) && all_finite(sq_step.data(), sq_step.size()) &&
+           all_finite(pq_codebooks.data(), pq_codebooks.size());
+}
 
 std::vector<float> Codec::parameters() const {
     std::vector<float> out;
@@ -157,8 +169,7 @@ Codec Codec::from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t
         throw std::invalid_argument("codec: expected " + std::to_string(expected_parameters(kind, d)) +
                                     " parameters, got " + std::to_string(n_params));
     if (n_params > 0 && params == nullptr) throw std::invalid_argument("codec: null parameters");
-    for (size_t i = 0; i < n_params; ++i)
-        if (!std::isfinite(params[i])) throw std::invalid_argument("codec: non-finite parameter");
+    if (!all_finite(params, n_params)) throw std::invalid_argument("codec: non-finite parameter");
     Codec codec;
     codec.kind = kind;
     codec.metric = metric;

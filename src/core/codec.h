@@ -33,6 +33,12 @@ inline size_t entry_size(size_t code_size) { return (kEntryCodeOffset + code_siz
 // Code bytes per row: sq8 d, pq m, flat 4 * d.
 size_t code_size(QuantizerKind kind, size_t d, size_t m);
 
+// Trained codec parameters (floats) of a d-dimensional codec: sq8 2 * d, pq 256 * d, flat 0.
+size_t parameter_count(QuantizerKind kind, size_t d);
+
+// True when none of the n values is NaN or infinite.
+bool all_finite(const float* v, size_t n);
+
 // Everything needed to encode and scan, kept as flat float arrays so the
 // glue can write them to pages and read them back unchanged.
 struct Codec {
@@ -56,6 +62,8 @@ struct Codec {
     static Codec from_parameters(QuantizerKind kind, Metric metric, size_t d, size_t m, bool residual,
                                  const float* params, size_t n_params);
     size_t parameter_count() const;
+    // True when every trained parameter is finite: what from_parameters() accepts.
+    bool parameters_finite() const;
     // Fills pq_codebooks_by_dim from pq_codebooks (no-op for other quantizers).
     void index_codebooks();
 };

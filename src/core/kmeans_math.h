@@ -9,6 +9,7 @@
 #error "src/core headers must not be included after postgres.h"
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,11 @@ template <class Dist>
 PG_IVF_HD inline bool better(Dist dist_a, int64_t idx_a, Dist dist_b, int64_t idx_b) {
     return dist_a < dist_b || (dist_a == dist_b && idx_a < idx_b);
 }
+
+// A float result that overflowed (e.g. the difference of two finite rows far
+// apart) clamped to the largest finite float of its sign, so training and
+// encoding of finite rows never produce an infinite parameter.  Exact otherwise.
+PG_IVF_HD inline float saturate(float v) { return v > FLT_MAX ? FLT_MAX : (v < -FLT_MAX ? -FLT_MAX : v); }
 
 // Squared L2 from the expanded form can come out slightly negative by rounding.
 PG_IVF_HD inline float clamp_distance(float dist2) { return dist2 > 0.0f ? dist2 : 0.0f; }
@@ -116,6 +122,7 @@ PG_IVF_HD inline int64_t choose_split_cluster(const int64_t* sizes, size_t k, do
 // alternating over coordinates, so the two halves of the old cluster fall to
 // different sides of their bisecting plane.  The rms term also moves zero
 // coordinates.  A zero centroid stays zero (there is nothing to scale by).
+// Near +-FLT_MAX a half saturates instead of overflowing.
 PG_IVF_HD inline void split_centroid(float* big, float* copy, size_t d, float eps) {
     double norm2 = 0.0;
     for (size_t j = 0; j < d; ++j) norm2 += static_cast<double>(big[j]) * big[j];
@@ -124,8 +131,8 @@ PG_IVF_HD inline void split_centroid(float* big, float* copy, size_t d, float ep
         const float c = big[j];
         const float step = eps * (fabsf(c) + rms);
         const float signed_step = (j % 2 == 0) ? step : -step;
-        copy[j] = c + signed_step;
-        big[j] = c - signed_step;
+        copy[j] = saturate(c + signed_step);
+        big[j] = saturate(c - signed_step);
     }
 }
 

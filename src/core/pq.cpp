@@ -5,6 +5,8 @@
 #include <cstring>
 #include <random>
 
+#include "kmeans_math.h"
+
 namespace pg_ivf::core {
 
 namespace {
@@ -120,7 +122,7 @@ void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroi
             float* out = slices.data() + (q * ns + r) * dsub;
             for (size_t i = 0; i < dsub; ++i) {
                 const size_t j = q * dsub + i;
-                out[i] = residual ? row[j] - c[j] : row[j];
+                out[i] = residual ? saturate(row[j] - c[j]) : row[j];
             }
         }
     }

@@ -36,7 +36,8 @@ size_t pq_training_memory_bytes(size_t n, size_t d, size_t m);
 
 // Trains m codebooks of 256 codewords over d / m dims each into codebooks
 // (layout (m, 256, d / m)) on a seeded subsample of x (n * d), minus the rows'
-// centroids (k * d, labels n) when both are non-null.  n == 0 gives zeros.
+// centroids (k * d, labels n) when both are non-null, each difference saturated
+// to the float range (saturate()) so finite rows give finite codebooks.  n == 0 gives zeros.
 void pq_train(const float* x, size_t n, size_t d, size_t m, const float* centroids, const int32_t* labels,
               int iterations, uint64_t seed, Assigner& assigner, const Hooks& hooks, float* codebooks);
 

@@ -6,13 +6,15 @@
 #include <limits>
 #include <vector>
 
+#include "kmeans_math.h"
+
 namespace pg_ivf::core {
 
 namespace {
 constexpr size_t kPollRows = 4096;  // rows between cancellation polls
 }  // namespace
 
-// One pass over the rows; the residual is formed in float exactly as encode_rows() forms it.
+// One pass over the rows; the residual is formed in float (saturated) exactly as encode_rows() forms it.
 void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const int32_t* labels, const Hooks& hooks,
                float* bias, float* step) {
     std::vector<double> lo(d, std::numeric_limits<double>::infinity());
@@ -26,7 +28,7 @@ void sq8_train(const float* x, size_t n, size_t d, const float* centroids, const
         const float* row = x + i * d;
         const float* c = residual ? centroids + static_cast<size_t>(labels[i]) * d : nullptr;
         for (size_t j = 0; j < d; ++j) {
-            const double v = residual ? static_cast<double>(row[j] - c[j]) : static_cast<double>(row[j]);
+            const double v = residual ? static_cast<double>(saturate(row[j] - c[j])) : static_cast<double>(row[j]);
             lo[j] = std::min(lo[j], v);
             hi[j] = std::max(hi[j], v);
         }

@@ -40,7 +40,8 @@ typedef struct IvfBuildState
 	int			dims;
 	int			metric;
 	int			quantizer;
-	int			lists;
+	int			lists;			/* centroids stored: at most the rows seen, at least 1 */
+	int			requested_lists;	/* the lists option or its default */
 	int			pq_m;
 	bool		residual;
 	int			entry_size;
@@ -52,6 +53,7 @@ typedef struct IvfBuildState
 	int64		capacity;
 	int64		nsample;
 	int64		rows_seen;		/* rows that are indexable (IvfPrepareRow) */
+	double		heap_tuples;	/* live heap rows the scan saw, predicate or not (pg_class.reltuples) */
 	float	   *row;			/* size dims: one prepared row */
 	pg_prng_state prng;
 
@@ -121,12 +123,40 @@ DefaultPqM(int dims)
 	return 1;
 }
 
+/*
+ * True when the build re-creates an existing index over an empty heap (TRUNCATE,
+ * or REINDEX / VACUUM FULL of an empty table; heap is NULL for an unlogged
+ * index's init fork).  Such a build must not fail because of an option
+ * combination ALTER INDEX ... SET accepted (amoptions cannot see the
+ * dimension), so it replaces the option with a WARNING; CREATE INDEX, or a
+ * build over rows, keeps the error.
+ */
+static bool
+IsEmptyRebuild(Relation heap, Relation index)
+{
+	return index->rd_createSubid == InvalidSubTransactionId &&
+		(heap == NULL || RelationGetNumberOfBlocks(heap) == 0);
+}
+
+/* The WARNING of an empty rebuild that ignores an option; detail says what it uses instead. */
+static void
+WarnIgnoredOption(Relation index, const char *option, const char *detail)
+{
+	ereport(WARNING,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("ivf index \"%s\" ignores its option %s", RelationGetRelationName(index), option),
+			 errdetail_internal("%s", detail),
+			 errhint("Change the option with ALTER INDEX ... SET or RESET: a build over rows refuses it.")));
+}
+
 /* Reads options and the column's shape, and rejects what cannot be built. */
 static void
 InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 {
 	IvfOptions *opts = (IvfOptions *) index->rd_options;
-	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(index), 0);
+	int32		typmod = att->atttypmod;
+	bool		lenient = IsEmptyRebuild(heap, index);
 
 	bs->heap = heap;
 	bs->index = index;
@@ -137,6 +167,9 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	bs->pq_m = opts ? opts->pq_m : 0;
 	bs->threads = IvfBuildThreads();
 
+	/* a domain over vector(n) carries the dimension; the column's typmod is -1 */
+	if (typmod < 0)
+		getBaseTypeAndTypmod(att->atttypid, &typmod);
 	if (typmod < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -150,17 +183,40 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	{
 		if (bs->pq_m == 0)
 			bs->pq_m = DefaultPqM(bs->dims);
+		if (lenient && (bs->pq_m > bs->dims || bs->dims % bs->pq_m != 0))
+		{
+			WarnIgnoredOption(index, "pq_m",
+							  psprintf("pq_m = %d does not divide the index's %d dimensions; the empty index uses pq_m = %d.",
+									   bs->pq_m, bs->dims, DefaultPqM(bs->dims)));
+			bs->pq_m = DefaultPqM(bs->dims);
+		}
 		if (bs->pq_m > bs->dims || bs->dims % bs->pq_m != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("pq_m = %d does not divide the index's %d dimensions", bs->pq_m, bs->dims),
 					 errhint("Choose a divisor of %d, such as %d.", bs->dims, DefaultPqM(bs->dims))));
 	}
+	else if (opts && opts->pq_m != 0 && lenient)
+	{
+		WarnIgnoredOption(index, "pq_m", "pq_m applies only to quantizer = 'pq'.");
+		bs->pq_m = 0;
+	}
 	else if (opts && opts->pq_m != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pq_m applies only to quantizer = 'pq'")));
 
+	if (lenient &&
+		core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims, bs->pq_m)) >
+		IVF_PAGE_CAPACITY)
+	{
+		WarnIgnoredOption(index, bs->quantizer == IVF_QUANTIZER_PQ ? "pq_m" : "quantizer",
+						  psprintf("An entry of the %d-dimensional index would not fit an ivf page; the empty index uses quantizer = 'pq' with pq_m = %d.",
+								   bs->dims, DefaultPqM(bs->dims)));
+		bs->quantizer = IVF_QUANTIZER_PQ;
+		bs->pq_m = DefaultPqM(bs->dims);
+		bs->residual = opts ? opts->residual : true;
+	}
 	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
 															bs->dims, bs->pq_m));
 	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
@@ -210,6 +266,14 @@ TrainingBytes(IvfBuildState *bs, int64 s, int lists)
 	return bytes;
 }
 
+/* Bytes of the model every backend loads: centroids and codec parameters. */
+static Size
+ModelBytes(IvfBuildState *bs, int lists)
+{
+	return ((Size) lists * bs->dims +
+			core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims)) * sizeof(float);
+}
+
 /* Step 1: one heap scan filling the reservoir; settles lists and the sample size. */
 static void
 SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
@@ -219,6 +283,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	Size		budget = (Size) maintenance_work_mem * 1024;
 	int64		row_bytes = (int64) bs->dims * sizeof(float);
 	int64		target;
+	int64		wanted;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_SAMPLE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) Max(bs->heap->rd_rel->reltuples, 0));
@@ -233,14 +298,28 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->sample = (float *) palloc_extended((Size) bs->capacity * row_bytes, MCXT_ALLOC_HUGE);
 	pg_prng_seed(&bs->prng, IVF_SEED);
 
-	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, SampleCallback, bs, NULL);
+	bs->heap_tuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, SampleCallback, bs, NULL);
 
-	if (bs->lists == 0)
-		bs->lists = DefaultLists(bs->rows_seen);
+	/*
+	 * Lists beyond the rows seen could only be copies of them, so an index
+	 * built from fewer rows stores one centroid per row (at least one); the
+	 * lists option keeps the number asked for, for a later build.
+	 */
+	bs->requested_lists = bs->lists > 0 ? bs->lists : DefaultLists(bs->rows_seen);
+	bs->lists = (int) Max(Min((int64) bs->requested_lists, bs->rows_seen), 1);
+	if (ModelBytes(bs, bs->lists) > budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("memory required for the model of %d lists is %zu MB, maintenance_work_mem is %d MB",
+						bs->lists, ModelBytes(bs, bs->lists) / (1024 * 1024) + 1, maintenance_work_mem / 1024),
+				 errdetail("Every backend that uses the index loads its model."),
+				 errhint("Raise maintenance_work_mem or lower lists.")));
 
 	/* keep a uniform subset of the reservoir when it holds more than needed */
-	target = sample_opt > 0 ? sample_opt
+	wanted = sample_opt > 0 ? sample_opt
 		: Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE);
+	target = wanted;
+	wanted = Min(wanted, bs->rows_seen);
 	while (target > 0 && TrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
 		target = target * 3 / 4;
 	if (target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample))
@@ -271,19 +350,20 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		pfree(tmp);
 		bs->nsample = target;
 	}
-	if (bs->nsample < Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen) && sample_opt == 0)
+	/* the sample asked for (explicitly or by default) was cut to fit the budget */
+	if (bs->nsample < wanted)
 		ereport(NOTICE,
 				(errmsg("ivf index trained on %lld rows, fewer than %lld, to stay within maintenance_work_mem",
-						(long long) bs->nsample,
-						(long long) Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen)),
+						(long long) bs->nsample, (long long) wanted),
 				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
-						 TrainingBytes(bs, Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, bs->rows_seen),
-									   bs->lists) / (1024 * 1024) + 1)));
-	if (bs->rows_seen < bs->lists)
+						 TrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
+	if (bs->rows_seen < bs->requested_lists)
 		ereport(NOTICE,
 				(errmsg("ivf index \"%s\" was built from %lld rows, too few to train lists = %d",
-						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->lists),
-				 errdetail("It returns correct results, but its lists are not tuned to the data."),
+						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->requested_lists),
+				 errdetail_plural("It has %d list until it is rebuilt, and returns correct results.",
+								  "It has %d lists until it is rebuilt, and returns correct results.",
+								  bs->lists, bs->lists),
 				 errhint("REINDEX the index once the table is loaded.")));
 }
 
@@ -354,6 +434,10 @@ TrainModel(IvfBuildState *bs)
 	if ((int) codec->entry_bytes() != bs->entry_size)
 		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
 			 codec->entry_bytes(), bs->entry_size);
+	/* a model with an infinite parameter would refuse to load and block every INSERT */
+	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite())
+		elog(ERROR, "ivf index \"%s\" training gave a non-finite model. Please report a bug.",
+			 RelationGetRelationName(bs->index));
 
 	/* the sample is no longer needed */
 	pfree(bs->sample);
@@ -523,7 +607,7 @@ FinishIndex(IvfBuildState *bs)
 	meta.pq_m = bs->pq_m;
 	meta.residual = bs->residual;
 	meta.entry_size = bs->entry_size;
-	meta.untrained = bs->rows_seen < bs->lists;
+	meta.untrained = bs->rows_seen < bs->requested_lists;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
 	meta.centroid_floats = (uint64) bs->lists * bs->dims;
@@ -551,7 +635,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 		SampleRows(bs, indexInfo);
 	else
 	{
-		bs->lists = bs->lists > 0 ? bs->lists : 1;
+		bs->lists = 1;			/* an empty init fork: one list, as a build over no rows */
 		bs->sample = (float *) palloc(sizeof(float));
 	}
 	bs->fork = fork;
@@ -577,7 +661,7 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	MemoryContextSwitchTo(old);
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
-	result->heap_tuples = (double) bs->rows_seen;
+	result->heap_tuples = bs->heap_tuples;
 	result->index_tuples = (double) bs->indtuples;
 	MemoryContextDelete(cxt);
 	return result;

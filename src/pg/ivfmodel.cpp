@@ -13,9 +13,19 @@ namespace core = pg_ivf::core;
 /*
  * A few recently used models.  Inserts and scans of a large table would
  * otherwise re-read megabytes of centroids and codebooks per statement.
+ * Besides the newest, the cache keeps models only while they total at most
+ * maintenance_work_mem, the budget each of them was built within.
  */
 static constexpr size_t kCachedModels = 8;
 static std::list<std::shared_ptr<const IvfModel>> *model_cache;
+
+/* Bytes a loaded model holds. */
+static size_t
+ModelBytes(const IvfModel &m)
+{
+	return (m.centroids.size() + m.codec.sq_bias.size() + m.codec.sq_step.size() +
+			m.codec.pq_codebooks.size() + m.codec.pq_codebooks_by_dim.size()) * sizeof(float);
+}
 
 /* Finds a cached model; never throws. */
 static IvfModelRef *
@@ -50,7 +60,7 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 		return ref;
 
 	blob = IvfReadBlob(index, meta);
-	IvfGuard("loading the ivf index model", [&]() {
+	IvfGuard("loading the ivf index model", [&, budget = (size_t) maintenance_work_mem * 1024]() {
 		auto model = std::make_shared<IvfModel>();
 
 		model->relid = relid;
@@ -65,8 +75,17 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 		/* drop stale versions of this index, then bound the cache */
 		model_cache->remove_if([relid](const std::shared_ptr<const IvfModel> &m) { return m->relid == relid; });
 		model_cache->push_front(model);
-		while (model_cache->size() > kCachedModels)
-			model_cache->pop_back();
+		size_t		total = 0;
+		size_t		keep = 0;
+
+		for (const auto &m : *model_cache)
+		{
+			total += ModelBytes(*m);
+			if (keep > 0 && (keep == kCachedModels || total > budget))
+				break;
+			keep++;
+		}
+		model_cache->resize(keep);
 		ref = new IvfModelRef{model};
 	});
 	pfree(blob);
