@@ -4,7 +4,8 @@
 -- and moved out of line to TOAST only when its row exceeds the table's
 -- toast_tuple_target.  That target is 2032 bytes by default, so a vector of
 -- more than ~500 dimensions would always go out of line, and a whole-table
--- exact scan would read every vector through TOAST (3-4x slower than inline).
+-- exact scan would read every vector through TOAST (2.7x slower than inline,
+-- docs/ARCHITECTURE.md "Storage choice").
 -- So this event trigger raises toast_tuple_target on each new table with a
 -- vector column by the room its declared vectors need (unconstrained vectors:
 -- the most, 8160): a row that fits a page stays in it, uncompressed, while a
