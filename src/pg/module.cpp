@@ -22,7 +22,7 @@ int			ivf_kmeans_iterations = 10;
 int			ivf_build_device = IVF_DEVICE_AUTO;
 int			ivf_build_threads = 0;
 int			ivf_pq_rerank = 0;
-bool		ivf_inline_storage = true;	/* read by the pg_ivf_inline_storage event trigger */
+static bool ivf_inline_storage = true;	/* read by the pg_ivf_inline_storage event trigger */
 
 static const struct config_enum_entry ivf_device_options[] = {
 	{"auto", IVF_DEVICE_AUTO, false},
