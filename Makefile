@@ -4,27 +4,44 @@
 #   make unit         build and run the GoogleTest unit tests of src/core
 #   make check        unit tests, install, then pg_regress and TAP tests on a throwaway cluster
 #   make installcheck pg_regress against a server you already run (PGHOST/PGPORT/PGUSER)
+#   make upgradecheck 0.1.0 from git history, then this build over it: ALTER EXTENSION UPDATE,
+#                     old indexes, catalog against a fresh install, pg_dump (also run by check)
 
 EXTENSION  = pg_ivf
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = pg_ivf
 
 PG_CONFIG ?= pg_config
 
+# src/core: pure C++; src/gpu: pure C++, the CUDA module's loader and the
+# CPU/GPU assigner factory; src/pg: the glue.  cuda/ builds only
+# pg_ivf_cuda.so (cuda/cuda.mk).
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+GPU_SRCS  = $(sort $(wildcard src/gpu/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
-OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+OBJS      = $(CORE_SRCS:.cpp=.o) $(GPU_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Upgrade scripts from released versions, for ALTER EXTENSION pg_ivf UPDATE.
+DATA       = $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql)
 REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
 
-# OpenMP is the only threading; the distance kernels are our own (see
-# docs/ARCHITECTURE.md for why no BLAS library is linked).
+# How the core's code is generated, in pg_ivf.so and in every test and
+# benchmark of it: the float-rounding slack of the bounds and the CPU/GPU
+# bit-identity are claims about this code.  -fno-strict-aliasing, -fwrapv and
+# -fPIC repeat what PostgreSQL's flags give the library.  OpenMP is the only
+# threading; the distance kernels are our own (see docs/ARCHITECTURE.md for
+# why no BLAS library is linked).
+CORE_CXXFLAGS = -std=c++17 -O3 -fno-math-errno -fno-strict-aliasing -fwrapv -fPIC -fopenmp
 PG_CPPFLAGS = -I$(srcdir)/src
-PG_CXXFLAGS = -std=c++17 -O3 -fopenmp -fno-math-errno -Wno-missing-field-initializers
+PG_CXXFLAGS = $(CORE_CXXFLAGS) -Wno-missing-field-initializers
 SHLIB_LINK  = -fopenmp -lstdc++
+
+# The path pg_ivf.so loads the CUDA module from, and only from.
+CUDA_MODULE_PATH := $(shell $(PG_CONFIG) --pkglibdir 2>/dev/null)/pg_ivf_cuda.so
+src/pg/ivfgpu.o: override CPPFLAGS += -DPG_IVF_CUDA_MODULE_PATH='"$(CUDA_MODULE_PATH)"'
 
 # Bitcode for PostgreSQL's JIT inliner adds nothing for this code.
 override with_llvm = no
@@ -32,12 +49,12 @@ override with_llvm = no
 GTEST_LIBS = -lgtest -lgtest_main -pthread
 UNIT_BIN   = build/unit/pg_ivf_unit
 UNIT_SRCS  = $(sort $(wildcard test/unit/*.cpp))
-UNIT_CXXFLAGS = -std=c++17 -O2 -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Isrc
+UNIT_CXXFLAGS = $(CORE_CXXFLAGS) -g -Wall -Wextra -Wno-unused-parameter -Isrc
 
 # The optional CUDA module, its loader and the GPU tests (check-gpu).
 include cuda/cuda.mk
 
-.PHONY: unit check regress tap demo demo-stop bench-micro bench-train
+.PHONY: unit check upgradecheck regress tap demo demo-stop bench-micro bench-train
 
 # PGXS's own `check` refuses to run for extensions; ours runs everything on a
 # throwaway cluster, so PGXS is left out when `check` is the goal.
@@ -63,17 +80,23 @@ unit: $(UNIT_BIN)
 
 build/bench/micro_distance: bench/micro_distance.cpp $(CORE_SRCS)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O3 -fopenmp -Isrc $^ -o $@ -lbenchmark -pthread
+	$(CXX) $(CORE_CXXFLAGS) -Isrc $^ -o $@ -lbenchmark -pthread
 
 bench-micro: build/bench/micro_distance
 	build/bench/micro_distance
 
 build/bench/micro_train: bench/micro_train.cpp $(CORE_SRCS) $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++17 -O3 -fopenmp -Isrc bench/micro_train.cpp $(CORE_SRCS) -o $@ -lbenchmark -pthread
+	$(CXX) $(CORE_CXXFLAGS) -Isrc bench/micro_train.cpp $(CORE_SRCS) -o $@ -lbenchmark -pthread
 
 bench-train: build/bench/micro_train
 	build/bench/micro_train
+
+upgradecheck:
+	@PG_CONFIG='$(PG_CONFIG)' bash scripts/upgrade-check.sh
+
+print-version:
+	@echo $(EXTVERSION)
 
 print-regress:
 	@echo $(REGRESS)
@@ -85,4 +108,4 @@ demo-stop:
 	@bash scripts/demo-stop.sh
 
 # Every object depends on every header: the headers are few and change together.
-$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
+$(OBJS): $(wildcard src/core/*.h src/gpu/*.h src/pg/*.h)

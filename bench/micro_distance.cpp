@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "../src/core/distance.h"
+#include "core/distance.h"
 
 namespace {
 

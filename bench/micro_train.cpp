@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "../src/core/kmeans.h"
-#include "../src/core/pq.h"
+#include "core/kmeans.h"
+#include "core/pq.h"
 
 namespace {
 
@@ -57,7 +57,6 @@ struct FreeAssigner final : Assigner {
                           const Hooks&) override {
         return takes_update;
     }
-    const char* name() const override { return "free"; }
 };
 
 // 200,000 x 768 into 4,096 lists, 5 iterations: arg 0 = update on the host,

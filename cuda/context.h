@@ -1,5 +1,5 @@
 // An assignment context of the CUDA module and the operations on it behind
-// the C ABI (cuda/pg_ivf_cuda.h): context.cu for one problem at a time and
+// the C ABI (src/gpu/pg_ivf_cuda.h): context.cu for one problem at a time and
 // the centroid update, batch.cu for many small problems.  All throw Failure.
 #pragma once
 

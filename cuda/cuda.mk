@@ -9,18 +9,17 @@
 #                   where a device exists (else those tests are skipped, not passed)
 #   make NVCC=      builds without the CUDA module
 #
-# pg_ivf.so never links CUDA: it always contains the loader (cuda/gpu_backend.o),
-# which dlopen()s the module from the path compiled in below.
+# pg_ivf.so never links CUDA: it always contains the loader (src/gpu/), which
+# dlopen()s the module from the path the Makefile compiles into it.
 
 # Keeps `all` the default goal: this file is read before PGXS defines it.
 all:
 
 NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 
-CUDA_PKGLIBDIR := $(shell $(PG_CONFIG) --pkglibdir 2>/dev/null)
 CUDA_MODULE     = build/cuda/pg_ivf_cuda.so
 CUDA_OBJS       = $(patsubst cuda/%.cu,build/cuda/%.o,$(sort $(wildcard cuda/*.cu)))
-CUDA_HDRS       = $(wildcard cuda/*.h) src/core/kmeans_math.h
+CUDA_HDRS       = $(wildcard cuda/*.h) src/core/kmeans_math.h src/gpu/pg_ivf_cuda.h
 # SASS for Ampere (sm_80, also runs on 8.6/8.9) and Hopper (sm_90), PTX of
 # compute_90 for anything newer (JIT-compiled by the driver on first use).
 CUDA_GENCODE    = -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
@@ -32,11 +31,6 @@ GPU_TEST_BIN  = build/gpu/pg_ivf_gpu_test
 GPU_TEST_SRCS = $(sort $(wildcard test/unit/gpu/*.cpp))
 # The GPU tests need only k-means, PQ training and the CPU assigner from core.
 GPU_TEST_CORE = src/core/kmeans.cpp src/core/assign_cpu.cpp src/core/pq.cpp
-
-OBJS += cuda/gpu_backend.o
-cuda/gpu_backend.o: cuda/gpu_backend.h cuda/pg_ivf_cuda.h src/core/kmeans.h src/core/hooks.h
-src/pg/ivfgpu.o: override CPPFLAGS += -DPG_IVF_CUDA_MODULE_PATH='"$(CUDA_PKGLIBDIR)/pg_ivf_cuda.so"'
-src/pg/ivfgpu.o: cuda/gpu_backend.h cuda/pg_ivf_cuda.h
 
 .PHONY: cuda-module install-cuda uninstall-cuda check-gpu
 
@@ -69,10 +63,12 @@ cuda-module:
 	@echo "pg_ivf: nvcc not found (PATH, /usr/local/cuda/bin): pg_ivf_cuda.so is not built; CREATE INDEX will use the CPU"
 endif
 
-$(GPU_TEST_BIN): $(GPU_TEST_SRCS) cuda/gpu_backend.cpp $(GPU_TEST_CORE) $(CUDA_HDRS) $(wildcard src/core/*.h)
+# -I.: the tests run the module's block code and plans (cuda/...) on the CPU.
+$(GPU_TEST_BIN): $(GPU_TEST_SRCS) $(wildcard test/unit/gpu/*.h) $(GPU_SRCS) $(GPU_TEST_CORE) $(CUDA_HDRS) \
+		$(wildcard src/core/*.h src/gpu/*.h)
 	@mkdir -p $(dir $@)
-	$(CXX) $(UNIT_CXXFLAGS) -DPG_IVF_CUDA_TEST_MODULE='"$(abspath $(CUDA_MODULE))"' \
-		$(GPU_TEST_SRCS) cuda/gpu_backend.cpp $(GPU_TEST_CORE) -o $@ $(GTEST_LIBS) -ldl
+	$(CXX) $(UNIT_CXXFLAGS) -I. -DPG_IVF_CUDA_TEST_MODULE='"$(abspath $(CUDA_MODULE))"' \
+		$(GPU_TEST_SRCS) $(GPU_SRCS) $(GPU_TEST_CORE) -o $@ $(GTEST_LIBS) -ldl
 
 check-gpu: $(GPU_TEST_BIN) $(if $(NVCC),$(CUDA_MODULE))
 	$(GPU_TEST_BIN) --gtest_brief=1

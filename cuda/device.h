@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "pg_ivf_cuda.h"
+#include "gpu/pg_ivf_cuda.h"
 
 namespace pg_ivf::gpu {
 

@@ -15,7 +15,7 @@
 
 #include "context.h"
 #include "kernels.h"
-#include "pg_ivf_cuda.h"
+#include "gpu/pg_ivf_cuda.h"
 
 #ifndef PG_IVF_CUDA_ARCHS
 #define PG_IVF_CUDA_ARCHS "unknown architectures"

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/core/kmeans_math.h"
+#include "core/kmeans_math.h"
 
 #ifdef __CUDACC__
 #define PG_IVF_TILE __host__ __device__ __forceinline__

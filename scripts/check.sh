@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make check`: unit tests, build + install, pg_regress on a throwaway
-# cluster, then the TAP tests; ends with one summary line of all counts.
+# cluster, the TAP tests, then the upgrade from 0.1.0; ends with one summary
+# line of all counts.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 . scripts/cluster.sh
@@ -13,21 +14,24 @@ trap 'cluster_stop; rm -rf "$log"' EXIT
 passed=0 failed=0 skipped=0
 status=0
 
+# Runs one GoogleTest binary through its make target and adds its counts; a
+# run that reports neither passes nor failures (a build error) is one failure.
+run_gtest() {  # make target, what it tests
+  local out="$log/$1.out" p f s
+  if $MAKE -s "$1" 2>&1 | tee "$out"; then :; else status=1; fi
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+  [ -z "$p" ] && [ -z "$f" ] && { echo "$2 did not run"; failed=$((failed + 1)); status=1; }
+  return 0
+}
+
 echo "== unit tests (GoogleTest)"
-if $MAKE -s unit 2>&1 | tee "$log/unit.out"; then :; else status=1; fi
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log/unit.out" | tail -1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
-[ -z "$p" ] && [ -z "$f" ] && { echo "unit tests did not run"; failed=$((failed + 1)); status=1; }
+run_gtest unit "unit tests"
 
 echo "== GPU tests (kernels simulated on the CPU; device tests are skipped without a GPU)"
-if $MAKE -s check-gpu 2>&1 | tee "$log/gpu.out"; then :; else status=1; fi
-p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log/gpu.out" | tail -1)
-passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
-[ -z "$p" ] && [ -z "$f" ] && { echo "GPU tests did not run"; failed=$((failed + 1)); status=1; }
+run_gtest check-gpu "GPU tests"
 
 echo "== build and install"
 if ! { $MAKE -s -j2 && $MAKE -s install; } >"$log/build.out" 2>&1; then
@@ -65,6 +69,17 @@ if ls test/t/*.pl >/dev/null 2>&1; then
     status=1; failed=$((failed + 1))
     for f in "$tapdir"/tmp_check/log/*; do echo "---- $f"; tail -50 "$f"; done 2>/dev/null
   fi
+fi
+
+echo "== upgrade from 0.1.0 (scripts/upgrade-check.sh)"
+bash scripts/upgrade-check.sh 2>&1 | tee "$log/upgrade.out"
+counts=$(sed -n 's/^upgrade: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log/upgrade.out" | tail -1)
+if [ -n "$counts" ]; then
+  read -r p f s <<<"$counts"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  [ "$f" -gt 0 ] && status=1
+else
+  echo "upgrade test did not finish"; failed=$((failed + 1)); status=1
 fi
 
 echo "check: $passed passed, $failed failed, $skipped skipped"

@@ -58,10 +58,11 @@ CREATE INDEX ON ivf_build_t USING ivf (id);
 CREATE INDEX ON ivf_build_t USING ivf (v vector_l2_ops, v vector_ip_ops);
 DROP TABLE ivf_build_untyped;
 
--- rows too wide for one page: flat stores 4 bytes per dimension, sq8 one
+-- rows too wide for one page: flat stores 4 bytes per dimension, sq8 one, pq one per sub-vector
 CREATE TABLE ivf_build_wide (v vector(2100), w vector(9000));
 CREATE INDEX ON ivf_build_wide USING ivf (v vector_l2_ops) WITH (quantizer = 'flat');
 CREATE INDEX ON ivf_build_wide USING ivf (w vector_l2_ops) WITH (quantizer = 'sq8');
+CREATE INDEX ON ivf_build_wide USING ivf (w vector_l2_ops) WITH (quantizer = 'pq', pq_m = 9000);
 CREATE INDEX ON ivf_build_wide USING ivf (v vector_l2_ops) WITH (quantizer = 'sq8');
 SELECT dims, quantizer, bytes_per_row FROM ivf_index_info('ivf_build_wide_v_idx');
 DROP TABLE ivf_build_wide;

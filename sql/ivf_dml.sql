@@ -103,13 +103,16 @@ CREATE INDEX ivf_dml_room_idx ON ivf_dml_room USING ivf (v vector_l2_ops) WITH (
 SELECT 8160 / bytes_per_row AS per_page FROM ivf_index_info('ivf_dml_room_idx') \gset
 INSERT INTO ivf_dml_room SELECT i, ARRAY[i, 0, 0, 0, 0, 0, 0, 1]::vector FROM generate_series(1, 5 * :per_page) i;
 SELECT rows, pages FROM ivf_list_sizes('ivf_dml_room_idx');
--- free the oldest page (rows are appended in id order) and part of the next
+-- empty the oldest page (rows are appended in id order) and part of the next:
+-- VACUUM unlinks the empty page and hands it to the free space map
 DELETE FROM ivf_dml_room WHERE id <= :per_page + 10;
 VACUUM (INDEX_CLEANUP ON) ivf_dml_room;
 SELECT rows, pages FROM ivf_list_sizes('ivf_dml_room_idx');
--- refilling those slots adds no page
+SELECT pg_relation_size('ivf_dml_room_idx') AS room_bytes \gset
+-- refilling those slots takes the free page back and adds none to the index
 INSERT INTO ivf_dml_room SELECT i, ARRAY[i, 0, 0, 0, 0, 0, 0, 1]::vector FROM generate_series(1, :per_page) i;
 SELECT rows, pages FROM ivf_list_sizes('ivf_dml_room_idx');
+SELECT pg_relation_size('ivf_dml_room_idx') = :room_bytes AS same_size;
 SELECT ARRAY(SELECT id FROM ivf_dml_room ORDER BY v <-> '[3.2,0,0,0,0,0,0,1]' LIMIT 3) AS nearest;
 DROP TABLE ivf_dml_room;
 

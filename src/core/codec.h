@@ -17,6 +17,8 @@
 
 namespace pg_ivf::core {
 
+// The numbers are on disk (an index's meta page; the glue's IVF_QUANTIZER_*
+// name them): never renumber.
 enum class QuantizerKind : int32_t { kSq8 = 0, kPq = 1, kFlat = 2 };
 
 // One list entry, packed contiguously on a data page:

@@ -10,7 +10,9 @@
 
 namespace pg_ivf::core {
 
-// Metrics an index can be built for.  L1 exists only as an operator.
+// Metrics an index can be built for.  L1 exists only as an operator.  The
+// numbers are on disk (an index's meta page; the glue's IVF_METRIC_* name
+// them): never renumber.
 enum class Metric : int32_t { kL2 = 0, kInnerProduct = 1, kCosine = 2 };
 
 enum class SimdLevel : int32_t { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };

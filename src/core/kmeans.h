@@ -1,7 +1,7 @@
 // k-means, written once.  Seeding, centroid update, empty-cluster split and
 // convergence live here; only the assignment step varies (the CPU kernel here,
-// the GPU backend in cuda/), so every caller trains through train_kmeans() or
-// its batched form, which share one Lloyd iteration.
+// the GPU backend in src/gpu/ and cuda/), so every caller trains through
+// train_kmeans() or its batched form, which share one Lloyd iteration.
 #pragma once
 #ifdef POSTGRES_H
 #error "src/core headers must not be included after postgres.h"
@@ -55,7 +55,6 @@ public:
     // updates on the host.  This default always returns false.
     virtual bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
                                   const uint64_t* order, float* centroids, const Hooks& hooks);
-    virtual const char* name() const = 0;
 };
 
 // ||x||^2 + ||c||^2 - 2 x.c by fixed row blocks through a register-blocked
@@ -68,7 +67,6 @@ public:
     explicit CpuAssigner(int threads);
     void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
                 int32_t* labels, float* dist2, const Hooks& hooks) override;
-    const char* name() const override { return "cpu"; }
 private:
     int threads_;
 };
@@ -78,7 +76,6 @@ class ReferenceAssigner final : public Assigner {
 public:
     void assign(const float* x, size_t n, const float* centroids, size_t k, size_t d,
                 int32_t* labels, float* dist2, const Hooks& hooks) override;
-    const char* name() const override { return "reference"; }
 };
 
 struct KMeansParams {

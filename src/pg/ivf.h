@@ -8,6 +8,10 @@
  *   dir_start..+dir_pages   list directory: IvfListData per list
  *   everything else         data pages: fixed-size entries packed from the
  *                           page header up to pd_lower, chained per list
+ *                           from head to tail; and free pages (unlinked by
+ *                           VACUUM, listed in the free space map)
+ * Only ivfpage.cpp reads or writes this layout; ivflist.cpp walks, grows and
+ * shrinks the chains through it.
  */
 #ifndef PG_IVF_IVF_H
 #define PG_IVF_IVF_H
@@ -19,6 +23,8 @@
 #define IVF_VERSION			1
 #define IVF_PAGE_ID			0xFFA7
 #define IVF_METAPAGE_BLKNO	0
+/* Meta page format written by 0.1.0; IvfGetMetaPage reads this one up to IVF_VERSION */
+#define IVF_OLDEST_VERSION	1
 
 /* Support function: returns the metric code of the operator class. */
 #define IVF_METRIC_PROC		1
@@ -28,14 +34,19 @@
 #define IVF_PAGE_BLOB		2
 #define IVF_PAGE_DIRECTORY	3
 #define IVF_PAGE_DATA		4
+#define IVF_PAGE_FREE		5	/* unlinked by VACUUM; reused through the FSM */
 
-/* Quantizers and metrics: the same numbers as pg_ivf::core's enums */
-#define IVF_QUANTIZER_SQ8	0
-#define IVF_QUANTIZER_PQ	1
-#define IVF_QUANTIZER_FLAT	2
-#define IVF_METRIC_L2		0
-#define IVF_METRIC_IP		1
-#define IVF_METRIC_COSINE	2
+/*
+ * Quantizers and metrics, as the meta page, the reloption and the operator
+ * classes' support function store them: names for core's enums, which are
+ * the one definition of their numbers.
+ */
+#define IVF_QUANTIZER_SQ8	((int) pg_ivf::core::QuantizerKind::kSq8)
+#define IVF_QUANTIZER_PQ	((int) pg_ivf::core::QuantizerKind::kPq)
+#define IVF_QUANTIZER_FLAT	((int) pg_ivf::core::QuantizerKind::kFlat)
+#define IVF_METRIC_L2		((int) pg_ivf::core::Metric::kL2)
+#define IVF_METRIC_IP		((int) pg_ivf::core::Metric::kInnerProduct)
+#define IVF_METRIC_COSINE	((int) pg_ivf::core::Metric::kCosine)
 
 /* Build phases reported in pg_stat_progress_create_index */
 #define PROGRESS_IVF_PHASE_SAMPLE	2
@@ -93,8 +104,8 @@ typedef IvfMetaPageData *IvfMetaPage;
 /* One directory slot per list */
 typedef struct IvfListData
 {
-	BlockNumber head;			/* newest page; chain follows opaque->next */
-	BlockNumber insert;			/* page inserts try first */
+	BlockNumber head;			/* first page (invalid: no page); chain follows opaque->next */
+	BlockNumber insert;			/* page inserts try first; they walk on from it */
 } IvfListData;
 
 #define IVF_LISTS_PER_DIR_PAGE ((int) (IVF_PAGE_CAPACITY / sizeof(IvfListData)))
@@ -123,24 +134,57 @@ extern int	ivf_pq_rerank;
 #define IVF_DEVICE_CPU	1
 #define IVF_DEVICE_GPU	2
 
-/* ivfutils.cpp: the one page-access layer */
+/* ivfutils.cpp: reloptions and small shared helpers */
 extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
-extern void IvfInitPage(Page page, uint16 page_type);
-extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
-extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
-extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
-extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
-extern int	IvfPageEntryCount(Page page, int entry_size);
-extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
-extern char *IvfPageEntry(Page page, int entry_size, int i);
-extern int	IvfPageCapacity(int entry_size);
-extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern bool IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
+
+/* ivfpage.cpp: the one page layer (the only code that knows the layout) */
+extern void IvfInitPage(Page page, uint16 page_type);
+extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
+extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
+extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
+extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
+						 int nparts, BlockNumber *start, uint32 *npages);
+extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start,
+								uint32 *npages);
+extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
+							  int lists);
+extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
+extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
+extern IvfListData *IvfDirSlot(Page page, int list);
+extern int	IvfPageCapacity(int entry_size);
+extern int	IvfPageEntryCount(Page page, int entry_size);
+extern char *IvfPageEntry(Page page, int entry_size, int i);
+extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
+extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
+extern void IvfPageSetNext(Page page, BlockNumber next);
+extern bool IvfPageIsEmpty(Page page);
+extern bool IvfPageIsFree(Page page);
+extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
+extern BlockNumber IvfPageNext(Page page);
+extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size,
+						   const char *entries, int n);
+
+/* ivflist.cpp: list chains under concurrency (walk, append, VACUUM's unlinking) */
+extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
+							  BlockNumber to);
+extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
+							   BufferAccessStrategy strategy);
+extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
+extern void IvfCountList(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy,
+						 int64 *rows, int32 *pages);
+extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char *entry);
+extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
+							BlockNumber *next);
+extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

@@ -52,7 +52,7 @@ OpenIvfIndex(Oid relid)
 	return rel;
 }
 
-/* Walks every list's chain and counts its entries and pages; result has meta->lists elements. */
+/* Entries and pages of every list; result has meta->lists elements. */
 static IvfListCounts *
 CountLists(Relation index, const IvfMetaPageData *meta)
 {
@@ -60,18 +60,7 @@ CountLists(Relation index, const IvfMetaPageData *meta)
 
 	for (int list = 0; list < meta->lists; list++)
 	{
-		BlockNumber blkno = IvfGetList(index, meta, list).head;
-
-		while (BlockNumberIsValid(blkno))
-		{
-			Buffer		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_SHARE, NULL);
-			Page		page = BufferGetPage(buf);
-
-			counts[list].rows += IvfPageEntryCount(page, meta->entry_size);
-			counts[list].pages++;
-			blkno = IvfPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
+		IvfCountList(index, meta, list, NULL, &counts[list].rows, &counts[list].pages);
 		CHECK_FOR_INTERRUPTS();
 	}
 	return counts;

@@ -5,7 +5,7 @@
  *   2. k-means on the sample (src/core)
  *   3. train the quantizer on the sample's residuals
  *   4. assign and encode every row (second heap scan, in batches) and append
- *      it to its list's newest page through the buffer manager
+ *      it at its list's tail (IvfBuildAppend) through the buffer manager
  *   5. write the directory and meta page, then WAL-log every page at once
  *
  * C++ objects that must live across PostgreSQL calls (the trained codec) are
@@ -21,6 +21,7 @@
 
 
 namespace core = pg_ivf::core;
+namespace gpu = pg_ivf::gpu;
 
 #define IVF_MAX_DEFAULT_SAMPLE	1000000
 #define IVF_SAMPLE_PER_LIST		128
@@ -50,13 +51,14 @@ typedef struct IvfBuildState
 	float	   *sample;			/* size capacity * dims */
 	int64		capacity;
 	int64		nsample;
-	int64		rows_seen;		/* rows that are indexable (non-NULL, non-zero under cosine) */
+	int64		rows_seen;		/* rows that are indexable (IvfPrepareRow) */
+	float	   *row;			/* size dims: one prepared row */
 	pg_prng_state prng;
 
 	/* steps 2-3 */
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
-	IvfBuildAssigner *assigner; /* step 4's; new'd, deleted like codec */
+	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
 
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
@@ -76,72 +78,25 @@ typedef struct IvfBuildState
 	uint64		param_floats;
 } IvfBuildState;
 
-/* Detoasts a row and checks its dimension; NULL when it is not indexed (zero vector under cosine). */
-static Vector *
-IndexableRow(IvfBuildState *bs, Datum value)
-{
-	Vector	   *v = DatumGetVector(value);
-
-	if (v->dim != bs->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->dims, v->dim)));
-	if (bs->metric == IVF_METRIC_COSINE && core::squared_norm(v->x, v->dim) == 0)
-	{
-		if ((Pointer) v != DatumGetPointer(value))
-			pfree(v);
-		return NULL;
-	}
-	return v;
-}
-
-/*
- * Copies a row as the index stores it (unit length under cosine) and frees a
- * detoasted copy.  False when the row's norm is outside the range where the
- * cosine lower bound holds: its entry must then be marked unbounded.
- */
-static bool
-StoreRow(IvfBuildState *bs, Datum value, Vector *v, float *out)
-{
-	memcpy(out, v->x, sizeof(float) * bs->dims);
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
-	if (bs->metric == IVF_METRIC_COSINE)
-	{
-		double		norm2 = 0;
-		double		norm;
-
-		for (int i = 0; i < bs->dims; i++)
-			norm2 += (double) out[i] * out[i];
-		norm = sqrt(norm2);
-		for (int i = 0; i < bs->dims; i++)
-			out[i] = (float) (out[i] / norm);
-		return norm2 >= core::kCosineMinSquaredNorm && norm2 < core::kCosineMaxSquaredNorm;
-	}
-	return true;
-}
-
 /* Step 1's callback: reservoir sampling (Algorithm R) over indexable rows. */
 static void
 SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
 	IvfBuildState *bs = (IvfBuildState *) state;
-	Vector	   *v;
+	bool		bounded;
 	int64		slot;
 
-	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->row, &bounded))
 		return;
 	slot = bs->nsample < bs->capacity ? bs->nsample
 		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
 	if (slot < bs->capacity)
 	{
-		StoreRow(bs, values[0], v, bs->sample + slot * bs->dims);
+		memcpy(bs->sample + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
 		if (slot == bs->nsample)
 			bs->nsample++;
 	}
-	else if ((Pointer) v != DatumGetPointer(values[0]))
-		pfree(v);
 	bs->rows_seen++;
 	if ((bs->rows_seen & 1023) == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
@@ -209,14 +164,38 @@ InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
 															bs->dims, bs->pq_m));
 	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
+	{
+		if (bs->quantizer == IVF_QUANTIZER_PQ)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = 'pq' and pq_m = %d",
+							bs->dims, bs->pq_m),
+					 errhint("Choose a pq_m of at most %d, such as %d.",
+							 (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset), DefaultPqM(bs->dims))));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = '%s'",
-						bs->dims, bs->quantizer == IVF_QUANTIZER_FLAT ? "flat" : "sq8"),
+						bs->dims, IvfQuantizerName(bs->quantizer)),
 				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
 						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
+	}
 
 	bs->device = IvfChooseBuildDevice(index, bs->threads);
+}
+
+/* The quantizer the index's settings ask for, as core trains it and sizes its training. */
+static core::CodecOptions
+IndexCodecOptions(const IvfBuildState *bs)
+{
+	core::CodecOptions o;
+
+	o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
+	o.metric = static_cast<core::Metric>(bs->metric);
+	o.m = bs->pq_m;
+	o.residual = bs->residual;
+	o.seed = IVF_SEED;
+	o.threads = bs->threads;
+	return o;
 }
 
 /* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
@@ -226,13 +205,7 @@ TrainingBytes(IvfBuildState *bs, int64 s, int lists)
 	Size		bytes = (Size) s * bs->dims * sizeof(float);
 
 	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
-	{
-		core::CodecOptions o;
-
-		o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		o.m = bs->pq_m;
-		bytes += core::codec_training_memory_bytes(o, s, bs->dims);
-	}
+	bytes += core::codec_training_memory_bytes(IndexCodecOptions(bs), s, bs->dims);
 	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
 	return bytes;
 }
@@ -323,7 +296,7 @@ DeleteCodec(void *p)
 static void
 DeleteAssigner(void *p)
 {
-	delete static_cast<IvfBuildAssigner *>(p);
+	delete static_cast<core::Assigner *>(p);
 }
 
 /* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
@@ -333,19 +306,26 @@ TrainModel(IvfBuildState *bs)
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	core::Codec *codec = NULL;
+	void	  **codec_slot;
 
 	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads, bs->sample, bs->nsample);
+		std::unique_ptr<core::Assigner> assigner =
+			gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
 
 		params.k = bs->lists;
 		params.iterations = ivf_kmeans_iterations;
 		params.seed = IVF_SEED;
 		params.spherical = bs->metric == IVF_METRIC_COSINE;
+		/*
+		 * A PostgreSQL call inside the guard, allowed because it cannot fail:
+		 * it only stores into this backend's progress slot in shared memory
+		 * (inside a critical section, no allocation, no ereport).
+		 */
 		hooks.progress = [](size_t done, size_t total) {
 			const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
 			const int64 val[] = {(int64) done, (int64) total};
@@ -353,29 +333,23 @@ TrainModel(IvfBuildState *bs)
 			pgstat_progress_update_multi_param(2, index, val);
 		};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
-													   assigner, hooks);
+													   *assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
 		if (bs->nsample > 0)
-			assigner.assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
-							labels, dist2, hooks);
+			assigner->assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
+							 labels, dist2, hooks);
 	});
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
+	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
-		IvfBuildAssigner assigner(bs->device, bs->threads);
-		core::CodecOptions options;
+		std::unique_ptr<core::Assigner> assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads);
 
-		options.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-		options.metric = static_cast<core::Metric>(bs->metric);
-		options.m = bs->pq_m;
-		options.residual = bs->residual;
-		options.seed = IVF_SEED;
-		options.threads = bs->threads;
-		codec = new core::Codec(core::train_codec(options, bs->sample, bs->nsample, bs->dims,
-												  bs->centroids, labels, assigner, hooks));
+		codec = new core::Codec(core::train_codec(IndexCodecOptions(bs), bs->sample, bs->nsample, bs->dims,
+												  bs->centroids, labels, *assigner, hooks));
+		*codec_slot = codec;
 	});
-	IvfDeleteOnReset(bs->cxt, DeleteCodec, codec);
 	bs->codec = codec;
 	if ((int) codec->entry_bytes() != bs->entry_size)
 		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
@@ -388,32 +362,16 @@ TrainModel(IvfBuildState *bs)
 	pfree(dist2);
 }
 
-/* Allocates the next block of the index as a fresh page of the given type (no WAL yet). */
-static Buffer
-NewBuildPage(IvfBuildState *bs, uint16 page_type)
-{
-	Buffer		buf = ReadBufferExtended(bs->index, bs->fork, P_NEW, RBM_NORMAL, NULL);
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	IvfInitPage(BufferGetPage(buf), page_type);
-	return buf;
-}
-
 /* Writes the meta placeholder, the parameter stream and an empty directory. */
 static void
 WriteModelPages(IvfBuildState *bs)
 {
-	Buffer		buf;
-	float	   *params = NULL;
-	Size		nparams = 0;
+	float	   *params;
+	Size		nparams = bs->codec->parameter_count();
 
-	buf = NewBuildPage(bs, IVF_PAGE_META);
-	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
+	IvfReserveMetaPage(bs->index, bs->fork);
 
 	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
-	nparams = bs->codec->parameter_count();
 	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 	IvfGuard("ivf parameter export", [&]() {
 		std::vector<float> p = bs->codec->parameters();
@@ -425,100 +383,18 @@ WriteModelPages(IvfBuildState *bs)
 	bs->param_floats = nparams;
 
 	/* the stream: centroids, then codec parameters */
-	bs->blob_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
-	bs->blob_pages = 0;
 	{
 		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
 		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
-		Page		page = NULL;
-		Size		used = IVF_PAGE_CAPACITY;
 
-		buf = InvalidBuffer;
-		for (int p = 0; p < 2; p++)
-		{
-			for (Size done = 0; done < sizes[p];)
-			{
-				Size		n;
-
-				if (used == IVF_PAGE_CAPACITY)
-				{
-					if (BufferIsValid(buf))
-					{
-						MarkBufferDirty(buf);
-						UnlockReleaseBuffer(buf);
-					}
-					buf = NewBuildPage(bs, IVF_PAGE_BLOB);
-					page = BufferGetPage(buf);
-					used = 0;
-					bs->blob_pages++;
-				}
-				n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
-				memcpy((char *) page + IVF_PAGE_DATA_START + used, parts[p] + done, n);
-				used += n;
-				done += n;
-				((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
-			}
-		}
-		if (BufferIsValid(buf))
-		{
-			MarkBufferDirty(buf);
-			UnlockReleaseBuffer(buf);
-		}
+		IvfWriteBlob(bs->index, bs->fork, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
 	}
 	pfree(params);
 
-	bs->dir_start = RelationGetNumberOfBlocksInFork(bs->index, bs->fork);
-	bs->dir_pages = (bs->lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
-	for (uint32 i = 0; i < bs->dir_pages; i++)
-	{
-		buf = NewBuildPage(bs, IVF_PAGE_DIRECTORY);
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
 	for (int i = 0; i < bs->lists; i++)
 		bs->dir[i].head = bs->dir[i].insert = InvalidBlockNumber;
-}
-
-/* Appends n entries of one list to its newest page, opening pages as they fill. */
-static void
-AppendToList(IvfBuildState *bs, int list, const char *entries, int n)
-{
-	int			capacity = IvfPageCapacity(bs->entry_size);
-
-	while (n > 0)
-	{
-		Buffer		buf;
-		Page		page;
-		int			count;
-		int			take;
-
-		if (bs->dir[list].head == InvalidBlockNumber)
-			count = capacity;
-		else
-		{
-			buf = ReadBufferExtended(bs->index, bs->fork, bs->dir[list].head, RBM_NORMAL, NULL);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			count = IvfPageEntryCount(BufferGetPage(buf), bs->entry_size);
-			if (count >= capacity)
-				UnlockReleaseBuffer(buf);
-		}
-		if (count >= capacity)
-		{
-			buf = NewBuildPage(bs, IVF_PAGE_DATA);
-			IvfPageGetOpaque(BufferGetPage(buf))->next = bs->dir[list].head;
-			bs->dir[list].head = bs->dir[list].insert = BufferGetBlockNumber(buf);
-			count = 0;
-		}
-		page = BufferGetPage(buf);
-		take = Min(n, capacity - count);
-		memcpy(IvfPageEntry(page, bs->entry_size, count), entries, (Size) take * bs->entry_size);
-		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + (count + take) * bs->entry_size;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		entries += (Size) take * bs->entry_size;
-		n -= take;
-	}
 }
 
 /* Assigns, encodes and appends the rows gathered in the batch. */
@@ -570,7 +446,8 @@ FlushBatch(IvfBuildState *bs)
 
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
-		AppendToList(bs, list, sorted + (Size) i * bs->entry_size, j - i);
+		IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
+					   j - i);
 		i = j;
 	}
 	pfree(start);
@@ -589,11 +466,9 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	IvfBuildState *bs = (IvfBuildState *) state;
 
-	Vector	   *v;
-
-	if (isnull[0] || (v = IndexableRow(bs, values[0])) == NULL)
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
+									&bs->batch_bounded[bs->nbatch]))
 		return;
-	bs->batch_bounded[bs->nbatch] = StoreRow(bs, values[0], v, bs->batch + (Size) bs->nbatch * bs->dims);
 	bs->batch_tids[bs->nbatch] = *tid;
 	if (++bs->nbatch == bs->batch_cap)
 		FlushBatch(bs);
@@ -603,6 +478,8 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 static void
 AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 {
+	void	  **assigner_slot;
+
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
@@ -616,10 +493,11 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->nbatch = 0;
 
 	/* one assigner for every batch: a GPU one keeps its context and centroids */
+	assigner_slot = IvfDeleteOnReset(bs->cxt, DeleteAssigner, NULL);
 	IvfGuard("ivf row assignment", [&]() {
-		bs->assigner = new IvfBuildAssigner(bs->device, bs->threads, NULL, 0, bs->centroids);
+		*assigner_slot = bs->assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, NULL, 0,
+															  bs->centroids).release();
 	});
-	IvfDeleteOnReset(bs->cxt, DeleteAssigner, bs->assigner);
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
 	FlushBatch(bs);
@@ -629,57 +507,36 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 static void
 FinishIndex(IvfBuildState *bs)
 {
-	ForkNumber	fork = bs->fork;
-	Buffer		buf;
-	Page		page;
-	IvfMetaPage meta;
+	IvfMetaPageData meta;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_WRITE);
-	for (uint32 p = 0; p < bs->dir_pages; p++)
-	{
-		int			first = p * IVF_LISTS_PER_DIR_PAGE;
-		int			n = Min(IVF_LISTS_PER_DIR_PAGE, bs->lists - first);
+	IvfWriteDirectory(bs->index, bs->fork, bs->dir_start, bs->dir, bs->lists);
 
-		buf = ReadBufferExtended(bs->index, fork, bs->dir_start + p, RBM_NORMAL, NULL);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		memcpy(PageGetContents(page), bs->dir + first, sizeof(IvfListData) * n);
-		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfListData) * n;
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-	}
+	memset(&meta, 0, sizeof(meta));
+	meta.magic = IVF_MAGIC;
+	meta.version = IVF_VERSION;
+	meta.nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
+	meta.dims = bs->dims;
+	meta.metric = bs->metric;
+	meta.quantizer = bs->quantizer;
+	meta.lists = bs->lists;
+	meta.pq_m = bs->pq_m;
+	meta.residual = bs->residual;
+	meta.entry_size = bs->entry_size;
+	meta.untrained = bs->rows_seen < bs->lists;
+	meta.blob_start = bs->blob_start;
+	meta.blob_pages = bs->blob_pages;
+	meta.centroid_floats = (uint64) bs->lists * bs->dims;
+	meta.param_floats = bs->param_floats;
+	meta.dir_start = bs->dir_start;
+	meta.dir_pages = bs->dir_pages;
+	meta.build_rows = bs->indtuples;
+	meta.trained_rows = bs->nsample;
+	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
+	IvfWriteMetaPage(bs->index, bs->fork, &meta);
 
-	buf = ReadBufferExtended(bs->index, fork, IVF_METAPAGE_BLKNO, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	page = BufferGetPage(buf);
-	meta = IvfPageGetMeta(page);
-	memset(meta, 0, sizeof(IvfMetaPageData));
-	meta->magic = IVF_MAGIC;
-	meta->version = IVF_VERSION;
-	meta->nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
-	meta->dims = bs->dims;
-	meta->metric = bs->metric;
-	meta->quantizer = bs->quantizer;
-	meta->lists = bs->lists;
-	meta->pq_m = bs->pq_m;
-	meta->residual = bs->residual;
-	meta->entry_size = bs->entry_size;
-	meta->untrained = bs->rows_seen < bs->lists;
-	meta->blob_start = bs->blob_start;
-	meta->blob_pages = bs->blob_pages;
-	meta->centroid_floats = (uint64) bs->lists * bs->dims;
-	meta->param_floats = bs->param_floats;
-	meta->dir_start = bs->dir_start;
-	meta->dir_pages = bs->dir_pages;
-	meta->build_rows = bs->indtuples;
-	meta->trained_rows = bs->nsample;
-	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
-	((PageHeader) page)->pd_lower = ((char *) meta - (char *) page) + sizeof(IvfMetaPageData);
-	MarkBufferDirty(buf);
-	UnlockReleaseBuffer(buf);
-
-	if (RelationNeedsWAL(bs->index) || fork == INIT_FORKNUM)
-		log_newpage_range(bs->index, fork, 0, RelationGetNumberOfBlocksInFork(bs->index, fork), true);
+	if (RelationNeedsWAL(bs->index) || bs->fork == INIT_FORKNUM)
+		log_newpage_range(bs->index, bs->fork, 0, RelationGetNumberOfBlocksInFork(bs->index, bs->fork), true);
 }
 
 /* Builds the whole index into the given fork. */
@@ -689,6 +546,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 	if (RelationGetNumberOfBlocksInFork(index, fork) != 0)
 		elog(ERROR, "index \"%s\" already contains data. Please report a bug.", RelationGetRelationName(index));
 	InitBuildShape(bs, heap, index);
+	bs->row = (float *) palloc(sizeof(float) * bs->dims);
 	if (heap != NULL)
 		SampleRows(bs, indexInfo);
 	else

@@ -1,9 +1,9 @@
 /*
  * ivfgpu.cpp — the PostgreSQL side of the GPU backend: the device choice for
- * ivf.build_device, the build's assigner, and ivf_gpu_info().
+ * ivf.build_device, and ivf_gpu_info().
  *
  * The CUDA module is loaded from PG_IVF_CUDA_MODULE_PATH, fixed at build time
- * ($(pkglibdir)/pg_ivf_cuda.so, see cuda/cuda.mk) and never taken from a
+ * ($(pkglibdir)/pg_ivf_cuda.so, see the Makefile) and never taken from a
  * setting, on the first build (or ivf_gpu_info() call) of a backend that
  * wants a GPU; nothing CUDA happens in _PG_init or when pg_ivf.so loads.
  */
@@ -12,10 +12,8 @@
 #include "guard.h"
 #include "ivfgpu.h"
 
-#include "../../cuda/gpu_backend.h"
-
 #ifndef PG_IVF_CUDA_MODULE_PATH
-#error "PG_IVF_CUDA_MODULE_PATH must be defined by the build (cuda/cuda.mk)"
+#error "PG_IVF_CUDA_MODULE_PATH must be defined by the build (Makefile)"
 #endif
 
 namespace gpu = pg_ivf::gpu;
@@ -72,65 +70,6 @@ const char *
 IvfDeviceName(int device)
 {
 	return device == IVF_DEVICE_GPU ? "gpu" : "cpu";
-}
-
-/* Builds the device's assigner; throws (inside IvfGuard) if the GPU vanished. */
-IvfBuildAssigner::IvfBuildAssigner(int device, int threads, const float *resident, size_t resident_rows,
-								   const float *fixed_centroids)
-{
-	if (device == IVF_DEVICE_GPU)
-	{
-		const PgIvfCudaApi *api = gpu::backend_api();
-
-		if (api == NULL)
-			throw std::runtime_error("no usable GPU any more: an earlier GPU call of this backend failed");
-		impl_.reset(new gpu::GpuAssigner(api, 0, resident, resident_rows, 0, fixed_centroids));
-	}
-	else
-		impl_.reset(new pg_ivf::core::CpuAssigner(threads));
-}
-
-/* Forwards to the device's assigner; may throw (the caller is inside IvfGuard). */
-void
-IvfBuildAssigner::assign(const float *x, size_t n, const float *centroids, size_t k, size_t d,
-						 int32_t *labels, float *dist2, const pg_ivf::core::Hooks &hooks)
-{
-	impl_->assign(x, n, centroids, k, d, labels, dist2, hooks);
-}
-
-/* PQ training's sub-quantizers: one launch per iteration on the GPU. */
-void
-IvfBuildAssigner::assign_batch(const pg_ivf::core::AssignJob *jobs, size_t count, size_t n, size_t k,
-							   size_t d, const pg_ivf::core::Hooks &hooks)
-{
-	impl_->assign_batch(jobs, count, n, k, d, hooks);
-}
-
-bool
-IvfBuildAssigner::batches() const
-{
-	return impl_->batches();
-}
-
-void
-IvfBuildAssigner::end_batch() noexcept
-{
-	impl_->end_batch();
-}
-
-/* The k-means update: on the GPU when it holds the sample, else false (host). */
-bool
-IvfBuildAssigner::update_centroids(const float *x, size_t n, size_t k, size_t d, const int64_t *offsets,
-								   const uint64_t *order, float *centroids, const pg_ivf::core::Hooks &hooks)
-{
-	return impl_->update_centroids(x, n, k, d, offsets, order, centroids, hooks);
-}
-
-/* "cpu" or "gpu", for messages. */
-const char *
-IvfBuildAssigner::name() const
-{
-	return impl_->name();
 }
 
 /* "13.0" from the CUDA runtime's 13000; NULL for 0 (unknown). */

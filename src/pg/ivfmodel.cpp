@@ -90,7 +90,7 @@ RunDeleter(void *arg)
 	d->object = NULL;
 }
 
-void
+void **
 IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object)
 {
 	IvfResetDeleter *d = (IvfResetDeleter *) MemoryContextAlloc(cxt, sizeof(IvfResetDeleter));
@@ -100,4 +100,5 @@ IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object)
 	d->cb.func = RunDeleter;
 	d->cb.arg = d;
 	MemoryContextRegisterResetCallback(cxt, &d->cb);
+	return &d->object;
 }

@@ -32,7 +32,12 @@ struct IvfModelRef
 /* The model of an index whose meta page is *meta; loads and caches it when needed. */
 extern IvfModelRef *IvfModelAcquire(Relation index, const IvfMetaPageData *meta);
 
-/* Registers delete of a C++ object when memory context cxt is reset or deleted. */
-extern void IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object);
+/*
+ * Registers delete of a C++ object when memory context cxt is reset or
+ * deleted; returns the slot holding the object.  Register first (object
+ * NULL), then store the new'd object in the slot where it is created, so no
+ * error can come between the new and the registration.
+ */
+extern void **IvfDeleteOnReset(MemoryContext cxt, void (*deleter) (void *), void *object);
 
 #endif

@@ -100,7 +100,6 @@ struct IvfScanState
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
-	bool		degenerate = false;
 };
 
 typedef struct IvfScanOpaqueData
@@ -110,6 +109,7 @@ typedef struct IvfScanOpaqueData
 	MemoryContext cxt;
 	bool		started;
 	bool		null_query;
+	int			probes;			/* lists per probe batch: ivf.probes read once, at rescan */
 	float	   *query;			/* size meta.dims */
 } IvfScanOpaqueData;
 
@@ -166,6 +166,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	MemoryContext old;
 	IvfModelRef *ref;
 	IvfScanState *st = NULL;
+	void	  **st_slot;
 	int			probes;
 	int			max_probes;
 
@@ -189,12 +190,13 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		memcpy(so->query, q->x, sizeof(float) * so->meta.dims);
 	}
 
-	probes = Min(ivf_probes, so->meta.lists);
+	so->probes = probes = Min(ivf_probes, so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
 		: !ivf_iterative_scan ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
 		: Max(probes, Min(ivf_max_probes, so->meta.lists));
 
+	st_slot = IvfDeleteOnReset(so->cxt, DeleteScanState, NULL);
 	ref = IvfModelAcquire(index, &so->meta);
 	IvfGuard("ivf scan setup", [&]() {
 		std::unique_ptr<IvfModelRef> hold(ref);
@@ -206,7 +208,6 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
 		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
 			s->batch_rows = (size_t) ivf_pq_rerank;
-		s->degenerate = s->scanner->query_is_degenerate();
 		if (so->null_query)
 		{
 			s->list_order.resize(model.lists);
@@ -216,9 +217,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		else
 			s->list_order = core::nearest_lists(*s->scanner, model.centroids.data(), model.lists,
 												model.dims, max_probes);
-		st = s.release();
+		*st_slot = st = s.release();
 	});
-	IvfDeleteOnReset(so->cxt, DeleteScanState, st);
 	so->st = st;
 	MemoryContextSwitchTo(old);
 }
@@ -230,21 +230,20 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	Relation	index = scan->indexRelation;
 	IvfScanState *st = so->st;
 	int			entry_size = so->meta.entry_size;
-	BlockNumber blkno = IvfGetList(index, &so->meta, list).head;
 	bool		null_query = so->null_query;
+	Buffer		buf;
 
 	IvfGuard("ivf list setup", [&]() {
 		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
 		st->bounds.resize(IvfPageCapacity(entry_size));
 		st->approx.resize(IvfPageCapacity(entry_size));
 	});
-	while (BlockNumberIsValid(blkno))
+	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
+		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
 	{
-		Buffer		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_SHARE, NULL);
 		Page		page = BufferGetPage(buf);
-		int			n;
+		int			n = IvfPageEntryCount(page, entry_size);
 
-		n = IvfPageEntryCount(page, entry_size);
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
@@ -266,10 +265,9 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				st->pending.push_back(c);
 			}
 		});
-		blkno = IvfPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
-		CHECK_FOR_INTERRUPTS();
 	}
+	/* not per page: the walk always holds a page lock, which holds interrupts off */
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* Moves pending rows into the heap: all of them, or only the batch_rows nearest by estimate. */
@@ -300,7 +298,7 @@ static bool
 ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 {
 	IvfScanState *st = so->st;
-	size_t		batch = so->null_query ? st->list_order.size() : (size_t) Min(ivf_probes, so->meta.lists);
+	size_t		batch = so->null_query ? st->list_order.size() : (size_t) so->probes;
 	size_t		end = Min(st->list_order.size(), st->next_list + batch);
 
 	if (st->next_list >= end)

@@ -1,9 +1,11 @@
 /*
- * ivfutils.cpp — the page-access layer and small shared helpers of the ivf
- * access method: reloptions, metric lookup, meta/directory/blob pages.
+ * ivfutils.cpp — small shared helpers of the ivf access method: reloptions,
+ * metric lookup, the row preparation build and insert share, build threads,
+ * progress phase names, amvalidate.  Pages are ivfpage.cpp's.
  */
 #include "pg.h"
 #include "ivf.h"
+#include "vector.h"
 
 
 #include <unistd.h>
@@ -74,6 +76,47 @@ IvfGetMetric(Relation index)
 	if (metric < IVF_METRIC_L2 || metric > IVF_METRIC_COSINE)
 		elog(ERROR, "ivf operator class returned unknown metric %d. Please report a bug.", metric);
 	return metric;
+}
+
+/*
+ * Prepares a non-NULL heap value as the index stores it, for CREATE INDEX and
+ * INSERT alike: checks the dimension and copies the row into out (size dims),
+ * under cosine divided by its norm.  False when the row is not indexed: under
+ * cosine a zero vector, whose <=> is NaN for every query (no cosine
+ * distance).  Any other row is indexed, however small: its <=> is a number
+ * for most queries, so a sequential scan returns it and so must the index.
+ * The norm is summed in double, where no float square underflows to zero.
+ * *bounded is false when the norm lies outside the range where the cosine
+ * lower bound holds; the entry must then be marked unbounded.
+ */
+bool
+IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded)
+{
+	Vector	   *v = DatumGetVector(value);
+	double		norm2 = 0;
+
+	if (v->dim != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", dims, v->dim)));
+	memcpy(out, v->x, sizeof(float) * dims);
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	*bounded = true;
+	if (metric != IVF_METRIC_COSINE)
+		return true;
+	for (int i = 0; i < dims; i++)
+		norm2 += (double) out[i] * out[i];
+	if (norm2 == 0)
+		return false;
+	*bounded = norm2 >= pg_ivf::core::kCosineMinSquaredNorm && norm2 < pg_ivf::core::kCosineMaxSquaredNorm;
+	{
+		double		norm = sqrt(norm2);
+
+		for (int i = 0; i < dims; i++)
+			out[i] = (float) (out[i] / norm);
+	}
+	return true;
 }
 
 /* Threads for build work: the GUC, or max_parallel_maintenance_workers + 1, capped at the CPUs. */
@@ -175,147 +218,4 @@ IvfValidate(Oid opclassoid)
 	ReleaseCatCacheList(procs);
 	ReleaseSysCache(classtup);
 	return result;
-}
-
-/* Initializes a page of the given type with the ivf special space. */
-void
-IvfInitPage(Page page, uint16 page_type)
-{
-	IvfPageOpaque opaque;
-
-	PageInit(page, BLCKSZ, sizeof(IvfPageOpaqueData));
-	opaque = IvfPageGetOpaque(page);
-	opaque->next = InvalidBlockNumber;
-	opaque->page_type = page_type;
-	opaque->page_id = IVF_PAGE_ID;
-}
-
-/* Extends the relation by one block and returns it pinned and exclusively locked. */
-Buffer
-IvfNewBuffer(Relation index, ForkNumber fork)
-{
-	Buffer		buf;
-
-	LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	UnlockRelationForExtension(index, ExclusiveLock);
-	return buf;
-}
-
-/* Copies the meta page, checking that this is an ivf index of our format. */
-void
-IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
-{
-	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
-	Page		page;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
-	UnlockReleaseBuffer(buf);
-
-	if (meta->magic != IVF_MAGIC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" is not a valid ivf index", RelationGetRelationName(index))));
-	if (meta->version != IVF_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf index \"%s\" has on-disk format version %u, this library reads %d",
-						RelationGetRelationName(index), meta->version, IVF_VERSION),
-				 errhint("REINDEX the index.")));
-}
-
-/* The directory block that holds a list's slot. */
-BlockNumber
-IvfListDirBlock(const IvfMetaPageData *meta, int list)
-{
-	return meta->dir_start + list / IVF_LISTS_PER_DIR_PAGE;
-}
-
-/* A copy of a list's directory slot. */
-IvfListData
-IvfGetList(Relation index, const IvfMetaPageData *meta, int list)
-{
-	Buffer		buf = ReadBuffer(index, IvfListDirBlock(meta, list));
-	IvfListData result;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	result = ((IvfListData *) PageGetContents(BufferGetPage(buf)))[list % IVF_LISTS_PER_DIR_PAGE];
-	UnlockReleaseBuffer(buf);
-	return result;
-}
-
-/*
- * Reads and locks a data page of a list chain (through `strategy`, which may
- * be NULL), rejecting anything else as index corruption.
- */
-Buffer
-IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy)
-{
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-	Page		page;
-
-	LockBuffer(buf, mode);
-	page = BufferGetPage(buf);
-	if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_DATA)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("ivf index \"%s\" block %u in a list chain is not a data page",
-						RelationGetRelationName(index), blkno),
-				 errhint("REINDEX the index.")));
-	return buf;
-}
-
-/* Entries on a data page, derived from pd_lower. */
-int
-IvfPageEntryCount(Page page, int entry_size)
-{
-	return (int) ((((PageHeader) page)->pd_lower - IVF_PAGE_DATA_START) / entry_size);
-}
-
-/* The i-th entry of a data page. */
-char *
-IvfPageEntry(Page page, int entry_size, int i)
-{
-	return (char *) page + IVF_PAGE_DATA_START + (Size) i * entry_size;
-}
-
-/* Entries one data page holds. */
-int
-IvfPageCapacity(int entry_size)
-{
-	return (int) (IVF_PAGE_CAPACITY / entry_size);
-}
-
-/* Reads the trained-parameter stream (centroids, then codec parameters) into palloc'd memory. */
-float *
-IvfReadBlob(Relation index, const IvfMetaPageData *meta)
-{
-	Size		total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
-	char	   *out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
-	Size		done = 0;
-	BlockNumber blkno = meta->blob_start;
-
-	for (uint32 i = 0; i < meta->blob_pages && done < total; i++, blkno++)
-	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		Size		n;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (IvfPageGetOpaque(page)->page_type != IVF_PAGE_BLOB)
-			elog(ERROR, "ivf index \"%s\" block %u is not a parameter page. Please report a bug.",
-				 RelationGetRelationName(index), blkno);
-		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
-		memcpy(out + done, (char *) page + IVF_PAGE_DATA_START, n);
-		done += n;
-		UnlockReleaseBuffer(buf);
-	}
-	if (done != total)
-		elog(ERROR, "ivf index \"%s\" parameter pages hold %zu of %zu bytes. Please report a bug.",
-			 RelationGetRelationName(index), done, total);
-	return (float *) out;
 }

@@ -1,83 +1,74 @@
 /*
  * ivfvacuum.cpp — VACUUM for ivf: ambulkdelete removes the entries whose
- * heap rows are dead, compacting each data page in place, and
- * amvacuumcleanup reports the index's size and entry count.
+ * heap rows are dead, compacting each data page in place, unlinks the pages
+ * it empties and gives them to the free space map, and points each list's
+ * insert slot at the list's first page with room; amvacuumcleanup reports
+ * the index's size and entry count.
  *
- * Locking follows ivfinsert.cpp: one data page is locked at a time, and the
- * directory page is locked only after every data page lock is released.
- * Pages are never unlinked from a list, so scans walking a chain with no
- * lock between pages always find a valid next pointer.  Instead, when a
- * list's insert page is full and vacuum freed room on an older page of the
- * chain, the directory's insert slot is pointed at the roomiest page so that
- * inserts fill the holes before a new page is added.
+ * Freed room is reused: inserts walk a list from its insert slot to the
+ * first page with room before they link a page, and a new page comes from
+ * the free space map before the index is extended, so a table under churn
+ * keeps an index of about its built size.
+ *
+ * Locking (see ivflist.cpp): one data page is locked at a time, except while
+ * a page is unlinked (its predecessor, then the page), and the directory
+ * only with no data page locked, or with the head after the directory.  The
+ * page a list's insert slot points to is never unlinked (see ivflist.cpp).
  */
 #include "pg.h"
 #include "ivf.h"
 
 
-/* What a walk of one list learned about where inserts could go. */
-typedef struct IvfListRoom
-{
-	BlockNumber roomiest;		/* page with the most free entries, or invalid */
-	int			roomiest_free;	/* free entries on it */
-	bool		insert_full;	/* the slot's insert page was found full */
-} IvfListRoom;
-
 /*
  * Removes the dead entries of one page, keeping the survivors packed from
  * the start; WAL-logged only when something was removed.  Returns the
- * entries left and the page's next pointer in *next.
+ * entries left.  dead is scratch of one flag per entry a page holds.
  */
 static int
 VacuumPage(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, Buffer buf, int entry_size,
-		   IndexBulkDeleteCallback callback, void *callback_state, BlockNumber *next)
+		   IndexBulkDeleteCallback callback, void *callback_state, bool *dead)
 {
 	Page		page = BufferGetPage(buf);
 	int			n = IvfPageEntryCount(page, entry_size);
-	int			kept = 0;
-	GenericXLogState *state = NULL;
+	int			ndead = 0;
+	GenericXLogState *state;
 
 	for (int i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
 
 		memcpy(&tid, IvfPageEntry(page, entry_size, i), sizeof(ItemPointerData));
-		if (callback(&tid, callback_state))
-		{
-			/* the first removal: from here on, edit GenericXLog's copy, identical so far */
-			if (state == NULL)
-			{
-				state = GenericXLogStart(info->index);
-				page = GenericXLogRegisterBuffer(state, buf, 0);
-			}
-			stats->tuples_removed += 1;
-			continue;
-		}
-		if (kept != i)
-			memmove(IvfPageEntry(page, entry_size, kept), IvfPageEntry(page, entry_size, i), entry_size);
-		kept++;
+		dead[i] = callback(&tid, callback_state);
+		ndead += dead[i];
 	}
-	*next = IvfPageGetOpaque(page)->next;
-	if (state != NULL)
-	{
-		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + kept * entry_size;
-		GenericXLogFinish(state);
-	}
-	return kept;
+	if (ndead == 0)
+		return n;
+	stats->tuples_removed += ndead;
+	state = GenericXLogStart(info->index);
+	n = IvfPageCompact(GenericXLogRegisterBuffer(state, buf, 0), entry_size, dead);
+	GenericXLogFinish(state);
+	return n;
 }
 
-/* Walks one list's chain, removing dead entries page by page. */
+/*
+ * Walks one list: compacts every page, unlinks and frees the emptied ones,
+ * then points the insert slot at the first page left with room, and frees
+ * the old insert page and the head too if they were left empty.
+ */
 static void
-VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPageData *meta,
-		   const IvfListData *slot, IndexBulkDeleteCallback callback, void *callback_state,
-		   IvfListRoom *room)
+VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPageData *meta, int list,
+		   IndexBulkDeleteCallback callback, void *callback_state, bool *dead)
 {
+	Relation	index = info->index;
+	IvfListData slot = IvfGetList(index, meta, list);
 	int			capacity = IvfPageCapacity(meta->entry_size);
-	BlockNumber blkno = slot->head;
+	BlockNumber prev = InvalidBlockNumber;
+	BlockNumber blkno = slot.head;
+	BlockNumber room = InvalidBlockNumber;
+	BlockNumber insert_prev = InvalidBlockNumber;	/* the page before slot.insert */
+	bool		insert_empty = false;
+	bool		head_empty = false;
 
-	room->roomiest = InvalidBlockNumber;
-	room->roomiest_free = 0;
-	room->insert_full = false;
 	while (BlockNumberIsValid(blkno))
 	{
 		BlockNumber next;
@@ -85,45 +76,49 @@ VacuumList(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, const IvfMetaPag
 		int			kept;
 
 		vacuum_delay_point();
-		buf = IvfReadDataPage(info->index, blkno, BUFFER_LOCK_EXCLUSIVE, info->strategy);
-		kept = VacuumPage(info, stats, buf, meta->entry_size, callback, callback_state, &next);
+		buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_EXCLUSIVE, info->strategy);
+		kept = VacuumPage(info, stats, buf, meta->entry_size, callback, callback_state, dead);
+		next = IvfPageNext(BufferGetPage(buf));
 		UnlockReleaseBuffer(buf);
 
-		stats->num_index_tuples += kept;
-		if (capacity - kept > room->roomiest_free)
+		if (kept == 0 && BlockNumberIsValid(prev) && blkno != slot.insert &&
+			IvfListFreePage(index, prev, blkno, info->strategy, &next))
 		{
-			room->roomiest = blkno;
-			room->roomiest_free = capacity - kept;
+			stats->pages_deleted++;
+			stats->pages_newly_deleted++;
+			stats->pages_free++;
+			blkno = next;
+			continue;
 		}
-		if (blkno == slot->insert)
-			room->insert_full = kept >= capacity;
+		/* a page that an insert refilled while it was being freed counts below */
+		stats->num_index_tuples += kept;
+		if (!BlockNumberIsValid(room) && kept < capacity)
+			room = blkno;
+		if (blkno == slot.head)
+			head_empty = kept == 0;
+		if (blkno == slot.insert)
+		{
+			insert_prev = prev;
+			insert_empty = kept == 0;
+		}
+		prev = blkno;
 		blkno = next;
 	}
-}
-
-/*
- * Points a list's insert slot at the roomiest page of its chain, unless an
- * inserter changed the slot since it was read (then the inserter's choice
- * stands).  Called with no data page locked.
- */
-static void
-RedirectInserts(Relation index, const IvfMetaPageData *meta, int list, const IvfListData *slot,
-				BlockNumber target)
-{
-	Buffer		buf = ReadBuffer(index, IvfListDirBlock(meta, list));
-	IvfListData *dirslot;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	dirslot = &((IvfListData *) PageGetContents(BufferGetPage(buf)))[list % IVF_LISTS_PER_DIR_PAGE];
-	if (dirslot->insert == slot->insert)
+	if (BlockNumberIsValid(room) && room != slot.insert &&
+		IvfMoveInsertSlot(index, meta, list, slot.insert, room) &&
+		insert_empty && BlockNumberIsValid(insert_prev) &&
+		IvfListFreePage(index, insert_prev, slot.insert, info->strategy, &blkno))
 	{
-		GenericXLogState *state = GenericXLogStart(index);
-		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
-
-		((IvfListData *) PageGetContents(page))[list % IVF_LISTS_PER_DIR_PAGE].insert = target;
-		GenericXLogFinish(state);
+		stats->pages_deleted++;
+		stats->pages_newly_deleted++;
+		stats->pages_free++;
 	}
-	UnlockReleaseBuffer(buf);
+	if (head_empty && IvfListFreeHead(index, meta, list, info->strategy))
+	{
+		stats->pages_deleted++;
+		stats->pages_newly_deleted++;
+		stats->pages_free++;
+	}
 }
 
 /* ambulkdelete: removes the entries of dead heap rows from every list. */
@@ -133,6 +128,7 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 {
 	Relation	index = info->index;
 	IvfMetaPageData meta;
+	bool	   *dead;
 
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
@@ -142,44 +138,11 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		return stats;
 
 	IvfGetMetaPage(index, &meta);
+	dead = (bool *) palloc(sizeof(bool) * IvfPageCapacity(meta.entry_size));
 	for (int list = 0; list < meta.lists; list++)
-	{
-		IvfListData slot = IvfGetList(index, &meta, list);
-		IvfListRoom room;
-
-		VacuumList(info, stats, &meta, &slot, callback, callback_state, &room);
-		if (room.insert_full && BlockNumberIsValid(room.roomiest) && room.roomiest != slot.insert)
-			RedirectInserts(index, &meta, list, &slot, room.roomiest);
-	}
+		VacuumList(info, stats, &meta, list, callback, callback_state, dead);
+	pfree(dead);
 	return stats;
-}
-
-/* Counts the entries of every list, for a VACUUM that removed nothing. */
-static double
-CountEntries(IndexVacuumInfo *info)
-{
-	IvfMetaPageData meta;
-	double		total = 0;
-
-	IvfGetMetaPage(info->index, &meta);
-	for (int list = 0; list < meta.lists; list++)
-	{
-		BlockNumber blkno = IvfGetList(info->index, &meta, list).head;
-
-		while (BlockNumberIsValid(blkno))
-		{
-			Buffer		buf;
-			Page		page;
-
-			vacuum_delay_point();
-			buf = IvfReadDataPage(info->index, blkno, BUFFER_LOCK_SHARE, info->strategy);
-			page = BufferGetPage(buf);
-			total += IvfPageEntryCount(page, meta.entry_size);
-			blkno = IvfPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
-	}
-	return total;
 }
 
 /* amvacuumcleanup: the index's page count, and its entry count when no bulkdelete ran. */
@@ -194,8 +157,23 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	{
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 		if (RelationGetNumberOfBlocks(index) > 0)
-			stats->num_index_tuples = CountEntries(info);
+		{
+			IvfMetaPageData meta;
+
+			IvfGetMetaPage(index, &meta);
+			for (int list = 0; list < meta.lists; list++)
+			{
+				int64		rows;
+				int32		pages;
+
+				vacuum_delay_point();
+				IvfCountList(index, &meta, list, info->strategy, &rows, &pages);
+				stats->num_index_tuples += rows;
+			}
+		}
 	}
+	/* make the pages bulkdelete freed findable by inserts */
+	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->estimated_count = false;
 	return stats;

@@ -4,8 +4,9 @@
  * Every .cpp file in src/pg includes this file first.  Order matters here:
  *  1. C++ standard headers, because PostgreSQL's port.h later turns printf,
  *     snprintf, strerror ... into macros that break libstdc++ headers.
- *  2. The src/core headers the glue uses: they refuse (#error) to come after
- *     postgres.h, and #pragma once makes later includes of them no-ops.
+ *  2. The src/core and src/gpu headers the glue uses: they refuse (#error)
+ *     to come after postgres.h, and #pragma once makes later includes of
+ *     them no-ops.
  *  3. PostgreSQL's C headers inside one extern "C" block, with the warnings
  *     g++ raises on them (C's `register`, unused parameters) silenced.
  * Headers that many glue files need belong in the block below.
@@ -34,6 +35,8 @@
 #include "core/distance.h"
 #include "core/hooks.h"
 #include "core/kmeans.h"
+#include "gpu/assigner.h"
+#include "gpu/gpu_backend.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wregister"
@@ -66,6 +69,7 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"

@@ -1,12 +1,15 @@
 # 003_concurrency.pl: inserts, deletes, k-NN queries and repeated VACUUMs
-# running at the same time on two ivf-indexed tables raise no error, and
+# running at the same time on three ivf-indexed tables raise no error, and
 # afterwards every row is found through its index.
 #
-# Three pgbench processes run side by side: writers (inserts, some deletes),
-# readers (top-10 queries checked in SQL for count and order, and filtered
-# queries that need iterative probing) and one VACUUM loop.  A reader's
-# check that fails casts its finding to int, an error that aborts its
-# pgbench client and shows the finding in the log.
+# Three pgbench processes run side by side: writers (inserts, some deletes,
+# and on c_churn a moving window that deletes the oldest rows and inserts as
+# many, so VACUUM empties whole pages, unlinks them and inserts take them
+# back from the free space map while scans walk the lists), readers (top-10
+# queries checked in SQL for count and order, and filtered queries that need
+# iterative probing) and one VACUUM loop.  A reader's check that fails casts
+# its finding to int, an error that aborts its pgbench client and shows the
+# finding in the log.
 use strict;
 use warnings FATAL => 'all';
 
@@ -28,6 +31,8 @@ my @cases = (
 	  index => "USING ivf (v vector_l2_ops) WITH (lists = 8, quantizer = 'sq8')" },
 	{ table => 'c_flat', op => '<=>', lists => 8,
 	  index => "USING ivf (v vector_cosine_ops) WITH (lists = 8, quantizer = 'flat')" },
+	{ table => 'c_churn', op => '<->', lists => 8,
+	  index => "USING ivf (v vector_l2_ops) WITH (lists = 8, quantizer = 'flat')" },
 );
 
 # Seeds random() from pgbench's generator (so every client's stream of
@@ -80,6 +85,13 @@ INSERT INTO c_sq8 (v) $new_rows;
 INSERT INTO c_flat (v) $new_rows;
 INSERT INTO c_sq8 (v) VALUES (NULL);
 },
+	# a moving window: the oldest rows go (emptying the lists' first pages), as many come
+	'churn.sql' => qq{\\set s random(1, 1000000)
+SELECT setseed(:s / 1000001.0);
+DELETE FROM c_churn WHERE id IN (SELECT id FROM c_churn ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED);
+INSERT INTO c_churn (v) SELECT array_agg((random() - 0.5)::real ORDER BY j)::vector($dims)
+	FROM generate_series(1, 100) i, generate_series(1, $dims) j GROUP BY i;
+},
 	'delete.sql' => qq{\\set x random(1, 6000)
 DELETE FROM c_sq8 WHERE id BETWEEN :x AND :x + 3;
 DELETE FROM c_flat WHERE id BETWEEN :x AND :x + 3;
@@ -95,6 +107,10 @@ SELECT CASE WHEN count(*) = 10 AND bool_and(ok) THEN 1
 	ELSE ('c_flat top-10 check: ' || count(*) || ' rows, in order: ' || bool_and(ok))::int END FROM (
 	SELECT coalesce(d >= lag(d) OVER (), true) AS ok FROM (
 		SELECT v <=> :q AS d FROM c_flat ORDER BY v <=> :q LIMIT 10) a) b;
+SELECT CASE WHEN count(*) = 10 AND bool_and(ok) THEN 1
+	ELSE ('c_churn top-10 check: ' || count(*) || ' rows, in order: ' || bool_and(ok))::int END FROM (
+	SELECT coalesce(d >= lag(d) OVER (), true) AS ok FROM (
+		SELECT v <-> :q AS d FROM c_churn ORDER BY v <-> :q LIMIT 10) a) b;
 },
 	# a filter that one list (~8 matching rows) cannot satisfy: iterative
 	# probing must fill the LIMIT (60 rows of the first 1500 match, few deleted)
@@ -107,6 +123,7 @@ SELECT CASE WHEN count(*) = 20 THEN 1 ELSE ('c_flat filtered check: ' || count(*
 },
 	'vacuum.sql' => qq{VACUUM c_sq8;
 VACUUM c_flat;
+VACUUM c_churn;
 \\sleep 100 ms
 },
 );
@@ -129,6 +146,7 @@ sub pgbench_cmd
 my $log_offset = -s $node->logfile;
 my %groups = (
 	writers => [ pgbench_cmd(3, 100, 11, 'insert.sql@4', 'delete.sql@1') ],
+	churn => [ pgbench_cmd(2, 40, 14, 'churn.sql') ],
 	readers => [ pgbench_cmd(2, 100, 12, 'knn.sql', 'knn_filtered.sql') ],
 	vacuum => [ pgbench_cmd(1, 0, 13, 'vacuum.sql') ],
 );
@@ -158,14 +176,25 @@ my $log = substr(slurp_file($node->logfile), $log_offset);
 unlike($log, qr/index returned tuples in wrong order/, 'no "index returned tuples in wrong order"');
 unlike($log, qr/ERROR:/, 'no error in the server log during the concurrent run');
 
-$node->safe_psql('postgres', 'VACUUM c_sq8; VACUUM c_flat;');
+$node->safe_psql('postgres', 'VACUUM c_sq8; VACUUM c_flat; VACUUM c_churn;');
 for my $c (@cases)
 {
 	my ($t, $op, $lists) = @$c{qw(table op lists)};
-	cmp_ok($node->safe_psql('postgres', "SELECT pg_relation_size('${t}_v_idx')"),
-		'>', $c->{built_size}, "$t: concurrent inserts added index pages");
 	my ($found, $rows) = split /\|/, index_count($node, $t, $op, $lists);
-	cmp_ok($rows, '>', 1500, "$t: rows were inserted concurrently");
+	if ($t eq 'c_churn')
+	{
+		cmp_ok($node->safe_psql('postgres', "SELECT max(id) FROM $t"), '>', 1500,
+			"$t: the window moved");
+		note "$t: index built " . $c->{built_size} . " bytes, now "
+		  . $node->safe_psql('postgres', "SELECT pg_relation_size('${t}_v_idx')") . " bytes, "
+		  . $node->safe_psql('postgres', "SELECT max(id) - 1500 FROM $t") . " rows inserted";
+	}
+	else
+	{
+		cmp_ok($node->safe_psql('postgres', "SELECT pg_relation_size('${t}_v_idx')"),
+			'>', $c->{built_size}, "$t: concurrent inserts added index pages");
+		cmp_ok($rows, '>', 1500, "$t: rows were inserted concurrently");
+	}
 	note "$t: $rows non-null rows";
 	is($found, $rows, "$t: index scan returns every non-null row once");
 	is(missing_via_index($node, $t, $op, $lists), '0 missing: ',

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
-#include "../../src/core/hooks.h"
-#include "../../src/core/kmeans.h"
-#include "../../src/core/kmeans_math.h"
-#include "../../src/core/parallel.h"
+#include "core/hooks.h"
+#include "core/kmeans.h"
+#include "core/kmeans_math.h"
+#include "core/parallel.h"
 
 namespace pg_ivf::core {
 namespace {

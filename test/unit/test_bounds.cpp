@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "../../src/core/bounds.h"
-#include "../../src/core/codec.h"
-#include "../../src/core/pq.h"
-#include "../../src/core/sq8.h"
+#include "core/bounds.h"
+#include "core/codec.h"
+#include "core/pq.h"
+#include "core/sq8.h"
 
 namespace pg_ivf::core {
 namespace {

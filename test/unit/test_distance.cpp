@@ -1,7 +1,7 @@
 // Distance kernels: every SIMD table this CPU runs is checked against the
 // scalar reference for every length 1..2000 at unaligned offsets, near a
 // guard page, and on edge values; dispatch is checked against the CPU.
-#include "../../src/core/distance.h"
+#include "core/distance.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>

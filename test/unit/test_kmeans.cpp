@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "../../src/core/hooks.h"
-#include "../../src/core/kmeans.h"
-#include "../../src/core/kmeans_math.h"
+#include "core/hooks.h"
+#include "core/kmeans.h"
+#include "core/kmeans_math.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -330,7 +330,6 @@ TEST(TrainKMeans, LabelsOutOfRangeAreRejected) {
                 dist2[i] = 0.0f;
             }
         }
-        const char* name() const override { return "broken"; }
     } broken;
     const std::vector<float> x = random_matrix(10, 2, 111);
     EXPECT_THROW(train_kmeans(x.data(), 10, 2, params(3, 3), broken, Hooks{}), std::logic_error);
@@ -410,7 +409,6 @@ TEST(TrainKMeans, BackendUpdateEqualsHostUpdate) {
                         centroids[c * d + j] = cluster_mean(x, d, order, offsets[c], offsets[c + 1], j);
             return true;
         }
-        const char* name() const override { return "updating"; }
     } updating;
     for (const bool spherical : {false, true}) {
         const size_t n = 2500, d = 13, k = 60;  // k large enough for empty clusters and splits
@@ -452,7 +450,6 @@ struct CountingAssigner final : Assigner {
         for (size_t i = 0; i < count; ++i)
             cpu.assign(jobs[i].x, n, jobs[i].centroids, k, d, jobs[i].labels, jobs[i].dist2, hooks);
     }
-    const char* name() const override { return "counting"; }
 };
 
 TEST(TrainKMeansBatch, EqualsOneByOneAndCallsOncePerIteration) {

@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "../../src/core/codec.h"
-#include "../../src/core/pq.h"
+#include "core/codec.h"
+#include "core/pq.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -217,7 +217,6 @@ struct BatchRecorder final : Assigner {
         cpu.assign_batch(jobs, count, n, k, d, h);
     }
     bool batches() const override { return true; }
-    const char* name() const override { return "recorder"; }
 };
 
 // The sub-quantizers train side by side, and each codebook is exactly what

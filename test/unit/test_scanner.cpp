@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "../../src/core/codec.h"
-#include "../../src/core/pq.h"
+#include "core/codec.h"
+#include "core/pq.h"
 
 namespace pg_ivf::core {
 namespace {

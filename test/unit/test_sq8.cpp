@@ -10,8 +10,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "../../src/core/codec.h"
-#include "../../src/core/sq8.h"
+#include "core/codec.h"
+#include "core/sq8.h"
 
 namespace pg_ivf::core {
 namespace {

@@ -11,8 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "../../../src/core/kmeans.h"
-#include "../../../src/core/kmeans_math.h"
+#include "core/kmeans.h"
+#include "core/kmeans_math.h"
 
 namespace pg_ivf::gpu::test {
 

@@ -1,6 +1,6 @@
 // The CUDA module's assignment, run on the CPU: cuda/tile_assign.h's block
 // code driven by a simulated thread block, and a stand-in module that serves
-// the C ABI of cuda/pg_ivf_cuda.h with it.  Lets the tests check the kernel
+// the C ABI of src/gpu/pg_ivf_cuda.h with it.  Lets the tests check the kernel
 // code and the GPU assigner on machines without a GPU.
 #pragma once
 
@@ -10,9 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "../../../cuda/pg_ivf_cuda.h"
-#include "../../../cuda/plan.h"
-#include "../../../cuda/tile_assign.h"
+#include "gpu/pg_ivf_cuda.h"
+#include "cuda/plan.h"
+#include "cuda/tile_assign.h"
 
 namespace pg_ivf::gpu::test {
 

@@ -1,14 +1,17 @@
-// GpuAssigner (cuda/gpu_backend.cpp) against the CPU stand-in of the module:
+// GpuAssigner (src/gpu/gpu_backend.cpp) against the CPU stand-in of the module:
 // batching, pinned rows, cancellation between batches, progress, errors,
-// train_kmeans through it, and batches of small problems (PQ training).
+// train_kmeans through it, batches of small problems (PQ training), and the
+// factory that picks CPU or GPU (src/gpu/assigner.cpp).
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "../../../cuda/gpu_backend.h"
-#include "../../../src/core/pq.h"
+#include "core/pq.h"
+#include "gpu/assigner.h"
+#include "gpu/gpu_backend.h"
 #include "helpers.h"
 #include "simulator.h"
 
@@ -157,6 +160,16 @@ TEST(GpuAdapter, CudaErrorMarksTheBackendUnusable) {
     EXPECT_NE(std::string(state.reason).find("CUDA error: an earlier GPU call of this process failed"),
               std::string::npos)
         << state.reason;
+}
+
+// The build's seam: the CPU's assigner unless a GPU is asked for, and then an
+// error, never a silent CPU, when the backend has no usable GPU (any more).
+TEST(AssignerFactory, CpuOrAnErrorWithoutAUsableGpu) {
+    const std::unique_ptr<core::Assigner> cpu = make_assigner(false, 2);
+    EXPECT_NE(dynamic_cast<core::CpuAssigner*>(cpu.get()), nullptr);
+    mark_backend_unusable("a test fault");
+    ASSERT_EQ(backend_api(), nullptr);
+    EXPECT_THROW(make_assigner(true, 2), std::runtime_error);
 }
 
 TEST(GpuAdapter, DegenerateShapesLikeTheCpu) {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "../../../cuda/gpu_backend.h"
-#include "../../../src/core/pq.h"
+#include "core/pq.h"
+#include "gpu/gpu_backend.h"
 #include "helpers.h"
 #include "simulator.h"
 

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "../../../cuda/gpu_backend.h"
+#include "gpu/gpu_backend.h"
 
 #ifndef PG_IVF_CUDA_TEST_MODULE
 #error "PG_IVF_CUDA_TEST_MODULE (the built pg_ivf_cuda.so) must be defined by cuda/cuda.mk"

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "../../../cuda/plan.h"
+#include "cuda/plan.h"
 
 namespace pg_ivf::gpu {
 namespace {

@@ -2,17 +2,17 @@
 // pg_ivf_cuda.so with dlopen() (never linked, so pg_ivf.so runs where CUDA is
 // absent), probes the device once per process, and wraps the module's C ABI
 // in a core::Assigner so train_kmeans() and the build's assignment use the
-// GPU unchanged.  Compiled into pg_ivf.so whether or not nvcc exists.
-//
-// src/pg/ivfgpu.cpp includes this after pg.h, so it may include only headers
-// pg.h has already pulled in (the C++ ones it lists and core/kmeans.h) plus
-// the plain C ABI header.
+// GPU unchanged.  Compiled into pg_ivf.so whether or not nvcc exists; the
+// build picks CPU or GPU through make_assigner() (assigner.h).
 #pragma once
+#ifdef POSTGRES_H
+#error "src/gpu headers must not be included after postgres.h"
+#endif
 
 #include <cstddef>
 #include <cstdint>
 
-#include "../src/core/kmeans.h"
+#include "core/kmeans.h"
 #include "pg_ivf_cuda.h"
 
 namespace pg_ivf::gpu {
@@ -81,7 +81,6 @@ public:
     // k-means sample); false otherwise, and the host updates.
     bool update_centroids(const float* x, size_t n, size_t k, size_t d, const int64_t* offsets,
                           const uint64_t* order, float* centroids, const core::Hooks& hooks) override;
-    const char* name() const override { return "gpu"; }
 
     // Whether the last assign() read pinned rows on the device (tests).
     bool last_call_pinned() const { return pinned_; }
