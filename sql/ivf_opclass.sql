@@ -13,3 +13,13 @@ CREATE OPERATOR CLASS ivf_bad_ops FOR TYPE vector USING ivf AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops;
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'ivf_bad_ops';
 DROP OPERATOR FAMILY ivf_bad_ops USING ivf;
+
+-- vector_l2_ops is the default operator class, as for pgvector's ivfflat
+SELECT opcname FROM pg_opclass
+WHERE opcdefault AND opcmethod = (SELECT oid FROM pg_am WHERE amname = 'ivf');
+CREATE TABLE opc_t (v vector(2));
+INSERT INTO opc_t SELECT ARRAY[i, i % 7] FROM generate_series(1, 50) i;
+CREATE INDEX opc_t_idx ON opc_t USING ivf (v) WITH (lists = 2);
+SELECT opcname FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+WHERE i.indexrelid = 'opc_t_idx'::regclass;
+DROP TABLE opc_t;

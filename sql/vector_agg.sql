@@ -49,8 +49,27 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT avg(v), sum(v) FROM vagg_t;
 SELECT avg(v) AS parallel_avg, sum(v) AS parallel_sum FROM vagg_t;
+-- parallel avg over no rows combines two empty states: NULL, not an error
+-- (pgvector 0.8.6 raised "vector must have at least 1 dimension" here; fixed upstream)
+EXPLAIN (COSTS OFF) SELECT avg(v) FROM vagg_t WHERE id + 0 < 0;
+SELECT avg(v) IS NULL AS avg_of_nothing, sum(v) IS NULL AS sum_of_nothing FROM vagg_t WHERE id + 0 < 0;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 DROP TABLE vagg_t;
+
+-- no aggregate result is NaN or infinite (pgvector's errors): states from direct calls
+SELECT vector_avg('{1,NaN,NaN}');
+SELECT vector_avg('{1,1e300,1}');
+SELECT vector_avg('{1,-Infinity}');
+SELECT vector_avg('{2,6e38}');
+SELECT vector_accum('{1,Infinity}', '[1]');
+SELECT vector_accum('{1,1.7976931348623157e308}', '[3e38]') IS NOT NULL AS finite_sum_kept;
+SELECT vector_combine('{1,1e308}', '{1,1e308}');
+SELECT vector_combine('{1,-Infinity}', '{1,1}');
+-- dimension mismatch and empty states, with pgvector's texts
+SELECT vector_accum('{1,1}', '[1,2]');
+SELECT vector_combine('{1,1}', '{1,1,1}');
+SELECT vector_combine('{1}', '{0}');
+SELECT vector_avg('{1}');

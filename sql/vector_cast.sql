@@ -69,3 +69,15 @@ SELECT c.castsource::regtype, c.casttarget::regtype, c.castcontext
 FROM pg_cast c
 WHERE c.castsource = 'vector'::regtype OR c.casttarget = 'vector'::regtype
 ORDER BY c.castsource::regtype::text, c.casttarget::regtype::text;
+
+-- non-finite elements and malformed arrays: pgvector's errors
+SELECT ARRAY[1e300]::float8[]::vector;
+SELECT ARRAY[-1e300]::float8[]::vector;
+SELECT ARRAY['NaN']::float8[]::vector;
+SELECT ARRAY['Infinity']::real[]::vector;
+SELECT ARRAY['-Infinity']::float8[]::vector;
+SELECT ARRAY['NaN']::numeric[]::vector;
+SELECT ARRAY[1e39]::numeric[]::vector;
+SELECT ARRAY[[1,2],[3,4]]::int[]::vector;
+SELECT '{}'::int[]::vector;
+SELECT ARRAY[1,NULL]::int[]::vector;

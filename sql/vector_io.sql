@@ -9,6 +9,9 @@ SELECT '[-1,-2,-3]'::vector;
 SELECT '[1.,2.,3.]'::vector;
 SELECT ' [ 1,  2 ,    3  ] '::vector;
 SELECT E'\t[\n1 ,\r2\f,\x0b3]\n'::vector;
+-- a vertical tab is whitespace in every position, as in pgvector
+SELECT s, replace(s, 'V', chr(11))::vector
+FROM (VALUES ('V[1]'), ('[V1]'), ('[1V]'), ('[1V,2]'), ('[1,V2]'), ('[1]V'), ('V[V1V,V2V]V')) t(s);
 SELECT '[1.23456]'::vector;
 SELECT '[0.1,0.2,0.3]'::vector;
 SELECT '[1e-3,1e3,1.5e+10,-2.5E-7]'::vector;

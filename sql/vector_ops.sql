@@ -140,3 +140,29 @@ WHERE e.extname LIKE 'pg_ivf%' AND p.prokind = 'f'
   AND (p.proname LIKE '%vector%' OR p.proname IN ('l2_distance', 'inner_product', 'cosine_distance',
        'l1_distance', 'l2_normalize'))
   AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's');
+
+-- vector_spherical_distance: angle / pi between unit vectors (pgvector's ivfflat support function)
+SELECT vector_spherical_distance('[1,0]', '[0,1]');
+SELECT vector_spherical_distance('[1,0]', '[1,0]');
+SELECT vector_spherical_distance('[1,0]', '[-1,0]');
+SELECT vector_spherical_distance('[2,0]', '[3,0]');
+SELECT vector_spherical_distance('[0.6,0.8]', '[0.8,0.6]');
+SELECT vector_spherical_distance('[1,0]', '[1]');
+
+-- every vector result is finite: overflow is refused, with pgvector's errors
+SELECT '[3e38]'::vector + '[3e38]';
+SELECT '[-3e38]'::vector - '[3e38]';
+SELECT '[3e38]'::vector * '[3e38]';
+SELECT '[1e-30]'::vector * '[1e-30]';
+SELECT sum(v) FROM (VALUES ('[3e38,1]'::vector), ('[3e38,1]')) t(v);
+SELECT l2_normalize('[1e-45]');
+SELECT l2_normalize('[3e38,3e38]');
+SELECT l2_normalize('[-3e38,1e-45,0]');
+SELECT subvector('[3e38,-3e38,1]', 1, 2);
+-- subvector's edges, as pgvector
+SELECT subvector('[1,2,3]', 0, 0);
+SELECT subvector('[1,2,3]', 4, 1);
+SELECT subvector('[1,2,3]', -2147483648, 2147483647);
+SELECT subvector('[1,2,3]', 2147483647, 2147483647);
+SELECT subvector('[1,2,3]', -5, 7);
+SELECT subvector('[1,2,3]', 3, 2147483647);

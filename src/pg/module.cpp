@@ -22,6 +22,7 @@ int			ivf_kmeans_iterations = 10;
 int			ivf_build_device = IVF_DEVICE_AUTO;
 int			ivf_build_threads = 0;
 int			ivf_pq_rerank = 0;
+static bool ivf_inline_storage = true;	/* read by the pg_ivf_inline_storage event trigger */
 
 /*
  * pgvector's names; the boolean spellings stay as hidden synonyms because
@@ -88,6 +89,11 @@ _PG_init(void)
 							"at most this many rows; 0 re-ranks every probed row that could enter the result.",
 							&ivf_pq_rerank, 0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ivf.inline_storage",
+							 "Raise toast_tuple_target on new tables with vector columns.",
+							 "Keeps rows that fit a page inline and uncompressed, so exact scans read no TOAST; "
+							 "a table's own toast_tuple_target is never changed.",
+							 &ivf_inline_storage, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
 }
 

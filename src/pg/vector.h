@@ -1,7 +1,7 @@
 /*
- * vector.h — the `vector` type (pgvector's layout and binary format), its
- * validity checks, and the one definition of each distance that both the SQL
- * operators and the ivf access method use.
+ * vector.h — the `vector` type (pgvector's layout and binary format) and its
+ * validity checks.  Error texts and SQLSTATEs are pgvector's, so clients that
+ * match on them keep working.
  */
 #ifndef PG_IVF_VECTOR_H
 #define PG_IVF_VECTOR_H
@@ -35,7 +35,7 @@ CheckDim(int dim)
 	if (dim < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least one dimension")));
+				 errmsg("vector must have at least 1 dimension")));
 	if (dim > VECTOR_MAX_DIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -62,42 +62,25 @@ CheckDims(const Vector *a, const Vector *b)
 				 errmsg("different vector dimensions %d and %d", a->dim, b->dim)));
 }
 
-/* Stored vectors never hold NaN or infinity: distances and indexes rely on it. */
+/*
+ * Stored vectors never hold NaN or infinity: distances, indexes and a dump's
+ * restore rely on it, so every function that makes a vector from anything but
+ * finite elements checks its result with this.
+ */
 static inline void
 CheckElement(float value)
 {
 	if (std::isnan(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN is not allowed in a vector")));
+				 errmsg("NaN not allowed in vector")));
 	if (std::isinf(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinity is not allowed in a vector")));
+				 errmsg("infinite value not allowed in vector")));
 }
 
 /* btree order: element by element, then the shorter vector first. */
 int			VectorCmp(const Vector *a, const Vector *b);
-
-/*
- * Distances over raw arrays a and b, each of size dim.  They accumulate in
- * float through pg_ivf::core::kernels() and finish in double exactly as
- * pgvector does, so an index that calls them returns the operators' values.
- * They never raise errors.
- */
-double		L2SquaredDistanceRaw(const float *a, const float *b, int dim);
-double		L2DistanceRaw(const float *a, const float *b, int dim);			/* <-> */
-double		InnerProductRaw(const float *a, const float *b, int dim);
-double		NegativeInnerProductRaw(const float *a, const float *b, int dim);	/* <#> */
-double		CosineDistanceRaw(const float *a, const float *b, int dim);		/* <=>; NaN for a zero vector */
-double		L1DistanceRaw(const float *a, const float *b, int dim);			/* <+> */
-
-/* The same on two vectors; ERROR when their dimensions differ. */
-double		VectorL2SquaredDistance(const Vector *a, const Vector *b);
-double		VectorL2Distance(const Vector *a, const Vector *b);
-double		VectorInnerProduct(const Vector *a, const Vector *b);
-double		VectorNegativeInnerProduct(const Vector *a, const Vector *b);
-double		VectorCosineDistance(const Vector *a, const Vector *b);
-double		VectorL1Distance(const Vector *a, const Vector *b);
 
 #endif							/* PG_IVF_VECTOR_H */

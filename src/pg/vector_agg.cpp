@@ -22,7 +22,7 @@ StateValues(ArrayType *state, const char *caller)
 {
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] < 1 || ARR_HASNULL(state) ||
 		ARR_ELEMTYPE(state) != FLOAT8OID || STATE_DIM(state) > VECTOR_MAX_DIM)
-		elog(ERROR, "%s: malformed vector aggregate state", caller);
+		elog(ERROR, "%s: expected state array", caller);
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
@@ -45,6 +45,8 @@ MakeState(float8 count, int dim, const float8 *src)
 /*
  * Adds one vector.  Inside an aggregate the state is ours to update in
  * place, as float8_accum does; otherwise (a direct SQL call) it is copied.
+ * A sum of float4 values cannot overflow float8 within any count, but a
+ * state passed in by a direct call can hold anything, so sums are checked.
  */
 extern "C" Datum
 vector_accum(PG_FUNCTION_ARGS)
@@ -62,10 +64,7 @@ vector_accum(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (dim != v->dim)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d", dim, (int) v->dim)));
+		CheckExpectedDim(dim, v->dim);
 		if (!AggCheckCallContext(fcinfo, NULL))
 		{
 			state = MakeState(values[0], dim, values + 1);
@@ -73,14 +72,23 @@ vector_accum(PG_FUNCTION_ARGS)
 		}
 	}
 
-	/* double sums of float4 values cannot overflow within a float8 count */
 	values[0] += 1.0;
 	for (int i = 0; i < v->dim; i++)
+	{
 		values[i + 1] += (double) v->x[i];
+		if (std::isinf(values[i + 1]))
+			float_overflow_error();
+	}
 	PG_RETURN_ARRAYTYPE_P(state);
 }
 
-/* Merges two partial states from parallel workers; an empty side passes the other through. */
+/*
+ * Merges two partial states from parallel workers.  A side without sums (a
+ * worker that saw no rows, or the initial '{0}') passes the other through,
+ * and two such sides give '{0}' again so that avg over no rows is NULL:
+ * pgvector 0.8.6 raised "vector must have at least 1 dimension" there, which
+ * broke parallel avg over an empty set; pgvector fixed it the same way.
+ */
 extern "C" Datum
 vector_combine(PG_FUNCTION_ARGS)
 {
@@ -93,23 +101,28 @@ vector_combine(PG_FUNCTION_ARGS)
 	ArrayType  *result;
 	float8	   *sums;
 
-	if (values2[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(MakeState(values1[0], dim1, values1 + 1));
-	if (values1[0] == 0.0)
-		PG_RETURN_ARRAYTYPE_P(MakeState(values2[0], dim2, values2 + 1));
-	if (dim1 != dim2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d", dim1, dim2)));
+	if (dim2 == 0)
+		PG_RETURN_ARRAYTYPE_P(MakeState(values1[0] + values2[0], dim1, values1 + 1));
+	if (dim1 == 0)
+		PG_RETURN_ARRAYTYPE_P(MakeState(values1[0] + values2[0], dim2, values2 + 1));
+	CheckExpectedDim(dim1, dim2);
 
 	result = MakeState(values1[0] + values2[0], dim1, values1 + 1);
 	sums = (float8 *) ARR_DATA_PTR(result);
 	for (int i = 1; i <= dim1; i++)
+	{
 		sums[i] += values2[i];
+		if (std::isinf(sums[i]))
+			float_overflow_error();
+	}
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
-/* Sum / count per element, rounded once to float4; NULL when nothing was aggregated. */
+/*
+ * Sum / count per element, rounded once to float4; NULL when nothing was
+ * aggregated.  A state from a direct call can hold NaN, or sums beyond
+ * float4's range: those must not become a stored vector.
+ */
 extern "C" Datum
 vector_avg(PG_FUNCTION_ARGS)
 {
@@ -123,6 +136,9 @@ vector_avg(PG_FUNCTION_ARGS)
 	CheckDim(dim);
 	result = InitVector(dim);
 	for (int i = 0; i < dim; i++)
+	{
 		result->x[i] = (float) (values[i + 1] / values[0]);
+		CheckElement(result->x[i]);
+	}
 	PG_RETURN_VECTOR_P(result);
 }

@@ -2,9 +2,10 @@
  * vector_io.cpp — the vector type's text and binary I/O, its type modifier
  * and the vector(n) length-check cast.
  *
- * Text form: '[1,2.5,-3e-2]', whitespace allowed around brackets and
- * elements, 1..VECTOR_MAX_DIM finite float4 elements; output uses the
- * shortest decimal that reads back to the same float, as float4out does.
+ * Text form: '[1,2.5,-3e-2]', whitespace (space, \t, \n, \r, \v, \f)
+ * allowed around brackets and elements, 1..VECTOR_MAX_DIM finite float4
+ * elements; output uses the shortest decimal that reads back to the same
+ * float, as float4out does.  Error messages and SQLSTATEs are pgvector's.
  * Binary form (pgvector's): int16 dim, int16 unused = 0, dim float4 values,
  * all in network byte order.
  */
@@ -33,11 +34,15 @@ InitVector(int dim)
 	return result;
 }
 
-/* Same whitespace set as the SQL scanner and array_in. */
+/*
+ * pgvector's whitespace: the SQL scanner's set plus vertical tab, which is
+ * also what strtof skips before a number.  PostgreSQL 15's scanner_isspace
+ * lacks \v, so '[\v1]' parsed (strtof skipped it) while '[1\v]' did not.
+ */
 static inline const char *
 SkipSpaces(const char *p)
 {
-	while (scanner_isspace(*p))
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\v' || *p == '\f')
 		p++;
 	return p;
 }
@@ -71,7 +76,7 @@ vector_in(PG_FUNCTION_ARGS)
 	if (*p == ']')
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least one dimension"),
+				 errmsg("vector must have at least 1 dimension"),
 				 errhint("An empty \"[]\" is not a vector; give at least one element.")));
 
 	/* n commas bound the element count by n + 1 */
@@ -165,11 +170,14 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid type modifier"),
 				 errdetail("Type vector takes one modifier, its number of dimensions, as in vector(3).")));
-	if (mods[0] < 1 || mods[0] > VECTOR_MAX_DIM)
+	if (mods[0] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector must be between 1 and %d, not %d",
-						VECTOR_MAX_DIM, mods[0])));
+				 errmsg("dimensions for type vector must be at least 1")));
+	if (mods[0] > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
 	PG_RETURN_INT32(mods[0]);
 }
 
@@ -196,8 +204,8 @@ vector_recv(PG_FUNCTION_ARGS)
 	CheckExpectedDim(typmod, dim);
 	if (unused != 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary vector: reserved field is %d, not 0", unused)));
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected unused to be 0, not %d", unused)));
 
 	result = InitVector(dim);
 	for (int i = 0; i < dim; i++)

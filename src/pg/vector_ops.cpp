@@ -1,8 +1,8 @@
 /*
- * vector_ops.cpp — what SQL can compute on vectors: the distances (and the
- * one definition of each that the ivf access method shares), norms,
+ * vector_ops.cpp — what SQL can compute on vectors: the distances, norms,
  * element-wise arithmetic, concatenation, subvector, btree comparisons and
- * the casts between vectors and arrays.
+ * the casts between vectors and arrays.  Every function that makes a vector
+ * rejects a non-finite element, with pgvector's error.
  */
 #include "pg.h"
 #include "vector.h"
@@ -14,6 +14,7 @@ PG_FUNCTION_INFO_V1(inner_product);
 PG_FUNCTION_INFO_V1(vector_negative_inner_product);
 PG_FUNCTION_INFO_V1(cosine_distance);
 PG_FUNCTION_INFO_V1(l1_distance);
+PG_FUNCTION_INFO_V1(vector_spherical_distance);
 PG_FUNCTION_INFO_V1(vector_dims);
 PG_FUNCTION_INFO_V1(vector_norm);
 PG_FUNCTION_INFO_V1(l2_normalize);
@@ -33,30 +34,36 @@ PG_FUNCTION_INFO_V1(array_to_vector);
 PG_FUNCTION_INFO_V1(vector_to_float4);
 }
 
-/* ---- distances: float accumulation in the core kernels, double finish ---- */
+/*
+ * ---- distances ----
+ * Sums accumulate in float through pg_ivf::core::kernels() and finish in
+ * double exactly as pgvector does, so the operators return pgvector's values.
+ * The index does not call these: it computes its bounds in the core and
+ * leaves the exact distance to the executor, which calls the operator.
+ */
 
 /* Squared L2; what k-means and list assignment compare. */
-double
+static double
 L2SquaredDistanceRaw(const float *a, const float *b, int dim)
 {
 	return (double) pg_ivf::core::kernels().l2_squared(a, b, (size_t) dim);
 }
 
 /* The <-> operator's value: sqrt of the float sum, taken in double. */
-double
+static double
 L2DistanceRaw(const float *a, const float *b, int dim)
 {
 	return sqrt((double) pg_ivf::core::kernels().l2_squared(a, b, (size_t) dim));
 }
 
-double
+static double
 InnerProductRaw(const float *a, const float *b, int dim)
 {
 	return (double) pg_ivf::core::kernels().dot(a, b, (size_t) dim);
 }
 
 /* The <#> operator's value: negated so that smaller means closer. */
-double
+static double
 NegativeInnerProductRaw(const float *a, const float *b, int dim)
 {
 	return -(double) pg_ivf::core::kernels().dot(a, b, (size_t) dim);
@@ -67,7 +74,7 @@ NegativeInnerProductRaw(const float *a, const float *b, int dim)
  * clamped to [-1, 1] against rounding; comparisons (not fmin/fmax) keep the
  * NaN that a zero vector produces.
  */
-double
+static double
 CosineDistanceRaw(const float *a, const float *b, int dim)
 {
 	float		ab;
@@ -85,48 +92,48 @@ CosineDistanceRaw(const float *a, const float *b, int dim)
 }
 
 /* The <+> operator's value. */
-double
+static double
 L1DistanceRaw(const float *a, const float *b, int dim)
 {
 	return (double) pg_ivf::core::kernels().l1(a, b, (size_t) dim);
 }
 
-double
+static double
 VectorL2SquaredDistance(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
 	return L2SquaredDistanceRaw(a->x, b->x, a->dim);
 }
 
-double
+static double
 VectorL2Distance(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
 	return L2DistanceRaw(a->x, b->x, a->dim);
 }
 
-double
+static double
 VectorInnerProduct(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
 	return InnerProductRaw(a->x, b->x, a->dim);
 }
 
-double
+static double
 VectorNegativeInnerProduct(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
 	return NegativeInnerProductRaw(a->x, b->x, a->dim);
 }
 
-double
+static double
 VectorCosineDistance(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
 	return CosineDistanceRaw(a->x, b->x, a->dim);
 }
 
-double
+static double
 VectorL1Distance(const Vector *a, const Vector *b)
 {
 	CheckDims(a, b);
@@ -169,6 +176,23 @@ l1_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(VectorL1Distance(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1)));
 }
 
+/*
+ * Angle between two unit vectors over pi, in [0, 1]: the distance pgvector's
+ * spherical k-means uses (it obeys the triangle inequality).  The norms are
+ * not computed; the clamp keeps acos from NaN when rounding leaves [-1, 1].
+ */
+extern "C" Datum
+vector_spherical_distance(PG_FUNCTION_ARGS)
+{
+	double		dot = VectorInnerProduct(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1));
+
+	if (dot > 1.0)
+		dot = 1.0;
+	else if (dot < -1.0)
+		dot = -1.0;
+	PG_RETURN_FLOAT8(acos(dot) / M_PI);
+}
+
 /* ---- single-vector functions ---- */
 
 extern "C" Datum
@@ -194,22 +218,6 @@ vector_norm(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(NormDouble(PG_GETARG_VECTOR_P(0)));
 }
 
-/* Unit-length copy; a zero vector stays zero rather than becoming NaN. */
-extern "C" Datum
-l2_normalize(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *result = InitVector(a->dim);
-	double		norm = NormDouble(a);
-
-	if (norm > 0.0)
-		for (int i = 0; i < a->dim; i++)
-			result->x[i] = (float) (a->x[i] / norm);
-	PG_RETURN_VECTOR_P(result);
-}
-
-/* ---- element-wise arithmetic: finite inputs must give finite outputs ---- */
-
 /* A finite result that became infinite overflowed float4. */
 static void
 CheckOverflow(const Vector *r)
@@ -218,6 +226,29 @@ CheckOverflow(const Vector *r)
 		if (std::isinf(r->x[i]))
 			float_overflow_error();
 }
+
+/*
+ * Unit-length copy; a zero vector stays zero rather than becoming NaN.  The
+ * quotient cannot exceed 1 for finite input; the check is pgvector's guard
+ * for values stored before every producer was checked.
+ */
+extern "C" Datum
+l2_normalize(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *result = InitVector(a->dim);
+	double		norm = NormDouble(a);
+
+	if (norm > 0.0)
+	{
+		for (int i = 0; i < a->dim; i++)
+			result->x[i] = (float) (a->x[i] / norm);
+		CheckOverflow(result);
+	}
+	PG_RETURN_VECTOR_P(result);
+}
+
+/* ---- element-wise arithmetic: finite inputs must give finite outputs ---- */
 
 extern "C" Datum
 vector_add(PG_FUNCTION_ARGS)
@@ -386,20 +417,6 @@ vector_cmp(PG_FUNCTION_ARGS)
 
 /* ---- casts ---- */
 
-/* float8 values beyond float4's range would silently become infinity. */
-static float
-Float8ToElement(double value)
-{
-	float		f = (float) value;
-
-	if (std::isinf(f) && !std::isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("\"%s\" is out of range for type vector", float8out_internal(value)),
-				 errdetail("Vector elements are single precision: magnitudes up to about 3.4e38.")));
-	return f;
-}
-
 /* integer[], real[], double precision[] and numeric[] to vector(typmod). */
 extern "C" Datum
 array_to_vector(PG_FUNCTION_ARGS)
@@ -417,7 +434,7 @@ array_to_vector(PG_FUNCTION_ARGS)
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot convert a %d-dimensional array to vector", ARR_NDIM(array)),
+				 errmsg("array must be 1-D"),
 				 errhint("Only one-dimensional arrays such as ARRAY[1,2,3] convert to vector.")));
 	if (array_contains_nulls(array))
 		ereport(ERROR,
@@ -442,13 +459,16 @@ array_to_vector(PG_FUNCTION_ARGS)
 				result->x[i] = DatumGetFloat4(elems[i]);
 				break;
 			case FLOAT8OID:
-				result->x[i] = Float8ToElement(DatumGetFloat8(elems[i]));
+				/* beyond float4's range this is infinity, refused below as pgvector does */
+				result->x[i] = (float) DatumGetFloat8(elems[i]);
 				break;
 			case NUMERICOID:
 				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
 				break;
 			default:
-				elog(ERROR, "array_to_vector: unsupported element type %u", elemtype);
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("unsupported array type")));
 		}
 		CheckElement(result->x[i]);
 	}

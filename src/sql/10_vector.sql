@@ -27,7 +27,7 @@ CREATE TYPE vector (
 	TYPMOD_OUT = vector_typmod_out,
 	RECEIVE    = vector_recv,
 	SEND       = vector_send,
-	STORAGE    = main
+	STORAGE    = external
 );
 
 COMMENT ON TYPE vector IS 'single-precision vector of 1 to 16000 dimensions';
@@ -76,6 +76,10 @@ CREATE FUNCTION vector_l2_squared_distance(vector, vector) RETURNS float8
 
 CREATE FUNCTION vector_negative_inner_product(vector, vector) RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;
+
+CREATE FUNCTION vector_spherical_distance(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;
+COMMENT ON FUNCTION vector_spherical_distance(vector, vector) IS 'angle between unit vectors / pi (norms not computed)';
 
 CREATE FUNCTION vector_add(vector, vector) RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
