@@ -16,69 +16,13 @@
 #include "ivf.h"
 #include "guard.h"
 #include "ivfgpu.h"
+#include "ivfbuild.h"
 #include "ivfmodel.h"
 #include "vector.h"
 
 
-namespace core = pg_ivf::core;
 namespace gpu = pg_ivf::gpu;
 
-#define IVF_MAX_DEFAULT_SAMPLE	1000000
-#define IVF_SAMPLE_PER_LIST		128
-#define IVF_MIN_SAMPLE_PER_LIST	4
-#define IVF_BATCH_BYTES			(16 * 1024 * 1024)
-#define IVF_SEED				1234
-
-typedef struct IvfBuildState
-{
-	Relation	heap;
-	Relation	index;
-	ForkNumber	fork;			/* MAIN_FORKNUM, or INIT_FORKNUM for an unlogged index */
-	MemoryContext cxt;			/* everything below lives here */
-
-	/* shape */
-	int			dims;
-	int			metric;
-	int			quantizer;
-	int			lists;			/* centroids stored: at most the rows seen, at least 1 */
-	int			requested_lists;	/* the lists option or its default */
-	int			pq_m;
-	bool		residual;
-	int			entry_size;
-	int			threads;
-	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
-
-	/* step 1: reservoir */
-	float	   *sample;			/* size capacity * dims */
-	int64		capacity;
-	int64		nsample;
-	int64		rows_seen;		/* rows that are indexable (IvfPrepareRow) */
-	double		heap_tuples;	/* live heap rows the scan saw, predicate or not (pg_class.reltuples) */
-	float	   *row;			/* size dims: one prepared row */
-	pg_prng_state prng;
-
-	/* steps 2-3 */
-	float	   *centroids;		/* size lists * dims */
-	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
-	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
-
-	/* step 4 */
-	float	   *batch;			/* size batch_cap * dims */
-	ItemPointerData *batch_tids;
-	bool	   *batch_bounded;	/* false: the entry gets an unbounded error */
-	int32	   *batch_labels;
-	char	   *batch_entries;	/* size batch_cap * entry_size */
-	int			batch_cap;
-	int			nbatch;
-	IvfListData *dir;			/* size lists */
-	int64		indtuples;
-
-	BlockNumber blob_start;
-	uint32		blob_pages;
-	BlockNumber dir_start;
-	uint32		dir_pages;
-	uint64		param_floats;
-} IvfBuildState;
 
 /* Step 1's callback: reservoir sampling (Algorithm R) over indexable rows. */
 static void
@@ -102,176 +46,6 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	bs->rows_seen++;
 	if ((bs->rows_seen & 1023) == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
-}
-
-/* The default number of lists for n rows: n/1000 up to 1M rows, sqrt(n) above. */
-static int
-DefaultLists(int64 n)
-{
-	int64		lists = n <= 1000000 ? n / 1000 : (int64) sqrt((double) n);
-
-	return (int) Min(Max(lists, 1), IVF_MAX_LISTS);
-}
-
-/* The default number of PQ sub-vectors: sub-vectors of 8 dimensions, or the nearest larger divisor. */
-static int
-DefaultPqM(int dims)
-{
-	for (int dsub = 8; dsub <= dims; dsub++)
-		if (dims % dsub == 0)
-			return dims / dsub;
-	return 1;
-}
-
-/*
- * True when the build re-creates an existing index over an empty heap (TRUNCATE,
- * or REINDEX / VACUUM FULL of an empty table; heap is NULL for an unlogged
- * index's init fork).  Such a build must not fail because of an option
- * combination ALTER INDEX ... SET accepted (amoptions cannot see the
- * dimension), so it replaces the option with a WARNING; CREATE INDEX, or a
- * build over rows, keeps the error.
- */
-static bool
-IsEmptyRebuild(Relation heap, Relation index)
-{
-	return index->rd_createSubid == InvalidSubTransactionId &&
-		(heap == NULL || RelationGetNumberOfBlocks(heap) == 0);
-}
-
-/* The WARNING of an empty rebuild that ignores an option; detail says what it uses instead. */
-static void
-WarnIgnoredOption(Relation index, const char *option, const char *detail)
-{
-	ereport(WARNING,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("ivf index \"%s\" ignores its option %s", RelationGetRelationName(index), option),
-			 errdetail_internal("%s", detail),
-			 errhint("Change the option with ALTER INDEX ... SET or RESET: a build over rows refuses it.")));
-}
-
-/* Reads options and the column's shape, and rejects what cannot be built. */
-static void
-InitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
-{
-	IvfOptions *opts = (IvfOptions *) index->rd_options;
-	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(index), 0);
-	int32		typmod = att->atttypmod;
-	bool		lenient = IsEmptyRebuild(heap, index);
-
-	bs->heap = heap;
-	bs->index = index;
-	bs->metric = IvfGetMetric(index);
-	bs->quantizer = opts ? opts->quantizer : IVF_QUANTIZER_SQ8;
-	bs->residual = opts ? opts->residual : true;
-	bs->lists = opts ? opts->lists : 0;
-	bs->pq_m = opts ? opts->pq_m : 0;
-	bs->threads = IvfBuildThreads();
-
-	/* a domain over vector(n) carries the dimension; the column's typmod is -1 */
-	if (typmod < 0)
-		getBaseTypeAndTypmod(att->atttypid, &typmod);
-	if (typmod < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("column does not have dimensions"),
-				 errhint("Declare the column as vector(n), e.g. ALTER TABLE ... ALTER COLUMN ... TYPE vector(768).")));
-	bs->dims = typmod;
-
-	if (bs->quantizer == IVF_QUANTIZER_FLAT)
-		bs->residual = false;
-	if (bs->quantizer == IVF_QUANTIZER_PQ)
-	{
-		if (bs->pq_m == 0)
-			bs->pq_m = DefaultPqM(bs->dims);
-		if (lenient && (bs->pq_m > bs->dims || bs->dims % bs->pq_m != 0))
-		{
-			WarnIgnoredOption(index, "pq_m",
-							  psprintf("pq_m = %d does not divide the index's %d dimensions; the empty index uses pq_m = %d.",
-									   bs->pq_m, bs->dims, DefaultPqM(bs->dims)));
-			bs->pq_m = DefaultPqM(bs->dims);
-		}
-		if (bs->pq_m > bs->dims || bs->dims % bs->pq_m != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pq_m = %d does not divide the index's %d dimensions", bs->pq_m, bs->dims),
-					 errhint("Choose a divisor of %d, such as %d.", bs->dims, DefaultPqM(bs->dims))));
-	}
-	else if (opts && opts->pq_m != 0 && lenient)
-	{
-		WarnIgnoredOption(index, "pq_m", "pq_m applies only to quantizer = 'pq'.");
-		bs->pq_m = 0;
-	}
-	else if (opts && opts->pq_m != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pq_m applies only to quantizer = 'pq'")));
-
-	if (lenient &&
-		core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims, bs->pq_m)) >
-		IVF_PAGE_CAPACITY)
-	{
-		WarnIgnoredOption(index, bs->quantizer == IVF_QUANTIZER_PQ ? "pq_m" : "quantizer",
-						  psprintf("An entry of the %d-dimensional index would not fit an ivf page; the empty index uses quantizer = 'pq' with pq_m = %d.",
-								   bs->dims, DefaultPqM(bs->dims)));
-		bs->quantizer = IVF_QUANTIZER_PQ;
-		bs->pq_m = DefaultPqM(bs->dims);
-		bs->residual = opts ? opts->residual : true;
-	}
-	bs->entry_size = (int) core::entry_size(core::code_size(static_cast<core::QuantizerKind>(bs->quantizer),
-															bs->dims, bs->pq_m));
-	if (bs->entry_size > (int) IVF_PAGE_CAPACITY)
-	{
-		if (bs->quantizer == IVF_QUANTIZER_PQ)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = 'pq' and pq_m = %d",
-							bs->dims, bs->pq_m),
-					 errhint("Choose a pq_m of at most %d, such as %d.",
-							 (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset), DefaultPqM(bs->dims))));
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a %d-dimensional row does not fit an ivf page with quantizer = '%s'",
-						bs->dims, IvfQuantizerName(bs->quantizer)),
-				 errhint("Use quantizer = 'pq' (any dimension up to %d), or 'sq8' (up to %d dimensions).",
-						 VECTOR_MAX_DIM, (int) (IVF_PAGE_CAPACITY - core::kEntryCodeOffset))));
-	}
-
-	bs->device = IvfChooseBuildDevice(index, bs->threads);
-}
-
-/* The quantizer the index's settings ask for, as core trains it and sizes its training. */
-static core::CodecOptions
-IndexCodecOptions(const IvfBuildState *bs)
-{
-	core::CodecOptions o;
-
-	o.kind = static_cast<core::QuantizerKind>(bs->quantizer);
-	o.metric = static_cast<core::Metric>(bs->metric);
-	o.m = bs->pq_m;
-	o.residual = bs->residual;
-	o.seed = IVF_SEED;
-	o.threads = bs->threads;
-	return o;
-}
-
-/* Bytes the build needs for a sample of s rows (reservoir, k-means, codec training). */
-static Size
-TrainingBytes(IvfBuildState *bs, int64 s, int lists)
-{
-	Size		bytes = (Size) s * bs->dims * sizeof(float);
-
-	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
-	bytes += core::codec_training_memory_bytes(IndexCodecOptions(bs), s, bs->dims);
-	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
-	return bytes;
-}
-
-/* Bytes of the model every backend loads: centroids and codec parameters. */
-static Size
-ModelBytes(IvfBuildState *bs, int lists)
-{
-	return ((Size) lists * bs->dims +
-			core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims)) * sizeof(float);
 }
 
 /* Step 1: one heap scan filling the reservoir; settles lists and the sample size. */
@@ -305,13 +79,13 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	 * built from fewer rows stores one centroid per row (at least one); the
 	 * lists option keeps the number asked for, for a later build.
 	 */
-	bs->requested_lists = bs->lists > 0 ? bs->lists : DefaultLists(bs->rows_seen);
+	bs->requested_lists = bs->lists > 0 ? bs->lists : IvfDefaultLists(bs->rows_seen);
 	bs->lists = (int) Max(Min((int64) bs->requested_lists, bs->rows_seen), 1);
-	if (ModelBytes(bs, bs->lists) > budget)
+	if (IvfModelBytes(bs, bs->lists) > budget)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("memory required for the model of %d lists is %zu MB, maintenance_work_mem is %d MB",
-						bs->lists, ModelBytes(bs, bs->lists) / (1024 * 1024) + 1, maintenance_work_mem / 1024),
+						bs->lists, IvfModelBytes(bs, bs->lists) / (1024 * 1024) + 1, maintenance_work_mem / 1024),
 				 errdetail("Every backend that uses the index loads its model."),
 				 errhint("Raise maintenance_work_mem or lower lists.")));
 
@@ -320,14 +94,14 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		: Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE);
 	target = wanted;
 	wanted = Min(wanted, bs->rows_seen);
-	while (target > 0 && TrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
+	while (target > 0 && IvfTrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
 		target = target * 3 / 4;
 	if (target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("memory required to train %d lists is %zu MB, maintenance_work_mem is %d MB",
 						bs->lists,
-						TrainingBytes(bs, Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample),
+						IvfTrainingBytes(bs, Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample),
 									  bs->lists) / (1024 * 1024) + 1,
 						maintenance_work_mem / 1024),
 				 errhint("Raise maintenance_work_mem or lower lists.")));
@@ -356,7 +130,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 				(errmsg("ivf index trained on %lld rows, fewer than %lld, to stay within maintenance_work_mem",
 						(long long) bs->nsample, (long long) wanted),
 				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
-						 TrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
+						 IvfTrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
 	if (bs->rows_seen < bs->requested_lists)
 		ereport(NOTICE,
 				(errmsg("ivf index \"%s\" was built from %lld rows, too few to train lists = %d",
@@ -426,7 +200,7 @@ TrainModel(IvfBuildState *bs)
 		core::Hooks hooks = IvfCancelHooks();
 		std::unique_ptr<core::Assigner> assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads);
 
-		codec = new core::Codec(core::train_codec(IndexCodecOptions(bs), bs->sample, bs->nsample, bs->dims,
+		codec = new core::Codec(core::train_codec(IvfIndexCodecOptions(bs), bs->sample, bs->nsample, bs->dims,
 												  bs->centroids, labels, *assigner, hooks));
 		*codec_slot = codec;
 	});
@@ -629,7 +403,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 {
 	if (RelationGetNumberOfBlocksInFork(index, fork) != 0)
 		elog(ERROR, "index \"%s\" already contains data. Please report a bug.", RelationGetRelationName(index));
-	InitBuildShape(bs, heap, index);
+	IvfInitBuildShape(bs, heap, index);
 	bs->row = (float *) palloc(sizeof(float) * bs->dims);
 	if (heap != NULL)
 		SampleRows(bs, indexInfo);

@@ -1,0 +1,78 @@
+/*
+ * ivfbuild.h — the state of one CREATE INDEX, shared by the build's steps
+ * (ivfbuild.cpp) and the choice of what to build (ivfshape.cpp).
+ */
+#ifndef PG_IVF_IVFBUILD_H
+#define PG_IVF_IVFBUILD_H
+
+#include "pg.h"
+#include "ivf.h"
+
+namespace core = pg_ivf::core;
+
+#define IVF_MAX_DEFAULT_SAMPLE	1000000
+#define IVF_SAMPLE_PER_LIST		128
+#define IVF_MIN_SAMPLE_PER_LIST	4
+#define IVF_BATCH_BYTES			(16 * 1024 * 1024)
+#define IVF_SEED				1234
+
+/* Everything one CREATE INDEX knows, step by step; lives in cxt. */
+typedef struct IvfBuildState
+{
+	Relation	heap;
+	Relation	index;
+	ForkNumber	fork;			/* MAIN_FORKNUM, or INIT_FORKNUM for an unlogged index */
+	MemoryContext cxt;			/* everything below lives here */
+
+	/* shape */
+	int			dims;
+	int			metric;
+	int			quantizer;
+	int			lists;			/* centroids stored: at most the rows seen, at least 1 */
+	int			requested_lists;	/* the lists option or its default */
+	int			pq_m;
+	bool		residual;
+	int			entry_size;
+	int			threads;
+	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
+
+	/* step 1: reservoir */
+	float	   *sample;			/* size capacity * dims */
+	int64		capacity;
+	int64		nsample;
+	int64		rows_seen;		/* rows that are indexable (IvfPrepareRow) */
+	double		heap_tuples;	/* live heap rows the scan saw, predicate or not (pg_class.reltuples) */
+	float	   *row;			/* size dims: one prepared row */
+	pg_prng_state prng;
+
+	/* steps 2-3 */
+	float	   *centroids;		/* size lists * dims */
+	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
+	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
+
+	/* step 4 */
+	float	   *batch;			/* size batch_cap * dims */
+	ItemPointerData *batch_tids;
+	bool	   *batch_bounded;	/* false: the entry gets an unbounded error */
+	int32	   *batch_labels;
+	char	   *batch_entries;	/* size batch_cap * entry_size */
+	int			batch_cap;
+	int			nbatch;
+	IvfListData *dir;			/* size lists */
+	int64		indtuples;
+
+	BlockNumber blob_start;
+	uint32		blob_pages;
+	BlockNumber dir_start;
+	uint32		dir_pages;
+	uint64		param_floats;
+} IvfBuildState;
+
+/* ivfshape.cpp: what to build, and what it costs */
+extern int	IvfDefaultLists(int64 n);
+extern void IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index);
+extern core::CodecOptions IvfIndexCodecOptions(const IvfBuildState *bs);
+extern Size IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists);
+extern Size IvfModelBytes(IvfBuildState *bs, int lists);
+
+#endif
