@@ -7,7 +7,11 @@
 #   make upgradecheck 0.1.0 from git history, then this build over it: ALTER EXTENSION UPDATE,
 #                     old indexes, catalog against a fresh install, pg_dump (also run by check)
 
-EXTENSION  = pg_ivf
+# Two extensions from one pg_ivf.so: pg_ivf (its own vector type and the ivf
+# index) and pg_ivf_pgvector (the ivf index for pgvector's vector and halfvec;
+# requires pgvector).  They cannot share a database (both create the access
+# method ivf).
+EXTENSION  = pg_ivf pg_ivf_pgvector
 EXTVERSION = 0.2.0
 MODULE_big = pg_ivf
 
@@ -21,11 +25,13 @@ GPU_SRCS  = $(sort $(wildcard src/gpu/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(GPU_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA_built = pg_ivf--$(EXTVERSION).sql pg_ivf_pgvector--$(EXTVERSION).sql
 # Upgrade scripts from released versions, for ALTER EXTENSION pg_ivf UPDATE.
-DATA       = $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql)
+DATA       = $(wildcard src/sql/upgrade/pg_ivf--*--*.sql)
 REGRESS    = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+REGRESS_OPTS = --inputdir=. --load-extension=pg_ivf
+# pg_ivf_pgvector's tests: run by `make check` only where pgvector is installed.
+REGRESS_PGVECTOR = $(sort $(patsubst test/pgvector/sql/%.sql,%,$(wildcard test/pgvector/sql/*.sql)))
 EXTRA_CLEAN = build results regression.diffs regression.out tmp_check log
 
 # How the core's code is generated, in pg_ivf.so and in every test and
@@ -66,9 +72,20 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 endif
 
-$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
+# pg_ivf: every file of src/sql.  pg_ivf_pgvector: the files of the access
+# method and its functions (src/sql/NN_ivf*.sql, which never name pg_ivf's
+# vector type), then its operator classes for pgvector's types.
+PG_IVF_SQL    = $(sort $(wildcard src/sql/*.sql))
+PGVECTOR_SQL  = $(sort $(wildcard src/sql/[0-9][0-9]_ivf*.sql)) $(sort $(wildcard src/sql/pgvector/*.sql))
+
+pg_ivf--$(EXTVERSION).sql: $(PG_IVF_SQL)
 	{ printf '%s\n' '-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
 	    '\echo Use "CREATE EXTENSION pg_ivf" to load this file. \quit'; \
+	  cat $^; } > $@
+
+pg_ivf_pgvector--$(EXTVERSION).sql: $(PGVECTOR_SQL)
+	{ printf '%s\n' '-- complain if script is sourced in psql, rather than via CREATE EXTENSION' \
+	    '\echo Use "CREATE EXTENSION pg_ivf_pgvector" to load this file. \quit'; \
 	  cat $^; } > $@
 
 $(UNIT_BIN): $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.h)
@@ -100,6 +117,9 @@ print-version:
 
 print-regress:
 	@echo $(REGRESS)
+
+print-regress-pgvector:
+	@echo $(REGRESS_PGVECTOR)
 
 demo:
 	@bash scripts/demo.sh

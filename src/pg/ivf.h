@@ -29,6 +29,15 @@
 /* Support function: returns the metric code of the operator class. */
 #define IVF_METRIC_PROC		1
 
+/*
+ * Element formats of the indexed type, from the operator class's input type:
+ * "vector" (pg_ivf's or pgvector's, one layout: int16 dim, int16 unused,
+ * float4[dim]) or pgvector's "halfvec" (the same with binary16 elements,
+ * converted to float once per row and query).  Nothing on disk depends on it.
+ */
+#define IVF_ELEMENT_FLOAT4	1
+#define IVF_ELEMENT_HALF	2
+
 /* Page types, in IvfPageOpaqueData.page_type */
 #define IVF_PAGE_META		1
 #define IVF_PAGE_BLOB		2
@@ -144,7 +153,9 @@ extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
-extern bool IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded);
+extern int	IvfGetElement(Relation index);
+extern int	IvfCopyElements(Datum value, int element, int dims, float *out);
+extern bool IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);

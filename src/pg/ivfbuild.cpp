@@ -33,7 +33,7 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	bool		bounded;
 	int64		slot;
 
-	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->row, &bounded))
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->row, &bounded))
 		return;
 	slot = bs->nsample < bs->capacity ? bs->nsample
 		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
@@ -324,7 +324,7 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 {
 	IvfBuildState *bs = (IvfBuildState *) state;
 
-	if (isnull[0] || !IvfPrepareRow(values[0], bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
+	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
 									&bs->batch_bounded[bs->nbatch]))
 		return;
 	bs->batch_tids[bs->nbatch] = *tid;

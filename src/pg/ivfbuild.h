@@ -27,6 +27,7 @@ typedef struct IvfBuildState
 	/* shape */
 	int			dims;
 	int			metric;
+	int			element;		/* IVF_ELEMENT_*: how heap values are read */
 	int			quantizer;
 	int			lists;			/* centroids stored: at most the rows seen, at least 1 */
 	int			requested_lists;	/* the lists option or its default */

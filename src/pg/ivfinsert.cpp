@@ -38,7 +38,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 	IvfGetMetaPage(index, &meta);
 	x = (float *) palloc(sizeof(float) * meta.dims);
-	if (!IvfPrepareRow(values[0], meta.dims, meta.metric, x, &bounded))
+	if (!IvfPrepareRow(values[0], IvfGetElement(index), meta.dims, meta.metric, x, &bounded))
 	{
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);

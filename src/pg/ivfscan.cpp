@@ -200,13 +200,14 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	so->query = (float *) palloc0(sizeof(float) * so->meta.dims);
 	if (!so->null_query)
 	{
-		Vector	   *q = DatumGetVector(scan->orderByData[0].sk_argument);
+		int			element = IvfGetElement(index);
+		int			dim = IvfCopyElements(scan->orderByData[0].sk_argument, element, so->meta.dims, so->query);
 
-		if (q->dim != so->meta.dims)
+		if (dim != so->meta.dims)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("different vector dimensions %d and %d", so->meta.dims, q->dim)));
-		memcpy(so->query, q->x, sizeof(float) * so->meta.dims);
+					 errmsg("different %s dimensions %d and %d",
+							element == IVF_ELEMENT_HALF ? "halfvec" : "vector", so->meta.dims, dim)));
 	}
 
 	so->probes = probes = Min(ivf_probes, so->meta.lists);

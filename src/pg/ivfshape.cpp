@@ -68,6 +68,7 @@ IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	bs->heap = heap;
 	bs->index = index;
 	bs->metric = IvfGetMetric(index);
+	bs->element = IvfGetElement(index);
 	bs->quantizer = opts ? opts->quantizer : IVF_QUANTIZER_SQ8;
 	bs->residual = opts ? opts->residual : true;
 	bs->lists = opts ? opts->lists : 0;

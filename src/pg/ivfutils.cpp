@@ -79,6 +79,63 @@ IvfGetMetric(Relation index)
 }
 
 /*
+ * The element format of the index's column, from its operator class's input
+ * type (a domain's opclass input is its base type): "vector" or pgvector's
+ * "halfvec".  Any other type would be read past its end, so it is refused.
+ */
+int
+IvfGetElement(Relation index)
+{
+	Oid			type = index->rd_opcintype[0];
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	Form_pg_type form;
+	int			element = 0;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", type);
+	form = (Form_pg_type) GETSTRUCT(tup);
+	if (form->typlen == -1 && strcmp(NameStr(form->typname), "vector") == 0)
+		element = IVF_ELEMENT_FLOAT4;
+	else if (form->typlen == -1 && strcmp(NameStr(form->typname), "halfvec") == 0)
+		element = IVF_ELEMENT_HALF;
+	ReleaseSysCache(tup);
+	if (element == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ivf indexes support only the types vector and halfvec, not %s", format_type_be(type))));
+	return element;
+}
+
+/*
+ * Copies the elements of a non-NULL vector or halfvec value into out (size
+ * dims) as floats and returns the value's dimension count; copies nothing
+ * when that is not dims (the caller raises its own error).  Conversion from
+ * half is exact, so the index sees the values the operators compute with.
+ */
+int
+IvfCopyElements(Datum value, int element, int dims, float *out)
+{
+	/* vector and halfvec share the header: varlena, int16 dim, int16 unused */
+	Vector	   *v = DatumGetVector(value);
+	int			dim = v->dim;
+	Size		elsize = element == IVF_ELEMENT_HALF ? sizeof(uint16) : sizeof(float);
+
+	if (VARSIZE(v) != offsetof(Vector, x) + elsize * (Size) dim)
+		elog(ERROR, "ivf: malformed %s value of %d dimensions. Please report a bug.",
+			 element == IVF_ELEMENT_HALF ? "halfvec" : "vector", dim);
+	if (dim == dims)
+	{
+		if (element == IVF_ELEMENT_HALF)
+			pg_ivf::core::half_to_float(v->x, out, (size_t) dims);
+		else
+			memcpy(out, v->x, sizeof(float) * dims);
+	}
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	return dim;
+}
+
+/*
  * Prepares a non-NULL heap value as the index stores it, for CREATE INDEX and
  * INSERT alike: checks the dimension and copies the row into out (size dims),
  * under cosine divided by its norm.  False when the row is not indexed: under
@@ -90,18 +147,15 @@ IvfGetMetric(Relation index)
  * lower bound holds; the entry must then be marked unbounded.
  */
 bool
-IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded)
+IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded)
 {
-	Vector	   *v = DatumGetVector(value);
+	int			dim = IvfCopyElements(value, element, dims, out);
 	double		norm2 = 0;
 
-	if (v->dim != dims)
+	if (dim != dims)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", dims, v->dim)));
-	memcpy(out, v->x, sizeof(float) * dims);
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
+				 errmsg("expected %d dimensions, not %d", dims, dim)));
 	*bounded = true;
 	if (metric != IVF_METRIC_COSINE)
 		return true;

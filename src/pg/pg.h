@@ -33,6 +33,7 @@
 
 #include "core/codec.h"
 #include "core/distance.h"
+#include "core/half.h"
 #include "core/hooks.h"
 #include "core/kmeans.h"
 #include "gpu/assigner.h"
