@@ -52,6 +52,27 @@ f=$(grep -cE '\.\.\. FAILED' "$log/regress.out")
 passed=$((passed + p)); failed=$((failed + f))
 [ "$f" -gt 0 ] && { status=1; [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs; }
 [ "$p" -eq 0 ] && { echo "regression tests did not run"; status=1; failed=$((failed + 1)); }
+
+echo "== pg_ivf_pgvector regression tests (need pgvector's extension vector)"
+# pgvector is not packaged for every platform, so these run only where its
+# extension is installed into this PostgreSQL, and count as skipped otherwise.
+pgv_tests=$($MAKE -s --no-print-directory print-regress-pgvector 2>/dev/null)
+pgv_count=$(wc -w <<<"$pgv_tests")
+if [ "$("$PGBIN/psql" -X -At -d postgres -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'")" = 1 ]; then
+  rm -rf build/regress-pgvector && mkdir -p build/regress-pgvector
+  "$PGXS_DIR/src/test/regress/pg_regress" --inputdir=test/pgvector --outputdir=build/regress-pgvector \
+    --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+    --dbname=pgvector_regression --load-extension=vector --load-extension=pg_ivf_pgvector \
+    $pgv_tests 2>&1 | tee "$log/regress-pgvector.out"
+  p=$(grep -cE '\.\.\. ok' "$log/regress-pgvector.out")
+  f=$(grep -cE '\.\.\. FAILED' "$log/regress-pgvector.out")
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" -gt 0 ] && { status=1; [ -f build/regress-pgvector/regression.diffs ] && head -200 build/regress-pgvector/regression.diffs; }
+  [ "$p" -eq 0 ] && { echo "pg_ivf_pgvector regression tests did not run"; status=1; failed=$((failed + 1)); }
+else
+  echo "pgvector (extension vector) is not installed in this PostgreSQL: skipping $pgv_count pg_ivf_pgvector regression tests"
+  skipped=$((skipped + pgv_count))
+fi
 grep -q "terminated by signal" "$CLUSTER_DIR/server.log" && { echo "server crashed during regression tests:"; grep -B5 -A5 "terminated by signal" "$CLUSTER_DIR/server.log"; status=1; failed=$((failed + 1)); }
 cluster_stop
 

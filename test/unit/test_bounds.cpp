@@ -2,9 +2,12 @@
 // clustered, mixed-magnitude, offset and out-of-range data, n == 0 codecs and
 // adversarial queries (a stored row, a row nudged by one ulp), the scanner's
 // bound never exceeds the SQL operator's value computed with every kernel
-// table and two more summation orders.  A deliberately slack-free bound is
+// table, two more summation orders and pgvector 0.8.6's own orders (the
+// operators of pg_ivf_pgvector are pgvector's), also on half-precision data
+// (pgvector's halfvec).  A deliberately slack-free bound is
 // shown to violate, so the checks can fail.  Also measures bound tightness.
 #include <gtest/gtest.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,14 +20,29 @@
 
 #include "core/bounds.h"
 #include "core/codec.h"
+#include "core/half.h"
 #include "core/pq.h"
 #include "core/sq8.h"
 
 namespace pg_ivf::core {
 namespace {
 
-// How the "SQL operator" sums: through a kernel table, or two orders of our own.
-enum class SumOrder { kKernel, kReverse, kFmaPairwise };
+// How the "SQL operator" sums: through a kernel table, two orders of our own,
+// or pgvector 0.8.6's (src/vector.c, src/halfutils.c), whose operators
+// pg_ivf_pgvector's executor re-check calls:
+//  - kPgvectorLoop: the plain loops (`distance += diff * diff`, no FMA), as
+//    written and as built without auto-vectorization;
+//  - kPgvectorVectorized: the same loops as GCC vectorizes them under
+//    pgvector's -march=native -ftree-vectorize -fassociative-math: 8 float
+//    lanes accumulated with FMA, reduced by halving (4+4, 2+2, 1+1), then the
+//    tail;
+//  - kPgvectorF16c: halfvec's F16C functions: 8 lanes of FMA on the
+//    converted halves, reduced s[0] + s[1] + ... + s[7] left to right, then
+//    the tail accumulated one product at a time.
+// The conversion from half is exact, so a halfvec operator is these float
+// sums over the rows' float values; every order finishes in double as the
+// glue does (sql_operator).
+enum class SumOrder { kKernel, kReverse, kFmaPairwise, kPgvectorLoop, kPgvectorVectorized, kPgvectorF16c };
 
 struct Evaluator {
     SumOrder order;
@@ -38,7 +56,35 @@ std::vector<Evaluator> evaluators() {
         if (const Kernels* k = kernels_for(level)) out.push_back({SumOrder::kKernel, k, simd_level_name(level)});
     out.push_back({SumOrder::kReverse, nullptr, "reverse"});
     out.push_back({SumOrder::kFmaPairwise, nullptr, "fma-pairwise"});
+    out.push_back({SumOrder::kPgvectorLoop, nullptr, "pgvector-loop"});
+    out.push_back({SumOrder::kPgvectorVectorized, nullptr, "pgvector-vectorized"});
+    out.push_back({SumOrder::kPgvectorF16c, nullptr, "pgvector-f16c"});
     return out;
+}
+
+// pgvector's sums: see SumOrder.
+float pgvector_sum(SumOrder order, const float* a, const float* b, size_t d, bool diff) {
+    auto term = [&](size_t i, float acc) {
+        const float t = diff ? a[i] - b[i] : a[i];
+        return order == SumOrder::kPgvectorLoop ? acc + t * (diff ? t : b[i]) : std::fma(t, diff ? t : b[i], acc);
+    };
+    float s = 0.0f;
+    size_t i = 0;
+    if (order != SumOrder::kPgvectorLoop) {
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (; i + 8 <= d; i += 8)
+            for (size_t l = 0; l < 8; ++l) lane[l] = term(i + l, lane[l]);
+        if (order == SumOrder::kPgvectorF16c) {
+            s = lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7];
+        } else {
+            for (size_t l = 0; l < 4; ++l) lane[l] += lane[l + 4];
+            lane[0] += lane[2];
+            lane[1] += lane[3];
+            s = lane[0] + lane[1];
+        }
+    }
+    for (; i < d; ++i) s = term(i, s);
+    return s;
 }
 
 // Pairwise float sum of fma-accumulated blocks of 3: a tree unlike any kernel's.
@@ -73,6 +119,10 @@ float fsum(const Evaluator& ev, const float* a, const float* b, size_t d, bool d
             return reverse_sum(a, b, d, diff);
         case SumOrder::kFmaPairwise:
             return pairwise(a, b, 0, d, diff);
+        case SumOrder::kPgvectorLoop:
+        case SumOrder::kPgvectorVectorized:
+        case SumOrder::kPgvectorF16c:
+            return pgvector_sum(ev.order, a, b, d, diff);
     }
     return 0.0f;
 }
@@ -105,6 +155,23 @@ std::vector<float> normalize_rows(const std::vector<float>& raw, size_t d) {
         for (size_t j = 0; j < d; ++j) out[i * d + j] = static_cast<float>(raw[i * d + j] / norm);
     }
     return out;
+}
+
+// The nearest half-precision value (ties to even), as pgvector's halfvec
+// input stores a float; |x| is clamped to the largest half, 65504.
+float round_to_half(float x) {
+    if (x == 0.0f || !std::isfinite(x)) return x;
+    int e;
+    std::frexp(x, &e);                              // |x| in [2^(e-1), 2^e)
+    const int spacing = std::max(e - 11, -24);      // 11 significant bits; subnormals 2^-24 apart
+    const double q = std::nearbyint(std::ldexp(static_cast<double>(x), -spacing));  // ties to even
+    const double r = std::ldexp(q, spacing);
+    return static_cast<float>(std::max(-65504.0, std::min(65504.0, r)));
+}
+
+std::vector<float> round_to_half(std::vector<float> v) {
+    for (float& x : v) x = round_to_half(x);
+    return v;
 }
 
 // Nearest of k centroids in double L2 (ties: lowest index).
@@ -299,18 +366,26 @@ size_t count_violations(const Built& b, const std::vector<float>& queries, const
     return bad;
 }
 
-TEST(LowerBound, NeverAboveOperatorValue) {
+// Every quantizer x metric x residual over every scenario; `half` rounds
+// training rows, rows and queries to half precision (a halfvec column: the
+// index and the operator both see the halves' exact float values).
+size_t check_all_bounds(const std::vector<size_t>& dims, bool half) {
     const std::vector<Evaluator> evs = evaluators();
     size_t pairs = 0;
-    for (size_t d : {1, 3, 128, 784, 2000}) {
+    for (size_t d : dims) {
         const bool big = d >= 784;
         for (Scenario sc : {Scenario::kClusters, Scenario::kMagnitudes, Scenario::kOffset, Scenario::kOutsideRange,
                             Scenario::kEmptyTraining}) {
-            Generator gen(sc, d, 1000 + d * 7 + static_cast<size_t>(sc));
-            const std::vector<float> train = sc == Scenario::kEmptyTraining ? std::vector<float>() : gen.rows(300, 1.0);
-            const std::vector<float> data = gen.rows(big ? 40 : 100, sc == Scenario::kOutsideRange ? 4.0 : 1.0);
+            Generator gen(sc, d, 1000 + d * 7 + static_cast<size_t>(sc) + (half ? 5 : 0));
+            std::vector<float> train = sc == Scenario::kEmptyTraining ? std::vector<float>() : gen.rows(300, 1.0);
+            std::vector<float> data = gen.rows(big ? 40 : 100, sc == Scenario::kOutsideRange ? 4.0 : 1.0);
             std::mt19937_64 rng(d + 17);
-            const std::vector<float> queries = make_queries(gen, data, d, big ? 6 : 12, big ? 4 : 6, rng);
+            std::vector<float> queries = make_queries(gen, data, d, big ? 6 : 12, big ? 4 : 6, rng);
+            if (half) {
+                train = round_to_half(train);
+                data = round_to_half(data);
+                queries = round_to_half(queries);
+            }
             for (const CaseSpec& spec : all_specs()) {
                 if (sc == Scenario::kEmptyTraining && spec.kind == QuantizerKind::kFlat) continue;
                 const Built b = build(spec, d, train, data, 77 + d);
@@ -318,14 +393,53 @@ TEST(LowerBound, NeverAboveOperatorValue) {
                 std::string first;
                 const size_t bad = count_violations(b, queries, lbs, evs, &first);
                 pairs += lbs.size();
-                EXPECT_EQ(bad, 0u) << "d=" << d << " scenario=" << scenario_name(sc)
+                EXPECT_EQ(bad, 0u) << (half ? "half " : "") << "d=" << d << " scenario=" << scenario_name(sc)
                                    << " kind=" << static_cast<int>(spec.kind)
                                    << " metric=" << static_cast<int>(spec.metric) << " residual=" << spec.residual
                                    << ": " << first;
             }
         }
     }
-    EXPECT_GT(pairs, 100000u);
+    return pairs;
+}
+
+TEST(LowerBound, NeverAboveOperatorValue) { EXPECT_GT(check_all_bounds({1, 3, 128, 784, 2000}, false), 100000u); }
+
+// pgvector's halfvec (pg_ivf_pgvector's halfvec_*_ops): rows and queries are
+// halves, which pgvector's distance functions convert exactly and sum in
+// float (kPgvectorF16c among the orders), as the index does after its own
+// exact conversion.  4000: pgvector's own index limit for halfvec.
+TEST(LowerBound, HalfPrecisionRows) { EXPECT_GT(check_all_bounds({1, 3, 128, 4000}, true), 100000u); }
+
+// The conversion the glue applies to halfvec values is exact for every half
+// (compared with the definition of binary16, and with F16C's instruction,
+// which pgvector uses, where the CPU has it) and inverts round_to_half.
+__attribute__((target("f16c"))) float f16c_half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+TEST(HalfToFloat, ExactForEveryHalf) {
+    const bool f16c = __builtin_cpu_supports("f16c");
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+        const float got = half_to_float(static_cast<uint16_t>(h));
+        const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+        const double sign = (h & 0x8000) ? -1.0 : 1.0;
+        if (exponent == 0x1f) {
+            EXPECT_TRUE(mantissa ? std::isnan(got) : got == static_cast<float>(sign * HUGE_VAL)) << h;
+            continue;
+        }
+        const double want = exponent == 0 ? sign * std::ldexp(static_cast<double>(mantissa), -24)
+                                          : sign * std::ldexp(static_cast<double>(1024 + mantissa), static_cast<int>(exponent) - 25);
+        ASSERT_EQ(static_cast<double>(got), want) << h;
+        ASSERT_EQ(std::signbit(got), (h & 0x8000) != 0) << h;
+        if (f16c) ASSERT_EQ(got, f16c_half_to_float(static_cast<uint16_t>(h))) << h;
+        ASSERT_EQ(round_to_half(got), got) << h;
+    }
+    const uint16_t two[2] = {0x3c00, 0xc000};  // 1, -2 through the array form
+    float out[2];
+    half_to_float(two, out, 2);
+    EXPECT_EQ(out[0], 1.0f);
+    EXPECT_EQ(out[1], -2.0f);
+    EXPECT_EQ(round_to_half(1.0f + 0x1p-11f), 1.0f);            // tie: to even
+    EXPECT_EQ(round_to_half(1.0f + 3 * 0x1p-11f), 1.0f + 0x1p-9f);
 }
 
 // Zero query under cosine: NaN for every entry, like the operator; a tiny
