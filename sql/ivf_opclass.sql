@@ -23,3 +23,14 @@ CREATE INDEX opc_t_idx ON opc_t USING ivf (v) WITH (lists = 2);
 SELECT opcname FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
 WHERE i.indexrelid = 'opc_t_idx'::regclass;
 DROP TABLE opc_t;
+
+-- an operator class for a type the index cannot read is refused at build
+-- (an index must never read a value of another layout as a vector)
+CREATE OPERATOR CLASS ivf_point_ops FOR TYPE point USING ivf AS
+	OPERATOR 1 <-> (point, point) FOR ORDER BY float_ops,
+	FUNCTION 1 ivf_metric_l2(internal);
+CREATE TABLE opc_p (p point);
+INSERT INTO opc_p SELECT point(i, i) FROM generate_series(1, 10) i;
+CREATE INDEX ON opc_p USING ivf (p ivf_point_ops);
+DROP TABLE opc_p;
+DROP OPERATOR FAMILY ivf_point_ops USING ivf;
