@@ -119,6 +119,7 @@ typedef struct IvfOptions
 	int			pq_m;			/* 0: derived from dims */
 	bool		residual;
 	int			sample;			/* 0: derived from lists */
+	int			probes;			/* 0: unset; read by scans, so changeable without a rebuild */
 } IvfOptions;
 
 /* GUCs */
@@ -144,6 +145,7 @@ extern void IvfInitRelOptions(void);
 extern bytea *ivfoptions(Datum reloptions, bool validate);
 extern const char *IvfQuantizerName(int quantizer);
 extern int	IvfGetMetric(Relation index);
+extern int	IvfScanProbes(Relation index);
 extern bool IvfPrepareRow(Datum value, int dims, int metric, float *out, bool *bounded);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
