@@ -95,6 +95,13 @@ typedef struct IvfMetaPageData
 	uint64		build_rows;		/* heap rows indexed by CREATE INDEX */
 	uint64		trained_rows;	/* rows in the training sample */
 	char		build_device[16];
+	/*
+	 * Lists the build was asked for (the lists option or its default for the
+	 * rows seen); more than lists when untrained.  0 in indexes built before
+	 * 0.2.0: the page beyond their meta data is zero, so the field needs no
+	 * new format version.
+	 */
+	int32		requested_lists;
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;

@@ -17,10 +17,14 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT list_avg float8,
 	OUT list_max int8,
 	OUT imbalance float8,
-	OUT index_bytes int8)
+	OUT index_bytes int8,
+	OUT trained bool,
+	OUT lists_requested int4,
+	OUT list_max_ratio float8,
+	OUT probes int4)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now';
 
 CREATE FUNCTION ivf_list_sizes(index regclass,
 	OUT list int4,
