@@ -31,6 +31,18 @@ SELECT round(imbalance::numeric, 6) AS imbalance,
 	round(4 * (121 + 441 + 961 + 1681) / (104 * 104.0), 6) AS expected
 	FROM ivf_index_info('ivf_admin_idx');
 SELECT index_bytes = pg_relation_size('ivf_admin_idx') AS size_ok FROM ivf_index_info('ivf_admin_idx');
+-- a query probing the largest list reads 41 / 26 times an average list
+SELECT round(list_max_ratio::numeric, 6) AS list_max_ratio, round(41 / 26.0, 6) AS expected
+	FROM ivf_index_info('ivf_admin_idx');
+-- probes: what a scan of the index probes now (ivf.probes, or the index's
+-- option when the session has not set it), at most lists
+SELECT probes FROM ivf_index_info('ivf_admin_idx');
+ALTER INDEX ivf_admin_idx SET (probes = 2);
+SELECT probes FROM ivf_index_info('ivf_admin_idx');
+SET ivf.probes = 3;
+SELECT probes FROM ivf_index_info('ivf_admin_idx');
+RESET ivf.probes;
+ALTER INDEX ivf_admin_idx RESET (probes);
 
 -- five more rows join the fourth list
 INSERT INTO ivf_admin_t SELECT 200 + i, '[0,0,0,100]' FROM generate_series(1, 5) i;
@@ -47,11 +59,33 @@ SELECT lists, rows, quantizer, bytes_per_row, dims, metric, list_min, list_avg, 
 SELECT * FROM ivf_list_sizes('ivf_admin_flat');
 DROP INDEX ivf_admin_flat;
 
--- an index with no rows has no imbalance
+-- an index with no rows has no imbalance, and is untrained
 CREATE TABLE ivf_admin_empty (v vector(2));
 CREATE INDEX ivf_admin_empty_idx ON ivf_admin_empty USING ivf (v vector_l2_ops) WITH (lists = 3);
-SELECT lists, rows, list_min, list_avg, list_max, imbalance FROM ivf_index_info('ivf_admin_empty_idx');
+SELECT lists, rows, list_min, list_avg, list_max, imbalance, list_max_ratio FROM ivf_index_info('ivf_admin_empty_idx');
 SELECT * FROM ivf_list_sizes('ivf_admin_empty_idx');
+SELECT trained, lists_requested, lists, trained_rows FROM ivf_index_info('ivf_admin_empty_idx');
+-- rows inserted later leave it untrained; a rebuild from too few rows too
+INSERT INTO ivf_admin_empty VALUES ('[1,0]'), ('[0,1]');
+SELECT trained, lists_requested, lists, rows FROM ivf_index_info('ivf_admin_empty_idx');
+REINDEX INDEX ivf_admin_empty_idx;
+SELECT trained, lists_requested, lists, trained_rows FROM ivf_index_info('ivf_admin_empty_idx');
+-- a REINDEX after loading trains it
+INSERT INTO ivf_admin_empty VALUES ('[1,1]'), ('[5,5]');
+REINDEX INDEX ivf_admin_empty_idx;
+SELECT trained, lists_requested, lists, trained_rows FROM ivf_index_info('ivf_admin_empty_idx');
+-- the default lists of an empty table: one, asked for and not trained
+DROP INDEX ivf_admin_empty_idx;
+TRUNCATE ivf_admin_empty;
+CREATE INDEX ivf_admin_empty_idx ON ivf_admin_empty USING ivf (v vector_l2_ops);
+SELECT trained, lists_requested, lists FROM ivf_index_info('ivf_admin_empty_idx');
+-- trained with rows and lists = 2; TRUNCATE rebuilds it empty: untrained again
+INSERT INTO ivf_admin_empty SELECT ARRAY[i, i]::vector FROM generate_series(1, 10) i;
+ALTER INDEX ivf_admin_empty_idx SET (lists = 2);
+REINDEX INDEX ivf_admin_empty_idx;
+SELECT trained, lists_requested, lists FROM ivf_index_info('ivf_admin_empty_idx');
+TRUNCATE ivf_admin_empty;
+SELECT trained, lists_requested, lists FROM ivf_index_info('ivf_admin_empty_idx');
 DROP TABLE ivf_admin_empty;
 
 -- only ivf indexes

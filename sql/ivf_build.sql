@@ -48,7 +48,7 @@ CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (list
 CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (lists = 100001);
 CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (sample = -5);
 CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (residual = 'maybe');
-CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (probes = 3);
+CREATE INDEX ivf_build_bad ON ivf_build_t USING ivf (v vector_l2_ops) WITH (nprobe = 3);
 SELECT count(*) AS leftover_indexes FROM pg_class WHERE relname = 'ivf_build_bad';
 
 -- an ivf index covers one vector column of known dimension

@@ -104,6 +104,13 @@ typedef struct IvfMetaPageData
 	uint64		build_rows;		/* heap rows indexed by CREATE INDEX */
 	uint64		trained_rows;	/* rows in the training sample */
 	char		build_device[16];
+	/*
+	 * Lists the build was asked for (the lists option or its default for the
+	 * rows seen); more than lists when untrained.  0 in indexes built before
+	 * 0.2.0: the page beyond their meta data is zero, so the field needs no
+	 * new format version.
+	 */
+	int32		requested_lists;
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -128,6 +135,7 @@ typedef struct IvfOptions
 	int			pq_m;			/* 0: derived from dims */
 	bool		residual;
 	int			sample;			/* 0: derived from lists */
+	int			probes;			/* 0: unset; read by scans, so changeable without a rebuild */
 } IvfOptions;
 
 /* GUCs */
@@ -156,6 +164,7 @@ extern int	IvfGetMetric(Relation index);
 extern int	IvfGetElement(Relation index);
 extern int	IvfCopyElements(Datum value, int element, int dims, float *out);
 extern bool IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded);
+extern int	IvfScanProbes(Relation index);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);

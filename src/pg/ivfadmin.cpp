@@ -1,11 +1,13 @@
 /*
  * ivfadmin.cpp — SQL functions that describe an ivf index: ivf_index_info()
- * (shape, training and list balance in one row) and ivf_list_sizes() (one
- * row per list).  Both read the meta page, the directory and every data
- * page header under share locks, never the codes themselves.
+ * (shape, training state, list balance and the probes a scan uses, in one
+ * row) and ivf_list_sizes() (one row per list).  Both read the meta page, the
+ * directory and every data page header under share locks, never the codes
+ * themselves.  ivf_recall() measures answers and is SQL (30_ivf_admin.sql).
  */
 #include "pg.h"
 #include "ivf.h"
+#include "ivfbuild.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ivf_index_info);
@@ -66,6 +68,25 @@ CountLists(Relation index, const IvfMetaPageData *meta)
 	return counts;
 }
 
+/*
+ * Lists the build was asked for.  Indexes built before 0.2.0 did not record
+ * it: a trained one got what it asked for; an untrained one asked for its
+ * lists option, or (no option) the default for the rows it saw.
+ */
+static int
+RequestedLists(Relation index, const IvfMetaPageData *meta)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+
+	if (meta->requested_lists > 0)
+		return meta->requested_lists;
+	if (!meta->untrained)
+		return meta->lists;
+	if (opts != NULL && opts->lists > 0)
+		return opts->lists;
+	return IvfDefaultLists((int64) meta->build_rows);
+}
+
 /* The operator-class spelling of a metric code. */
 static const char *
 MetricName(int metric)
@@ -91,8 +112,10 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13];
+	Datum		values[17];
+	bool		nulls[17];
+	int			probes;
+	int			requested;
 	int64		total = 0;
 	int64		min_rows = 0;
 	int64		max_rows = 0;
@@ -108,6 +131,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfGetMetaPage(index, &meta);
 	counts = CountLists(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
+	probes = Min(IvfScanProbes(index), meta.lists);
+	requested = RequestedLists(index, &meta);
 	relation_close(index, AccessShareLock);
 
 	for (int i = 0; i < meta.lists; i++)
@@ -140,6 +165,14 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	else
 		nulls[11] = true;
 	values[12] = Int64GetDatum((int64) nblocks * BLCKSZ);
+	values[13] = BoolGetDatum(!meta.untrained);
+	values[14] = Int32GetDatum(requested);
+	/* a query probing the largest list reads this many times an average list */
+	if (total > 0)
+		values[15] = Float8GetDatum((double) max_rows * meta.lists / total);
+	else
+		nulls[15] = true;
+	values[16] = Int32GetDatum(probes);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

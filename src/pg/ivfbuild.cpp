@@ -133,12 +133,16 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 						 IvfTrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
 	if (bs->rows_seen < bs->requested_lists)
 		ereport(NOTICE,
-				(errmsg("ivf index \"%s\" was built from %lld rows, too few to train lists = %d",
+				(errmsg("ivf index \"%s\" is untrained: built from %lld rows, too few to train lists = %d",
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->requested_lists),
-				 errdetail_plural("It has %d list until it is rebuilt, and returns correct results.",
-								  "It has %d lists until it is rebuilt, and returns correct results.",
+				 errdetail_plural("It has %d list until it is rebuilt. Results are correct, but queries read more "
+								  "of the index and the table than with trained lists and codes.",
+								  "It has %d lists until it is rebuilt. Results are correct, but queries read more "
+								  "of the index and the table than with trained lists and codes.",
 								  bs->lists, bs->lists),
-				 errhint("REINDEX the index once the table is loaded.")));
+				 errhint("REINDEX INDEX %s after loading the table trains its lists.",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(bs->index)),
+													RelationGetRelationName(bs->index)))));
 }
 
 static void
@@ -382,6 +386,7 @@ FinishIndex(IvfBuildState *bs)
 	meta.residual = bs->residual;
 	meta.entry_size = bs->entry_size;
 	meta.untrained = bs->rows_seen < bs->requested_lists;
+	meta.requested_lists = bs->requested_lists;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
 	meta.centroid_floats = (uint64) bs->lists * bs->dims;
@@ -409,7 +414,9 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 		SampleRows(bs, indexInfo);
 	else
 	{
-		bs->lists = 1;			/* an empty init fork: one list, as a build over no rows */
+		/* an empty init fork: one list, as a build over no rows, and as untrained */
+		bs->requested_lists = Max(bs->lists, 1);
+		bs->lists = 1;
 		bs->sample = (float *) palloc(sizeof(float));
 	}
 	bs->fork = fork;

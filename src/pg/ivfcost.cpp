@@ -1,6 +1,7 @@
 /*
  * ivfcost.cpp — amcostestimate: an ivf index serves only ORDER BY distance,
- * and reads probes/lists of the index before it returns its first row.
+ * and reads probes/lists of the index (IvfScanProbes) before it returns its
+ * first row.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -16,6 +17,7 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	Relation	index;
 	IvfMetaPageData meta;
 	double		ratio;
+	int			probes;
 	double		spc_seq_page_cost;
 	double		spc_random_page_cost;
 
@@ -32,9 +34,10 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	index = index_open(path->indexinfo->indexoid, NoLock);
 	IvfGetMetaPage(index, &meta);
+	probes = IvfScanProbes(index);
 	index_close(index, NoLock);
 
-	ratio = Min(1.0, (double) ivf_probes / Max(meta.lists, 1));
+	ratio = Min(1.0, (double) probes / Max(meta.lists, 1));
 
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = path->indexinfo->tuples * ratio;

@@ -2,7 +2,8 @@
  * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
  *
  * amrescan ranks the lists by their centroid's distance to the query.  The
- * first amgettuple reads every entry of the `ivf.probes` nearest lists and
+ * first amgettuple reads every entry of the `probes` nearest lists (the
+ * session's ivf.probes, else the index's probes option, else ivf.probes) and
  * computes for each a guaranteed lower bound of the operator's value (see
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
@@ -20,7 +21,7 @@
  * settle them, and then continue: ending the scan is the only flush.
  *
  * When the probed rows run out and ivf.iterative_scan is not off, the next
- * ivf.probes nearest lists are probed (up to ivf.max_probes).  A row of a
+ * `probes` nearest lists are probed (up to ivf.max_probes).  A row of a
  * later batch may have a lower bound below the highest bound already
  * reported, and the executor may already have released rows up to that
  * bound, so the row could come out after a farther one.  relaxed_order
@@ -128,7 +129,7 @@ typedef struct IvfScanOpaqueData
 	MemoryContext cxt;
 	bool		started;
 	bool		null_query;
-	int			probes;			/* lists per probe batch: ivf.probes read once, at rescan */
+	int			probes;			/* lists per probe batch: IvfScanProbes() read once, at rescan */
 	float	   *query;			/* size meta.dims */
 } IvfScanOpaqueData;
 
@@ -210,7 +211,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 							element == IVF_ELEMENT_HALF ? "halfvec" : "vector", so->meta.dims, dim)));
 	}
 
-	so->probes = probes = Min(ivf_probes, so->meta.lists);
+	so->probes = probes = Min(IvfScanProbes(index), so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
 		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
@@ -386,7 +387,7 @@ LiftBounds(IvfScanState *st, size_t from, float floor)
 	}
 }
 
-/* Probes the next batch of `ivf.probes` lists; false when none are left. */
+/* Probes the next batch of `probes` lists; false when none are left. */
 static bool
 ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 {

@@ -38,6 +38,10 @@ IvfInitRelOptions(void)
 	add_int_reloption(ivf_relopt_kind, "sample",
 					  "Training rows for k-means (0: 128 per list, at most 1,000,000)",
 					  0, 0, 100000000, AccessExclusiveLock);
+	/* scans read it at rescan: like fillfactor for reads, no rebuild, readers keep going */
+	add_int_reloption(ivf_relopt_kind, "probes",
+					  "Lists a scan of this index probes unless the session sets ivf.probes (0: ivf.probes)",
+					  0, 0, IVF_MAX_LISTS, ShareUpdateExclusiveLock);
 }
 
 /* The reloption spelling of a quantizer code. */
@@ -60,6 +64,7 @@ ivfoptions(Datum reloptions, bool validate)
 		{"pq_m", RELOPT_TYPE_INT, offsetof(IvfOptions, pq_m)},
 		{"residual", RELOPT_TYPE_BOOL, offsetof(IvfOptions, residual)},
 		{"sample", RELOPT_TYPE_INT, offsetof(IvfOptions, sample)},
+		{"probes", RELOPT_TYPE_INT, offsetof(IvfOptions, probes)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, ivf_relopt_kind,
@@ -133,6 +138,47 @@ IvfCopyElements(Datum value, int element, int dims, float *out)
 	if ((Pointer) v != DatumGetPointer(value))
 		pfree(v);
 	return dim;
+}
+
+/*
+ * True when ivf.probes was set for this session: SET (also SET LOCAL, a
+ * function's SET clause, set_config()) or the client's connection options.
+ * Values from postgresql.conf, ALTER SYSTEM, ALTER DATABASE or ALTER ROLE
+ * are defaults, less specific than an index's own probes option.
+ */
+static bool
+ProbesSetInSession(void)
+{
+	static struct config_generic *probes_guc = NULL;
+
+	/* custom GUCs are allocated once and never moved; only the array of pointers grows */
+	if (probes_guc == NULL)
+	{
+		struct config_generic **gucs = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n && probes_guc == NULL; i++)
+			if (strcmp(gucs[i]->name, "ivf.probes") == 0 && gucs[i]->vartype == PGC_INT)
+				probes_guc = gucs[i];
+		if (probes_guc == NULL)
+			elog(ERROR, "setting ivf.probes is not defined. Please report a bug.");
+	}
+	return probes_guc->source >= PGC_S_CLIENT;
+}
+
+/*
+ * Lists a scan of the index probes per batch: the session's ivf.probes, else
+ * the index's probes option, else ivf.probes from the server's settings or
+ * its default.  The most specific setting wins.
+ */
+int
+IvfScanProbes(Relation index)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+
+	if (opts != NULL && opts->probes > 0 && !ProbesSetInSession())
+		return opts->probes;
+	return ivf_probes;
 }
 
 /*

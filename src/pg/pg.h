@@ -73,6 +73,7 @@ extern "C" {
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"

@@ -135,6 +135,27 @@ EXPLAIN (COSTS OFF) SELECT id FROM $t ORDER BY v $op '$queries[0]' LIMIT 10;});
 	  unless $op eq '<#>';
 }
 
+# The probes index option travels with the index: set on the primary (no
+# rebuild, no session setting on the standby), it is what the standby's scans
+# probe.  With ivf.iterative_scan off an index scan returns only the rows of
+# the probed lists, so one probe returns one list's rows.
+my $rows_sql = qq{
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM r_sq8 ORDER BY v <-> '$queries[0]' LIMIT 100000) s;};
+my $one_list = $primary->safe_psql('postgres', "SET ivf.probes = 1;
+$rows_sql");
+cmp_ok($one_list, '<', 3200, 'probes 1 returns the rows of one list, not all');
+$primary->safe_psql('postgres', 'ALTER INDEX r_sq8_v_idx SET (probes = 1)');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($standby->safe_psql('postgres', "SELECT probes FROM ivf_index_info('r_sq8_v_idx')"), '1',
+	'standby: ivf_index_info shows the probes option set on the primary');
+is($standby->safe_psql('postgres', $rows_sql), $one_list,
+	'standby: a scan without a session setting probes as the index option says');
+is($standby->safe_psql('postgres', "SET ivf.probes = 10;
+$rows_sql"), '3200',
+	'standby: a session setting still wins over the option');
+$primary->safe_psql('postgres', 'ALTER INDEX r_sq8_v_idx RESET (probes)');
+
 # The lookup query really goes through the index for the inner side.
 my $lateral_plan = $standby->safe_psql('postgres', q{
 SET enable_seqscan = off;

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "../../src/core/codec.h"
-#include "../../src/core/kmeans.h"
-#include "../../src/core/kmeans_math.h"
+#include "core/codec.h"
+#include "core/kmeans.h"
+#include "core/kmeans_math.h"
 
 namespace pg_ivf::core {
 namespace {

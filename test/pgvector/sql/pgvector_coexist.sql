@@ -35,6 +35,15 @@ FROM (SELECT i, array_agg(cos(i * 7 + j) * 3 ORDER BY j)::real[] AS x
 SELECT rows FROM ivf_index_info('docs_v_ivf');
 SELECT rows, quantizer, dims, metric FROM ivf_index_info('docs_h_ivf');
 SELECT sum(rows) FROM ivf_list_sizes('docs_h_ivf');
+-- ivf_recall and the probes option work on pgvector's types (every list
+-- probed is exact); pgvector's indexes on the same columns are dropped in a
+-- transaction, as ivf_recall's hint says, so that the planner takes ivf
+ALTER INDEX docs_h_ivf SET (probes = 4);
+BEGIN;
+DROP INDEX docs_v_hnsw, docs_v_ivfflat, docs_h_hnsw;
+SELECT ivf_recall('docs_h_ivf', 20, 5);
+SELECT ivf_recall('docs_v_ivf', 20, 5) > 0.5 AS recall_measured;
+ROLLBACK;
 
 SET enable_seqscan = off;
 SET ivf.probes = 4;
