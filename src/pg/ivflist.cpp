@@ -98,6 +98,22 @@ IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strat
 	BlockNumber next = IvfPageNext(BufferGetPage(buf));
 	Buffer		nbuf = InvalidBuffer;
 
+	/*
+	 * A walk always holds a page lock, which holds interrupts off, so a cancel
+	 * or terminate would wait for the end of a long list (an untrained index
+	 * keeps every row in one).  Give up the walk instead: the lock coupling
+	 * cannot be resumed, so the statement ends even where ProcessInterrupts
+	 * would not end it.
+	 */
+	if (QueryCancelPending || ProcDiePending)
+	{
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling ivf list walk of index \"%s\" due to an interrupt",
+						RelationGetRelationName(index))));
+	}
 	if (BlockNumberIsValid(next))
 		nbuf = IvfReadDataPage(index, next, mode, strategy);
 	UnlockReleaseBuffer(buf);

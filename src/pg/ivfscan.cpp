@@ -288,7 +288,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			}
 		});
 	}
-	/* not per page: the walk always holds a page lock, which holds interrupts off */
+	/* between pages IvfListNextPage acts on a cancel; here no page lock holds interrupts off */
 	CHECK_FOR_INTERRUPTS();
 }
 
