@@ -63,11 +63,23 @@ cuda-module:
 	@echo "pg_ivf: nvcc not found (PATH, /usr/local/cuda/bin): pg_ivf_cuda.so is not built; CREATE INDEX will use the CPU"
 endif
 
+# Modules of another build, for the loader's ABI handshake tests.
+GPU_TEST_STUBS = build/gpu/stub_old_abi.so build/gpu/stub_refuses.so
+
+build/gpu/stub_old_abi.so: test/unit/gpu/stub_module.c src/gpu/pg_ivf_cuda.h
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -Isrc $< -o $@
+
+build/gpu/stub_refuses.so: test/unit/gpu/stub_module.c src/gpu/pg_ivf_cuda.h
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -Isrc -DSTUB_REFUSES $< -o $@
+
 # -I.: the tests run the module's block code and plans (cuda/...) on the CPU.
-$(GPU_TEST_BIN): $(GPU_TEST_SRCS) $(wildcard test/unit/gpu/*.h) $(GPU_SRCS) $(GPU_TEST_CORE) $(CUDA_HDRS) \
+$(GPU_TEST_BIN): $(GPU_TEST_STUBS) $(GPU_TEST_SRCS) $(wildcard test/unit/gpu/*.h) $(GPU_SRCS) $(GPU_TEST_CORE) $(CUDA_HDRS) \
 		$(wildcard src/core/*.h src/gpu/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) $(UNIT_CXXFLAGS) -I. -DPG_IVF_CUDA_TEST_MODULE='"$(abspath $(CUDA_MODULE))"' \
+		-DPG_IVF_CUDA_TEST_STUBS='"$(abspath build/gpu)"' \
 		$(GPU_TEST_SRCS) $(GPU_SRCS) $(GPU_TEST_CORE) -o $@ $(GTEST_LIBS) -ldl
 
 check-gpu: $(GPU_TEST_BIN) $(if $(NVCC),$(CUDA_MODULE))

@@ -56,6 +56,21 @@ TEST(GpuLoader, LibraryWithoutTheEntryPoint) {
     EXPECT_NE(std::string(s.reason).find("has no symbol pg_ivf_cuda_api"), std::string::npos) << s.reason;
 }
 
+// A module of another build is refused by the handshake, with the reason users see.
+TEST(GpuLoader, ModuleOfAnotherAbiIsRefused) {
+    for (const char* stub : {"/stub_old_abi.so", "/stub_refuses.so"}) {
+        const std::string path = std::string(PG_IVF_CUDA_TEST_STUBS) + stub;
+        const PgIvfCudaApi* api = reinterpret_cast<const PgIvfCudaApi*>(1);
+        const BackendState s = load_backend(path.c_str(), &api);
+        EXPECT_EQ(api, nullptr) << stub;
+        EXPECT_FALSE(s.usable) << stub;
+        EXPECT_EQ(s.status, PG_IVF_CUDA_MODULE_UNLOADABLE) << stub;
+        const std::string want = path + " does not speak ABI version " + std::to_string(PG_IVF_CUDA_ABI_VERSION) +
+                                 " of this pg_ivf; install both from one build";
+        EXPECT_NE(std::string(s.reason).find(want), std::string::npos) << s.reason;
+    }
+}
+
 // The module as built by nvcc.
 class GpuModule : public testing::Test {
 protected:
