@@ -192,6 +192,7 @@ extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
 extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
 extern void IvfPageSetNext(Page page, BlockNumber next);
 extern bool IvfPageIsEmpty(Page page);
+extern bool IvfPageIsData(Page page);
 extern bool IvfPageIsFree(Page page);
 extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
 extern BlockNumber IvfPageNext(Page page);

@@ -305,6 +305,13 @@ IvfPageIsEmpty(Page page)
 	return ((PageHeader) page)->pd_lower == IVF_PAGE_DATA_START;
 }
 
+/* True for a data page (a page of some list). */
+bool
+IvfPageIsData(Page page)
+{
+	return !PageIsNew(page) && IvfPageGetOpaque(page)->page_type == IVF_PAGE_DATA;
+}
+
 /* True for a page a list may take: marked free by VACUUM, or never initialized. */
 bool
 IvfPageIsFree(Page page)

@@ -145,6 +145,46 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/*
+ * One pass over every block after the directory, for a VACUUM that removed
+ * nothing: counts the entries of the data pages (every data page is in a
+ * list: VACUUM marks a page free as it unlinks it) and gives the free and
+ * never-initialized pages to the free space map again, which is not
+ * crash-safe, so pages freed just before a crash are found here.
+ */
+static double
+CountAndRecordFree(IndexVacuumInfo *info)
+{
+	Relation	index = info->index;
+	IvfMetaPageData meta;
+	BlockNumber nblocks;
+	double		entries = 0;
+
+	IvfGetMetaPage(index, &meta);
+	/* an extension in progress holds its new page locked before it lets the lock go */
+	LockRelationForExtension(index, ExclusiveLock);
+	nblocks = RelationGetNumberOfBlocks(index);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	for (BlockNumber blkno = meta.dir_start + meta.dir_pages; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		bool		free_page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		free_page = IvfPageIsFree(page);
+		if (IvfPageIsData(page))
+			entries += IvfPageEntryCount(page, meta.entry_size);
+		UnlockReleaseBuffer(buf);
+		if (free_page)
+			RecordFreeIndexPage(index, blkno);
+	}
+	return entries;
+}
+
 /* amvacuumcleanup: the index's page count, and its entry count when no bulkdelete ran. */
 IndexBulkDeleteResult *
 ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -157,20 +197,7 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	{
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 		if (RelationGetNumberOfBlocks(index) > 0)
-		{
-			IvfMetaPageData meta;
-
-			IvfGetMetaPage(index, &meta);
-			for (int list = 0; list < meta.lists; list++)
-			{
-				int64		rows;
-				int32		pages;
-
-				vacuum_delay_point();
-				IvfCountList(index, &meta, list, info->strategy, &rows, &pages);
-				stats->num_index_tuples += rows;
-			}
-		}
+			stats->num_index_tuples = CountAndRecordFree(info);
 	}
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
