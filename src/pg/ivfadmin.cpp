@@ -8,6 +8,7 @@
 #include "pg.h"
 #include "ivf.h"
 #include "ivfbuild.h"
+#include "ivfcitus.h"
 
 extern "C" {
 PG_FUNCTION_INFO_V1(ivf_index_info);
@@ -128,6 +129,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	index = OpenIvfIndex(relid);
+	IvfRejectCitusShell(index, "ivf_index_info");
 	IvfGetMetaPage(index, &meta);
 	counts = CountLists(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -190,6 +192,7 @@ ivf_list_sizes(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	index = OpenIvfIndex(relid);
+	IvfRejectCitusShell(index, "ivf_list_sizes");
 	IvfGetMetaPage(index, &meta);
 	counts = CountLists(index, &meta);
 	relation_close(index, AccessShareLock);

@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "ivfgpu.h"
 #include "ivfbuild.h"
+#include "ivfcitus.h"
 #include "ivfmodel.h"
 #include "vector.h"
 
@@ -131,7 +132,8 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 						(long long) bs->nsample, (long long) wanted),
 				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
 						 IvfTrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
-	if (bs->rows_seen < bs->requested_lists)
+	/* a Citus shell is always empty: its shards, built by the same command, hold the rows */
+	if (bs->rows_seen < bs->requested_lists && !IvfIsCitusShell(RelationGetRelid(bs->heap)))
 		ereport(NOTICE,
 				(errmsg("ivf index \"%s\" is untrained: built from %lld rows, too few to train lists = %d",
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->requested_lists),

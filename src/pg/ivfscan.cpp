@@ -387,6 +387,39 @@ LiftBounds(IvfScanState *st, size_t from, float floor)
 	}
 }
 
+/*
+ * An untrained index that has since grown (built before its table was loaded,
+ * as every shard index is when Citus distributes a table whose index was built
+ * empty) reads all its rows for every query until it is rebuilt.  Its build's
+ * NOTICE may never have reached anyone (Citus demotes the messages of DDL on
+ * shards to DEBUG1, but relays a query's WARNINGs), so the first scan of each
+ * such index in a session that probes enough rows to train it says so.
+ */
+static void
+WarnUntrained(Relation index, const IvfMetaPageData *meta, int64 probed)
+{
+	/* 1000 rows make one list by the default rule (IvfDefaultLists) */
+	static List *warned = NIL;
+	MemoryContext old;
+
+	if (!meta->untrained || meta->requested_lists <= 0 ||
+		probed < Max((int64) meta->requested_lists, 1000) ||
+		list_member_oid(warned, RelationGetRelid(index)))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	warned = lappend_oid(warned, RelationGetRelid(index));
+	MemoryContextSwitchTo(old);
+	ereport(WARNING,
+			(errmsg("ivf index \"%s\" is untrained but holds at least %lld rows",
+					RelationGetRelationName(index), (long long) probed),
+			 errdetail("It was built from %llu rows, too few to train lists = %d; each query reads all its rows.",
+					   (unsigned long long) meta->build_rows, meta->requested_lists),
+			 errhint("REINDEX INDEX %s trains its lists (on a Citus shard: REINDEX the distributed table's index "
+					 "on the coordinator).",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
+												RelationGetRelationName(index)))));
+}
+
 /* Probes the next batch of `probes` lists; false when none are left. */
 static bool
 ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
@@ -394,6 +427,7 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 	IvfScanState *st = so->st;
 	size_t		batch = so->null_query ? st->list_order.size() : (size_t) so->probes;
 	size_t		end = Min(st->list_order.size(), st->next_list + batch);
+	int64		probed = 0;
 
 	if (st->next_list >= end)
 		return false;
@@ -402,9 +436,11 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 		size_t		from = st->pending.size();
 
 		ProbeList(scan, so, st->list_order[st->next_list]);
+		probed += (int64) (st->pending.size() - from);
 		if (st->lists_bounded)
 			LiftBounds(st, from, st->list_floor[st->next_list]);
 	}
+	WarnUntrained(scan->indexRelation, &so->meta, probed);
 	return true;
 }
 
