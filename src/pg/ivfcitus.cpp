@@ -13,15 +13,6 @@
 #include "pg.h"
 #include "ivfcitus.h"
 
-/* headers only this file needs; pg.h holds the ones many need */
-extern "C" {
-#include "access/genam.h"
-#include "access/table.h"
-#include "catalog/pg_namespace.h"
-#include "commands/extension.h"
-#include "utils/fmgroids.h"
-}
-
 /* True if relid is the shell of a Citus distributed, reference or Citus-local table. */
 bool
 IvfIsCitusShell(Oid relid)
