@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/calibrate.h"
 #include "core/codec.h"
 #include "core/distance.h"
 #include "core/half.h"
@@ -68,6 +69,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "executor/executor.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
@@ -83,6 +85,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/selfuncs.h"
+#include "utils/snapmgr.h"
 #include "utils/spccache.h"
 
 #include "catalog/pg_type.h"
