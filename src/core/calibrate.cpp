@@ -29,23 +29,35 @@ void NeighbourTracker::add(const float* rows, const uint64_t* ids, const int32_t
                            const Hooks& hooks) {
     if (hooks.cancelled()) throw Cancelled();
     if (n == 0 || q_ == 0) return;
-    // one query per iteration: each owns its heap, so threads share nothing
-    parallel_for(q_, threads, [&](size_t i, int) {
-        const float* qv = query(i);
-        std::vector<Neighbour>& heap = heaps_[i];
-        for (size_t j = 0; j < n; ++j) {
-            if (ids[j] == ids_[i]) continue;
-            const float* x = rows + j * d_;
-            const float dist = metric_ == Metric::kL2 ? l2_squared(qv, x, d_) : -dot(qv, x, d_);
-            if (std::isnan(dist)) continue;
-            const Neighbour cand{dist, ids[j], lists[j]};
-            if (heap.size() < k_) {
-                heap.push_back(cand);
-                std::push_heap(heap.begin(), heap.end(), nearer);
-            } else if (nearer(cand, heap.front())) {
-                std::pop_heap(heap.begin(), heap.end(), nearer);
-                heap.back() = cand;
-                std::push_heap(heap.begin(), heap.end(), nearer);
+    // Threads take groups of queries, so each owns its queries' heaps and
+    // nothing is shared; each group reads the rows in blocks that stay in
+    // cache while every query of the group visits them (a batch of rows is
+    // megabytes: read once per query it would be memory-bound).
+    constexpr size_t kQueriesPerGroup = 16;
+    constexpr size_t kRowsPerBlock = 32;
+    const size_t groups = (q_ + kQueriesPerGroup - 1) / kQueriesPerGroup;
+    parallel_for(groups, threads, [&](size_t g, int) {
+        const size_t q_end = std::min(q_, (g + 1) * kQueriesPerGroup);
+        for (size_t r0 = 0; r0 < n; r0 += kRowsPerBlock) {
+            const size_t r_end = std::min(n, r0 + kRowsPerBlock);
+            for (size_t i = g * kQueriesPerGroup; i < q_end; ++i) {
+                const float* qv = query(i);
+                std::vector<Neighbour>& heap = heaps_[i];
+                for (size_t j = r0; j < r_end; ++j) {
+                    if (ids[j] == ids_[i]) continue;
+                    const float* x = rows + j * d_;
+                    const float dist = metric_ == Metric::kL2 ? l2_squared(qv, x, d_) : -dot(qv, x, d_);
+                    if (std::isnan(dist)) continue;
+                    const Neighbour cand{dist, ids[j], lists[j]};
+                    if (heap.size() < k_) {
+                        heap.push_back(cand);
+                        std::push_heap(heap.begin(), heap.end(), nearer);
+                    } else if (nearer(cand, heap.front())) {
+                        std::pop_heap(heap.begin(), heap.end(), nearer);
+                        heap.back() = cand;
+                        std::push_heap(heap.begin(), heap.end(), nearer);
+                    }
+                }
             }
         }
     });
@@ -94,7 +106,7 @@ std::vector<uint16_t> calibration_ranks(const NeighbourTracker& tracker, const C
     return ranks;
 }
 
-double calibrated_recall(const uint16_t* ranks, size_t n, size_t probes, size_t lists) {
+double calibrated_recall(const uint16_t* ranks, size_t n, size_t probes, size_t lists) noexcept {
     if (n == 0) return 0.0;
     if (probes >= lists) return 1.0;
     // a rank stored as kCalibRankBeyond may be any rank up to lists - 1
@@ -103,7 +115,7 @@ double calibrated_recall(const uint16_t* ranks, size_t n, size_t probes, size_t 
     return static_cast<double>(found) / static_cast<double>(n);
 }
 
-size_t probes_for_recall(const uint16_t* ranks, size_t n, double target, size_t lists) {
+size_t probes_for_recall(const uint16_t* ranks, size_t n, double target, size_t lists) noexcept {
     if (n == 0 || lists == 0) return 0;
     const double t = std::clamp(target, 0.0, 1.0);
     const double wanted = std::min(1.0, t + std::sqrt(t * (1.0 - t) / static_cast<double>(n)));

@@ -33,7 +33,7 @@ public:
     // queries: q * d, copied; ids: q.
     NeighbourTracker(Metric metric, size_t d, size_t k, const float* queries, const uint64_t* ids, size_t q);
     // Offers n rows (n * d) with their ids and lists to every query; threads
-    // through parallel_for over queries; polls hooks between blocks of queries.
+    // through parallel_for over groups of queries; polls hooks once per call.
     void add(const float* rows, const uint64_t* ids, const int32_t* lists, size_t n, int threads,
              const Hooks& hooks);
     size_t queries() const { return q_; }
@@ -63,12 +63,13 @@ std::vector<uint16_t> calibration_ranks(const NeighbourTracker& tracker, const C
                                         const float* centroids, size_t lists, const Hooks& hooks);
 
 // Recall at `probes` from sorted ranks (n of them): the share below probes.
-double calibrated_recall(const uint16_t* ranks, size_t n, size_t probes, size_t lists);
+// This and probes_for_recall() never throw: scans call them outside IvfGuard.
+double calibrated_recall(const uint16_t* ranks, size_t n, size_t probes, size_t lists) noexcept;
 
 // The smallest probes (1..lists) whose calibrated recall reaches target plus
 // one binomial standard error of the estimate, sqrt(t (1 - t) / n): the
 // calibration sees n neighbours of a few queries, and the margin makes it
 // likely that other queries meet the target too.  0 when n == 0.
-size_t probes_for_recall(const uint16_t* ranks, size_t n, double target, size_t lists);
+size_t probes_for_recall(const uint16_t* ranks, size_t n, double target, size_t lists) noexcept;
 
 }  // namespace pg_ivf::core
