@@ -65,6 +65,11 @@
 #define PROGRESS_IVF_PHASE_WRITE	6
 
 #define IVF_MAX_LISTS		100000
+
+/* Recall calibration: query rows, neighbours per query, ranks the meta page keeps */
+#define IVF_CALIB_QUERIES	100
+#define IVF_CALIB_K			10
+#define IVF_CALIB_MAX_RANKS	(IVF_CALIB_QUERIES * IVF_CALIB_K)
 #define IVF_DEFAULT_PROBES	8
 
 typedef struct IvfPageOpaqueData
@@ -120,6 +125,16 @@ typedef struct IvfMetaPageData
 	 * 0 in older indexes, like requested_lists.
 	 */
 	int32		model_carried;
+
+	/*
+	 * Recall calibration (ivf.target_recall; ivfcalib.cpp): for
+	 * IVF_CALIB_QUERIES indexed rows, the rank in scan order of the list of
+	 * each of their IVF_CALIB_K exact nearest other rows, sorted.  All 0 in
+	 * indexes built before 0.2.0 and in untrained ones: no calibration.
+	 */
+	uint64		calib_rows;		/* entries in the index when calibrated */
+	int32		calib_count;	/* ranks stored; 0: not calibrated */
+	uint16		calib_ranks[IVF_CALIB_MAX_RANKS];
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -145,10 +160,12 @@ typedef struct IvfOptions
 	bool		residual;
 	int			sample;			/* 0: derived from lists */
 	int			probes;			/* 0: unset; read by scans, so changeable without a rebuild */
+	double		target_recall;	/* 0: unset; probes from the calibration, read like probes */
 } IvfOptions;
 
 /* GUCs */
 extern int	ivf_probes;
+extern double ivf_target_recall;
 extern int	ivf_max_probes;
 extern int	ivf_iterative_scan;	/* IVF_ITERATIVE_* */
 extern int	ivf_kmeans_iterations;
@@ -173,7 +190,7 @@ extern int	IvfGetMetric(Relation index);
 extern int	IvfGetElement(Relation index);
 extern int	IvfCopyElements(Datum value, int element, int dims, float *out);
 extern bool IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded);
-extern int	IvfScanProbes(Relation index);
+extern int	IvfScanProbes(Relation index, const IvfMetaPageData *meta, bool warn, double *target);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
@@ -184,6 +201,8 @@ extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
 extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern bool IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg),
+							  void *arg);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
@@ -221,6 +240,18 @@ extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list,
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
 extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
+
+/* ivfcalib.cpp: recall calibration for ivf.target_recall */
+extern void IvfCalibrate(Relation heap, Relation index);
+extern bool IvfCalibrationStale(const IvfMetaPageData *meta, double entries);
+extern void IvfSetCalibration(IvfMetaPageData *meta, uint64 rows, const uint16 *ranks, int count);
+
+/* A heap TID as one number, for core's calibration (which never sees TIDs) */
+static inline uint64
+IvfTidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+}
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

@@ -136,6 +136,7 @@ ReadBlob(const IvfPageSource *src, const IvfMetaPageData *meta, char *out, Size 
 	}
 	return done == total;
 }
+StaticAssertDecl(sizeof(IvfMetaPageData) <= IVF_PAGE_CAPACITY, "the ivf meta data must fit its page");
 
 /* Copies the meta page, checking that this is an ivf index of a format this library reads. */
 void
@@ -183,6 +184,37 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
 	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
 	ReleaseBuildPage(buf);
+}
+
+/*
+ * Changes the meta page of a built index in place, WAL-logged: update(meta,
+ * arg) edits a copy, which is written back unless the index was rebuilt
+ * meanwhile (its nonce changed).  False then.  The page's pd_lower moves to
+ * the end of today's meta data, so fields an older format lacks are logged.
+ */
+bool
+IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg), void *arg)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	IvfMetaPageData meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	memcpy(&meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	if (meta.magic != IVF_MAGIC || meta.nonce != nonce)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	update(&meta, arg);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	memcpy(IvfPageGetMeta(page), &meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 /*

@@ -3,7 +3,8 @@
  *
  * amrescan ranks the lists by their centroid's distance to the query.  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
- * session's ivf.probes, else the index's probes option, else ivf.probes) and
+ * session's ivf.probes, else the index's probes option, else ivf.probes, or
+ * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
@@ -211,7 +212,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 							element == IVF_ELEMENT_HALF ? "halfvec" : "vector", so->meta.dims, dim)));
 	}
 
-	so->probes = probes = Min(IvfScanProbes(index), so->meta.lists);
+	so->probes = probes = Min(IvfScanProbes(index, &so->meta, true, NULL), so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
 		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists

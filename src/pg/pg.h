@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/calibrate.h"
 #include "core/codec.h"
 #include "core/distance.h"
 #include "core/half.h"
@@ -69,6 +70,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "executor/executor.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "optimizer/cost.h"
