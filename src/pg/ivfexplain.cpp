@@ -3,8 +3,9 @@
  *
  * PostgreSQL 15 lets an extension print nothing inside a plan node that is
  * not its own (per-node EXPLAIN hooks came in 18), and ExplainOneQuery_hook
- * is not called for EXPLAIN EXECUTE.  So the counters reach the output by
- * two hooks every form of EXPLAIN ANALYZE passes through:
+ * is not called for EXPLAIN EXECUTE.  So the counters reach the output
+ * through two hooks that every form of EXPLAIN ANALYZE passes, and a
+ * wrapped output receiver:
  *   - ProcessUtility_hook sees the EXPLAIN statement, pushes a frame (EXPLAINs
  *     nest: a function the explained query calls may run one) and wraps the
  *     receiver of the EXPLAIN's output rows;
