@@ -111,6 +111,15 @@ typedef struct IvfMetaPageData
 	 * new format version.
 	 */
 	int32		requested_lists;
+
+	/*
+	 * Model carried over (issue 11): 1 when a rebuild over an empty heap
+	 * (TRUNCATE, REINDEX or VACUUM FULL of an empty table) kept the trained
+	 * model of the index file it replaced instead of training on no rows;
+	 * maintenance re-checks such a model once rows come back and clears it.
+	 * 0 in older indexes, like requested_lists.
+	 */
+	int32		model_carried;
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -178,6 +187,7 @@ extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageD
 extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern float *IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta);
 extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start,
 								uint32 *npages);
 extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,

@@ -113,8 +113,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[18];
+	bool		nulls[18];
 	int			probes;
 	int			requested;
 	int64		total = 0;
@@ -175,6 +175,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	else
 		nulls[15] = true;
 	values[16] = Int32GetDatum(probes);
+	values[17] = BoolGetDatum(meta.model_carried != 0);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

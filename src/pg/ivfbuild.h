@@ -62,6 +62,10 @@ typedef struct IvfBuildState
 	IvfListData *dir;			/* size lists */
 	int64		indtuples;
 
+	/* a rebuild over no rows that keeps the replaced file's model (ivfcarry.cpp) */
+	IvfMetaPageData *carried;	/* that file's meta page; NULL when the build trains */
+	float	   *carried_params;	/* its codec parameters (after the centroids) */
+
 	BlockNumber blob_start;
 	uint32		blob_pages;
 	BlockNumber dir_start;
@@ -75,5 +79,8 @@ extern void IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index);
 extern core::CodecOptions IvfIndexCodecOptions(const IvfBuildState *bs);
 extern Size IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists);
 extern Size IvfModelBytes(IvfBuildState *bs, int lists);
+
+/* ivfcarry.cpp: the trained model of the index file a rebuild over an empty heap replaces */
+extern bool IvfCarryModel(IvfBuildState *bs);
 
 #endif

@@ -57,6 +57,7 @@ extern "C" {
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_amop.h"
@@ -80,6 +81,7 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "storage/smgr.h"
 #include "tcop/utility.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -88,6 +90,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/selfuncs.h"
+#include "utils/snapmgr.h"
 #include "utils/spccache.h"
 
 #include "catalog/pg_type.h"
