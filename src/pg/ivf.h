@@ -253,6 +253,25 @@ IvfTidKey(ItemPointer tid)
 	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
 }
 
+/*
+ * What one ivf index scan did, summed over its rescans (the inner side of a
+ * nested loop rescans once per outer row).  Counted always: a few additions
+ * per probed list and per returned row.  ivfexplain.cpp prints them under
+ * EXPLAIN ANALYZE.
+ */
+typedef struct IvfScanCounters
+{
+	int64		lists;			/* lists probed */
+	int64		codes;			/* index entries (codes) read from them */
+	int64		rows;			/* rows handed to the executor: each is fetched from the heap and re-ranked */
+	int64		batches;		/* probe batches: one per rescan, more under ivf.iterative_scan */
+	int64		rerank_depth;	/* PQ with ivf.pq_rerank: rows a scan keeps; 0 otherwise */
+} IvfScanCounters;
+
+/* ivfscan.cpp / ivfexplain.cpp */
+extern const IvfScanCounters *IvfScanGetCounters(IndexScanDesc scan);
+extern void IvfExplainInit(void);
+
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
 extern void ivfbuildempty(Relation index);

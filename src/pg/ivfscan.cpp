@@ -132,6 +132,7 @@ typedef struct IvfScanOpaqueData
 	bool		null_query;
 	int			probes;			/* lists per probe batch: IvfScanProbes() read once, at rescan */
 	float	   *query;			/* size meta.dims */
+	IvfScanCounters counters;	/* kept across rescans (nested loops): EXPLAIN ANALYZE prints the totals */
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
@@ -243,6 +244,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		*st_slot = st = s.release();
 	});
 	so->st = st;
+	if (st->batch_rows > 0)
+		so->counters.rerank_depth = (int64) st->batch_rows;
 	MemoryContextSwitchTo(old);
 }
 
@@ -432,15 +435,18 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 
 	if (st->next_list >= end)
 		return false;
+	so->counters.batches++;
 	for (; st->next_list < end; st->next_list++)
 	{
 		size_t		from = st->pending.size();
 
 		ProbeList(scan, so, st->list_order[st->next_list]);
 		probed += (int64) (st->pending.size() - from);
+		so->counters.lists++;
 		if (st->lists_bounded)
 			LiftBounds(st, from, st->list_floor[st->next_list]);
 	}
+	so->counters.codes += probed;
 	WarnUntrained(scan->indexRelation, &so->meta, probed);
 	return true;
 }
@@ -494,6 +500,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	});
 	if (next.bound > st->reported)
 		st->reported = next.bound;
+	so->counters.rows++;
 
 	scan->xs_heaptid = next.tid;
 	scan->xs_recheck = false;
@@ -504,6 +511,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbynulls[0] = so->null_query;
 	}
 	return true;
+}
+
+/* The counters of an ivf index scan; NULL when `scan` belongs to another access method. */
+const IvfScanCounters *
+IvfScanGetCounters(IndexScanDesc scan)
+{
+	if (scan == NULL || scan->opaque == NULL || scan->indexRelation->rd_indam->amgettuple != ivfgettuple)
+		return NULL;
+	return &((IvfScanOpaque) scan->opaque)->counters;
 }
 
 void

@@ -102,6 +102,7 @@ _PG_init(void)
 							 "a table's own toast_tuple_target is never changed.",
 							 &ivf_inline_storage, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
+	IvfExplainInit();
 }
 
 /* The access method's capabilities and callbacks. */
