@@ -132,6 +132,12 @@ public:
     // Trivial under inner product.  Under cosine it does not cover rows marked
     // with mark_entry_unbounded().
     float list_lower_bound(const float* other, const float* centroid) const;
+    // The same under inner product with the MIPS reduction (mips.h): both
+    // centroids with their extra coordinates, max_norm2 the index's M^2 (see
+    // MIPS LIST BOUND in bounds.h).  Valid only while no row's squared norm
+    // exceeds max_norm2; trivial for other metrics or max_norm2 = 0.
+    float mips_list_lower_bound(const float* other, float other_extra, const float* centroid, float centroid_extra,
+                                double max_norm2) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
     // out[i] = the quantized estimate of the operator value for the entry at
@@ -154,7 +160,10 @@ private:
 };
 
 // Indices of the `count` nearest of k centroids to the scanner's query, nearest first.
+// offsets (k, or null) are added to list_distance(): the MIPS reduction's
+// ||c'||^2 / 2 (mips_list_offsets), which makes the inner-product ranking that
+// of the augmented L2 space the rows were assigned in.
 std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k,
-                                   size_t d, size_t count);
+                                   size_t d, size_t count, const float* offsets = nullptr);
 
 }  // namespace pg_ivf::core
