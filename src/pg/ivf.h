@@ -111,6 +111,16 @@ typedef struct IvfMetaPageData
 	 * new format version.
 	 */
 	int32		requested_lists;
+	/*
+	 * Inner product: the MIPS-to-L2 reduction (src/core/mips.h).  0 in
+	 * indexes built before it, for other metrics and when every row was zero:
+	 * lists are then L2 cells of the rows themselves.
+	 */
+	double		mips_max_norm2;	/* M^2: the largest squared row norm at build; when > 0
+								 * the lists' extra coordinates (lists floats) follow
+								 * the codec's parameters in the stream */
+	int32		mips_overflow;	/* a row with norm above M was indexed since: no IP
+								 * list bound (set once, WAL-logged) */
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -175,6 +185,8 @@ extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
 extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern void IvfSetMipsOverflow(Relation index);
+extern uint64 IvfMipsExtraFloats(const IvfMetaPageData *meta);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
