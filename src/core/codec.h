@@ -160,10 +160,7 @@ private:
 };
 
 // Indices of the `count` nearest of k centroids to the scanner's query, nearest first.
-// offsets (k, or null) are added to list_distance(): the MIPS reduction's
-// ||c'||^2 / 2 (mips_list_offsets), which makes the inner-product ranking that
-// of the augmented L2 space the rows were assigned in.
 std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k,
-                                   size_t d, size_t count, const float* offsets = nullptr);
+                                   size_t d, size_t count);
 
 }  // namespace pg_ivf::core

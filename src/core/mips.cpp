@@ -62,13 +62,4 @@ void assign_to_lists(Assigner& assigner, const float* x, size_t n, size_t d, con
     assigner.assign(augmented.data(), n, list_centroids, k, d + 1, labels, dist2, hooks);
 }
 
-std::vector<float> mips_list_offsets(const float* centroids, const float* extras, size_t k, size_t d) {
-    std::vector<float> offsets(k);
-    for (size_t c = 0; c < k; ++c) {
-        const double e = extras[c];
-        offsets[c] = static_cast<float>(0.5 * (mips_squared_norm(centroids + c * d, d) + e * e));
-    }
-    return offsets;
-}
-
 }  // namespace pg_ivf::core

@@ -7,6 +7,10 @@
 // products.  Centroids are trained, and rows assigned, in d + 1 dimensions;
 // codes and residuals stay d-dimensional.  max_norm2 = 0 means no reduction
 // (other metrics, indexes built before it): lists are L2 cells of x.
+// Queries rank lists by <q, c> all the same: since the top rows of q are those
+// of s q for any s > 0, ||s q' - c'||^2 ranks lists as well for every s, and
+// s -> infinity (the plain inner product) found the top 10 in the fewest lists
+// on Fashion-MNIST (recall 0.921 at 8 of 245 lists, 0.866 with s = 1).
 #pragma once
 #ifdef POSTGRES_H
 #error "src/core headers must not be included after postgres.h"
@@ -57,11 +61,5 @@ void mips_split_centroids(const float* joined, size_t k, size_t d, float* centro
 // dist2 (n) is the assigner's squared distance in that space.
 void assign_to_lists(Assigner& assigner, const float* x, size_t n, size_t d, const float* list_centroids, size_t k,
                      double max_norm2, int32_t* labels, float* dist2, const Hooks& hooks);
-
-// Per-list ranking term of an inner-product query under the reduction:
-// offsets[j] = ||c'_j||^2 / 2 (centroid j and its extra coordinate), so that
-// -<q, c_j> + offsets[j] = (||q' - c'_j||^2 - ||q||^2) / 2 ranks lists as the
-// assignment placed rows.
-std::vector<float> mips_list_offsets(const float* centroids, const float* extras, size_t k, size_t d);
 
 }  // namespace pg_ivf::core

@@ -269,11 +269,11 @@ void QueryScanner::approximate(const uint8_t* entries, size_t n, size_t stride, 
 
 // Ties go to the lower index and NaN ranks last, so the order is total and deterministic.
 std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k, size_t d,
-                                   size_t count, const float* offsets) {
+                                   size_t count) {
     // (distance, list) pairs order by distance, then by the lower list number
     std::vector<std::pair<float, int32_t>> ranked(k);
     for (size_t i = 0; i < k; ++i) {
-        const float v = scanner.list_distance(centroids + i * d) + (offsets != nullptr ? offsets[i] : 0.0f);
+        const float v = scanner.list_distance(centroids + i * d);
         ranked[i] = {std::isnan(v) ? std::numeric_limits<float>::infinity() : v, static_cast<int32_t>(i)};
     }
     count = std::min(count, k);

@@ -23,7 +23,7 @@ static std::list<std::shared_ptr<const IvfModel>> *model_cache;
 static size_t
 ModelBytes(const IvfModel &m)
 {
-	return (m.centroids.size() + m.mips_extras.size() + m.mips_centroids.size() + m.mips_offsets.size() +
+	return (m.centroids.size() + m.mips_extras.size() + m.mips_centroids.size() +
 			m.codec.sq_bias.size() + m.codec.sq_step.size() +
 			m.codec.pq_codebooks.size() + m.codec.pq_codebooks_by_dim.size()) * sizeof(float);
 }
@@ -81,8 +81,6 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 			model->mips_extras.assign(extras, extras + meta->lists);
 			model->mips_centroids = core::mips_join_centroids(model->centroids.data(), extras, meta->lists,
 															  meta->dims);
-			model->mips_offsets = core::mips_list_offsets(model->centroids.data(), extras, meta->lists,
-														  meta->dims);
 		}
 		/* drop stale versions of this index, then bound the cache */
 		model_cache->remove_if([relid](const std::shared_ptr<const IvfModel> &m) { return m->relid == relid; });

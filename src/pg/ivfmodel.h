@@ -25,7 +25,6 @@ struct IvfModel
 	double		mips_max_norm2;
 	std::vector<float> mips_extras;	/* size lists: each centroid's extra coordinate */
 	std::vector<float> mips_centroids;	/* size lists * (dims + 1): what rows are assigned to */
-	std::vector<float> mips_offsets;	/* size lists: list ranking terms (nearest_lists) */
 
 	/* The centroids rows are assigned to (core::assign_to_lists). */
 	const float *list_centroids() const

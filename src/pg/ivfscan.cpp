@@ -2,7 +2,7 @@
  * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
  *
  * amrescan ranks the lists by their centroid's distance to the query (inner
- * product: by L2 in the MIPS reduction's augmented space, src/core/mips.h).  The
+ * product: by -<q, c>; its lists are cells of the MIPS reduction, mips.h).  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
  * session's ivf.probes, else the index's probes option, else ivf.probes) and
  * computes for each a guaranteed lower bound of the operator's value (see
@@ -242,8 +242,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		}
 		else
 			s->list_order = core::nearest_lists(*s->scanner, model.centroids.data(), model.lists,
-												model.dims, max_probes,
-												model.mips_offsets.empty() ? nullptr : model.mips_offsets.data());
+												model.dims, max_probes);
 		*st_slot = st = s.release();
 	});
 	so->st = st;

@@ -180,8 +180,8 @@ IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists)
 Size
 IvfModelBytes(IvfBuildState *bs, int lists)
 {
-	/* with the MIPS reduction: the augmented centroids, their extras and ranking terms too */
-	return ((Size) lists * bs->dims + (bs->sample_dims > bs->dims ? (Size) lists * (bs->dims + 3) : 0) +
+	/* with the MIPS reduction: the augmented centroids and their extras too */
+	return ((Size) lists * bs->dims + (bs->sample_dims > bs->dims ? (Size) lists * (bs->dims + 2) : 0) +
 			core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims)) * sizeof(float);
 }
 
