@@ -30,11 +30,15 @@ def execute_statements(queries, name="knn"):
     return ["EXECUTE %s('%s')" % (name, vector_literal(q)) for q in queries]
 
 
-def prepare_knn(conn, table, k=K, name="knn"):
+# The distance operator of each metric (pgvector's names).
+OPERATORS = {"l2": "<->", "ip": "<#>", "cosine": "<=>"}
+
+
+def prepare_knn(conn, table, k=K, name="knn", metric="l2"):
     with conn.cursor() as cur:
         cur.execute("DEALLOCATE ALL")
-        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v <-> $1 LIMIT {}").format(
-            sql.Identifier(name), sql.Identifier(table), sql.Literal(k)))
+        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v " + OPERATORS[metric] +
+                            " $1 LIMIT {}").format(sql.Identifier(name), sql.Identifier(table), sql.Literal(k)))
 
 
 # Builds an index from its spec ("USING ... (...) WITH (...)"), showing

@@ -132,6 +132,12 @@ public:
     // Trivial under inner product.  Under cosine it does not cover rows marked
     // with mark_entry_unbounded().
     float list_lower_bound(const float* other, const float* centroid) const;
+    // The same under inner product with the MIPS reduction (mips.h): both
+    // centroids with their extra coordinates, max_norm2 the index's M^2 (see
+    // MIPS LIST BOUND in bounds.h).  Valid only while no row's squared norm
+    // exceeds max_norm2; trivial for other metrics or max_norm2 = 0.
+    float mips_list_lower_bound(const float* other, float other_extra, const float* centroid, float centroid_extra,
+                                double max_norm2) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
     // out[i] = the quantized estimate of the operator value for the entry at

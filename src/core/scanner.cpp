@@ -171,6 +171,26 @@ float QueryScanner::list_lower_bound(const float* other, const float* centroid) 
     return bounds::list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2);
 }
 
+float QueryScanner::mips_list_lower_bound(const float* other, float other_extra, const float* centroid,
+                                          float centroid_extra, double max_norm2) const {
+    const State& s = *state_;
+    if (s.bound.trivial || codec_.metric != Metric::kInnerProduct || !(max_norm2 > 0.0))
+        return bounds::trivial_bound(codec_.metric);
+    // the query's extra coordinate is 0
+    const double ei = other_extra, ej = centroid_extra;
+    double fa = ej * ej, fb = ei * ei, w2 = (ei - ej) * (ei - ej), ci2 = ei * ei, cj2 = ej * ej, p2 = 0;
+    for (size_t i = 0; i < codec_.d; ++i) {
+        const double p = q_[i], ci = other[i], cj = centroid[i];
+        fa += (p - cj) * (p - cj);
+        fb += (p - ci) * (p - ci);
+        w2 += (ci - cj) * (ci - cj);
+        ci2 += ci * ci;
+        cj2 += cj * cj;
+        p2 += p * p;
+    }
+    return bounds::mips_list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2, max_norm2);
+}
+
 bool QueryScanner::query_is_degenerate() const { return state_->degenerate; }
 
 double QueryScanner::kernel_value(const uint8_t* entry, float* unaligned_scratch) const {

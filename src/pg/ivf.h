@@ -135,6 +135,16 @@ typedef struct IvfMetaPageData
 	uint64		calib_rows;		/* entries in the index when calibrated */
 	int32		calib_count;	/* ranks stored; 0: not calibrated */
 	uint16		calib_ranks[IVF_CALIB_MAX_RANKS];
+	/*
+	 * Inner product: the MIPS-to-L2 reduction (src/core/mips.h).  0 in
+	 * indexes built before it, for other metrics and when every row was zero:
+	 * lists are then L2 cells of the rows themselves.
+	 */
+	double		mips_max_norm2;	/* M^2: the largest squared row norm at build; when > 0
+								 * the lists' extra coordinates (lists floats) follow
+								 * the codec's parameters in the stream */
+	int32		mips_overflow;	/* a row with norm above M was indexed since: no IP
+								 * list bound (set once, WAL-logged) */
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -203,6 +213,8 @@ extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
 extern bool IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg),
 							  void *arg);
+extern void IvfSetMipsOverflow(Relation index);
+extern uint64 IvfMipsExtraFloats(const IvfMetaPageData *meta);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);

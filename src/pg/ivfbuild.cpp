@@ -38,11 +38,13 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->row, &bounded))
 		return;
+	if (bs->metric == IVF_METRIC_IP)
+		bs->mips_max_norm2 = Max(bs->mips_max_norm2, core::mips_squared_norm(bs->row, bs->dims));
 	slot = bs->nsample < bs->capacity ? bs->nsample
 		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
 	if (slot < bs->capacity)
 	{
-		memcpy(bs->sample + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
+		memcpy(bs->sample + slot * bs->sample_dims, bs->row, sizeof(float) * bs->dims);
 		if (slot == bs->nsample)
 			bs->nsample++;
 	}
@@ -68,7 +70,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	IvfOptions *opts = (IvfOptions *) bs->index->rd_options;
 	int			sample_opt = opts ? opts->sample : 0;
 	Size		budget = (Size) maintenance_work_mem * 1024;
-	int64		row_bytes = (int64) bs->dims * sizeof(float);
+	int64		row_bytes = (int64) bs->sample_dims * sizeof(float);
 	int64		target;
 	int64		wanted;
 
@@ -132,9 +134,9 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 
 			if (j != i)
 			{
-				memcpy(tmp, bs->sample + i * bs->dims, row_bytes);
-				memcpy(bs->sample + i * bs->dims, bs->sample + j * bs->dims, row_bytes);
-				memcpy(bs->sample + j * bs->dims, tmp, row_bytes);
+				memcpy(tmp, bs->sample + i * bs->sample_dims, row_bytes);
+				memcpy(bs->sample + i * bs->sample_dims, bs->sample + j * bs->sample_dims, row_bytes);
+				memcpy(bs->sample + j * bs->sample_dims, tmp, row_bytes);
 			}
 		}
 		pfree(tmp);
@@ -186,20 +188,39 @@ DeleteTracker(void *p)
 	delete static_cast<core::NeighbourTracker *>(p);
 }
 
-/* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
+/*
+ * Steps 2 and 3: k-means on the sample, then the quantizer on its residuals.
+ * Under inner product k-means runs on the augmented rows of the MIPS
+ * reduction (src/core/mips.h): their extra coordinates are written into the
+ * sample's spare column first, and the column is dropped before step 3, whose
+ * codes stay d-dimensional.
+ */
 static void
 TrainModel(IvfBuildState *bs)
 {
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
+	float	   *trained = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->sample_dims,
+													MCXT_ALLOC_HUGE);
+	bool		augmented = bs->sample_dims > bs->dims;
 	core::Codec *codec = NULL;
 	void	  **codec_slot;
 
 	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
+	if (augmented)
+		bs->mips_extras = (float *) palloc(sizeof(float) * bs->lists);
+	/* no reduction without a nonzero row, nor for norms where the operator itself may overflow */
+	if (!(bs->mips_max_norm2 < core::kMipsMaxSquaredNorm))
+		bs->mips_max_norm2 = 0;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
+
+		/* before a GPU assigner may take the rows: extras of 0 (no reduction) are plain L2 */
+		if (augmented)
+			core::mips_augment_rows(bs->sample, bs->sample_dims, bs->nsample, bs->dims, bs->mips_max_norm2,
+									bs->sample);
 		std::unique_ptr<core::Assigner> assigner =
 			gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
@@ -219,13 +240,20 @@ TrainModel(IvfBuildState *bs)
 
 			pgstat_progress_update_multi_param(2, index, val);
 		};
-		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
+		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->sample_dims, params,
 													   *assigner, hooks);
-		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
+		std::copy(result.centroids.begin(), result.centroids.end(), trained);
 		if (bs->nsample > 0)
-			assigner->assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
-							 labels, dist2, hooks);
+			assigner->assign(bs->sample, bs->nsample, trained, bs->lists, bs->sample_dims, labels, dist2, hooks);
+		if (augmented)
+		{
+			core::mips_split_centroids(trained, bs->lists, bs->dims, bs->centroids, bs->mips_extras);
+			core::mips_drop_extra(bs->sample, bs->nsample, bs->dims);
+		}
+		else
+			std::copy(trained, trained + (size_t) bs->lists * bs->dims, bs->centroids);
 	});
+	bs->list_centroids = bs->mips_max_norm2 > 0 ? trained : bs->centroids;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
@@ -242,7 +270,8 @@ TrainModel(IvfBuildState *bs)
 		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
 			 codec->entry_bytes(), bs->entry_size);
 	/* a model with an infinite parameter would refuse to load and block every INSERT */
-	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite())
+	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite() ||
+		(bs->mips_max_norm2 > 0 && !core::all_finite(bs->mips_extras, bs->lists)))
 		elog(ERROR, "ivf index \"%s\" training gave a non-finite model. Please report a bug.",
 			 RelationGetRelationName(bs->index));
 
@@ -277,12 +306,14 @@ WriteModelPages(IvfBuildState *bs, const float *params)
 {
 	IvfReserveMetaPage(bs->index, bs->fork);
 
-	/* the stream: centroids, then codec parameters */
+	/* the stream: centroids, then codec parameters, then the MIPS reduction's extras (if any) */
 	{
-		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
-		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float)};
+		const char *parts[3] = {(const char *) bs->centroids, (const char *) params, (const char *) bs->mips_extras};
+		Size		sizes[3] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float),
+		(Size) bs->lists * sizeof(float)};
 
-		IvfWriteBlob(bs->index, bs->fork, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
+		IvfWriteBlob(bs->index, bs->fork, parts, sizes, bs->mips_max_norm2 > 0 ? 3 : 2, &bs->blob_start,
+					 &bs->blob_pages);
 	}
 
 	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
@@ -308,8 +339,8 @@ FlushBatch(IvfBuildState *bs)
 		core::Hooks hooks = IvfCancelHooks();
 		std::vector<float> dist2(n);
 
-		bs->assigner->assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
-							 dist2.data(), hooks);
+		core::assign_to_lists(*bs->assigner, bs->batch, n, bs->dims, bs->list_centroids, bs->lists,
+							  bs->mips_max_norm2, bs->batch_labels, dist2.data(), hooks);
 		core::encode_rows(*bs->codec, bs->batch, n, bs->centroids, bs->batch_labels,
 						  (uint8_t *) bs->batch_entries, bs->entry_size, bs->threads);
 		for (int i = 0; i < n; i++)
@@ -368,6 +399,10 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
 									&bs->batch_bounded[bs->nbatch]))
 		return;
+	/* the first scan's maximum bounds every row but those added since (CREATE INDEX CONCURRENTLY) */
+	if (bs->mips_max_norm2 > 0 &&
+		core::mips_squared_norm(bs->batch + (Size) bs->nbatch * bs->dims, bs->dims) > bs->mips_max_norm2)
+		bs->mips_overflow = true;
 	bs->batch_tids[bs->nbatch] = *tid;
 	if (++bs->nbatch == bs->batch_cap)
 		FlushBatch(bs);
@@ -413,7 +448,7 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	assigner_slot = IvfDeleteOnReset(bs->cxt, DeleteAssigner, NULL);
 	IvfGuard("ivf row assignment", [&]() {
 		*assigner_slot = bs->assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, NULL, 0,
-															  bs->centroids).release();
+															  bs->list_centroids).release();
 	});
 
 	/* an untrained index has nothing to calibrate: its one list per row is read whole */
@@ -456,6 +491,8 @@ FinishIndex(IvfBuildState *bs)
 	meta.entry_size = bs->entry_size;
 	meta.untrained = bs->carried == NULL && bs->rows_seen < bs->requested_lists;
 	meta.requested_lists = bs->requested_lists;
+	meta.mips_max_norm2 = bs->mips_max_norm2;
+	meta.mips_overflow = bs->mips_overflow;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
 	meta.centroid_floats = (uint64) bs->lists * bs->dims;

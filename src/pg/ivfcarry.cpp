@@ -139,7 +139,7 @@ IvfCarryModel(IvfBuildState *bs)
 
 		if (blob != NULL && ModelFits(bs, meta) &&
 			IvfModelBytes(bs, meta->lists) <= (Size) maintenance_work_mem * 1024 &&
-			core::all_finite(blob, meta->centroid_floats + meta->param_floats))
+			core::all_finite(blob, meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta)))
 		{
 			bs->carried = meta;
 			bs->lists = meta->lists;
@@ -147,6 +147,10 @@ IvfCarryModel(IvfBuildState *bs)
 			bs->centroids = blob;
 			bs->carried_params = blob + meta->centroid_floats;
 			bs->param_floats = meta->param_floats;
+			/* an inner-product model keeps its MIPS reduction; no row is beyond M yet */
+			bs->mips_max_norm2 = meta->mips_max_norm2;
+			if (meta->mips_max_norm2 > 0)
+				bs->mips_extras = blob + meta->centroid_floats + meta->param_floats;
 			ereport(DEBUG1,
 					(errmsg_internal("ivf index \"%s\" keeps the trained model of %d lists of the file it replaces",
 									 RelationGetRelationName(index), meta->lists)));

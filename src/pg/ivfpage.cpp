@@ -186,6 +186,46 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 	ReleaseBuildPage(buf);
 }
 
+/* Floats of the MIPS reduction's centroid extras at the end of the parameter stream (0 without it). */
+uint64
+IvfMipsExtraFloats(const IvfMetaPageData *meta)
+{
+	return meta->mips_max_norm2 > 0 ? (uint64) meta->lists : 0;
+}
+
+/*
+ * Records that a row beyond the build's largest norm M is being indexed, so
+ * the augmented geometry no longer holds for every row (scans stop using the
+ * inner-product list bound).  Called before the row's entry is written, with
+ * no other page locked; WAL-logged once per index.
+ */
+void
+IvfSetMipsOverflow(Relation index)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	IvfMetaPage meta;
+	uint16		end = (uint16) ((PageGetContents(BufferGetPage(buf)) - (char *) BufferGetPage(buf)) +
+								sizeof(IvfMetaPageData));
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (IvfPageGetMeta(BufferGetPage(buf))->mips_overflow)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	meta = IvfPageGetMeta(page);
+	meta->mips_overflow = 1;
+	/* an index whose meta data predates the field keeps it inside pd_lower, where WAL covers it */
+	if (((PageHeader) page)->pd_lower < end)
+		((PageHeader) page)->pd_lower = end;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
 /*
  * Changes the meta page of a built index in place, WAL-logged: update(meta,
  * arg) edits a copy, which is written back unless the index was rebuilt
@@ -262,7 +302,7 @@ float *
 IvfReadBlob(Relation index, const IvfMetaPageData *meta)
 {
 	IvfPageSource src = {index};
-	Size		total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
+	Size		total = (meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta)) * sizeof(float);
 	char	   *out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
 	BlockNumber bad;
 
@@ -305,9 +345,10 @@ IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta)
 		meta->blob_pages > nblocks - meta->blob_start ||
 		meta->centroid_floats != (uint64) meta->lists * meta->dims ||
 		meta->param_floats > (uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float) ||
-		meta->centroid_floats + meta->param_floats > (uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float))
+		meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta) >
+		(uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float))
 		return NULL;
-	total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
+	total = (meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta)) * sizeof(float);
 	out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
 	if (!ReadBlob(&src, meta, out, total, &bad))
 	{

@@ -1,7 +1,8 @@
 /*
  * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
  *
- * amrescan ranks the lists by their centroid's distance to the query.  The
+ * amrescan ranks the lists by their centroid's distance to the query (inner
+ * product: by -<q, c>; its lists are cells of the MIPS reduction, mips.h).  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
  * session's ivf.probes, else the index's probes option, else ivf.probes, or
  * the probes a target recall asks for: IvfScanProbes) and
@@ -30,11 +31,14 @@
  * answers in exact order among the lists up to ivf.max_probes, at a cost that
  * adapts to the query:
  *   - once the first batch is read, each unprobed list gets a lower bound of
- *     the distance of any row it holds (L2 and cosine: the Voronoi half-space
- *     between its centroid and the nearest one, bounds.h); its rows' bounds
- *     are raised to it, the remaining lists are probed in order of it, and
- *     no row is handed over while an unprobed list's bound is below the
- *     row's.  Inner product has no list bound: every list is read first.
+ *     the distance of any row it holds (the Voronoi half-space between its
+ *     centroid and the nearest one, bounds.h; inner product: the same in the
+ *     MIPS reduction's augmented space); its rows' bounds are raised to it,
+ *     the remaining lists are probed in order of it, and no row is handed
+ *     over while an unprobed list's bound is below the row's.  Inner product
+ *     without the reduction (indexes built before it) or after a row beyond
+ *     the build's largest norm was inserted has no list bound: every list is
+ *     read first.
  *   - a row whose bound is still below one already reported (only a cosine
  *     row outside the norm range the list bound covers) is dropped, as
  *     pgvector's HNSW strict_order drops rows, rather than handed over late.
@@ -337,25 +341,33 @@ FillHeap(IvfScanState *st)
 /*
  * strict_order, once the first batch is read: the lower bound of every
  * unprobed list against the nearest list, and the unprobed lists reordered by
- * it (ties keep the centroid order).  Inner product has no such bound.
+ * it (ties keep the centroid order).  Inner product has such a bound only
+ * under the MIPS reduction, and only while no row beyond the build's largest
+ * norm was indexed (mips_overflow).
  */
 static void
-BoundUnprobedLists(IvfScanState *st, int dims)
+BoundUnprobedLists(IvfScanState *st, const IvfMetaPageData *meta)
 {
 	IvfGuard("ivf list bounds", [&]() {
 		const IvfModel &model = *st->ref->model;
-		const float *nearest = model.centroids.data() + (size_t) st->list_order[0] * dims;
+		int			dims = model.dims;
+		int32_t		first = st->list_order[0];
+		const float *nearest = model.centroids.data() + (size_t) first * dims;
 		size_t		n = st->list_order.size();
+		bool		mips = model.codec.metric == core::Metric::kInnerProduct;
 		std::vector<std::pair<float, int32_t>> ranked;
 
-		if (model.codec.metric == core::Metric::kInnerProduct || st->scanner->query_is_degenerate())
+		if ((mips && (model.mips_max_norm2 <= 0 || meta->mips_overflow)) || st->scanner->query_is_degenerate())
 			return;
 		ranked.reserve(n - st->next_list);
 		for (size_t i = st->next_list; i < n; i++)
 		{
 			int32_t		list = st->list_order[i];
+			const float *centroid = model.centroids.data() + (size_t) list * dims;
 
-			ranked.emplace_back(st->scanner->list_lower_bound(nearest, model.centroids.data() + (size_t) list * dims),
+			ranked.emplace_back(mips ? st->scanner->mips_list_lower_bound(nearest, model.mips_extras[first], centroid,
+																		  model.mips_extras[list], model.mips_max_norm2)
+								: st->scanner->list_lower_bound(nearest, centroid),
 								list);
 		}
 		std::stable_sort(ranked.begin(), ranked.end(),
@@ -479,7 +491,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		pgstat_count_index_scan(scan->indexRelation);
 		ProbeNextLists(scan, so);
 		if (st->strict && !so->null_query)
-			BoundUnprobedLists(st, so->meta.dims);
+			BoundUnprobedLists(st, &so->meta);
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
 	}

@@ -37,6 +37,7 @@
 #include "core/half.h"
 #include "core/hooks.h"
 #include "core/kmeans.h"
+#include "core/mips.h"
 #include "gpu/assigner.h"
 #include "gpu/gpu_backend.h"
 
