@@ -36,6 +36,7 @@
 #include "core/half.h"
 #include "core/hooks.h"
 #include "core/kmeans.h"
+#include "core/rerank.h"
 #include "gpu/assigner.h"
 #include "gpu/gpu_backend.h"
 
