@@ -136,7 +136,7 @@ public:
     // rerank.h): the code's estimate approx[i] (from lower_bounds()) plus or
     // minus the share z of the entry's guaranteed error interval.  z = 1 gives
     // the guaranteed interval without float slack; z = 0 gives lo = hi = approx.
-    // Unbounded entries get (-inf, +inf); NaN estimates give NaN.
+    // Otherwise unbounded entries get (-inf, +inf); NaN estimates give NaN.
     void likely_range(const uint8_t* entries, size_t n, size_t stride, const float* approx, double z, float* lo,
                       float* hi) const;
     // True when the query is the zero vector under cosine: every distance is NaN.

@@ -232,7 +232,7 @@ void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride,
         float err;
         std::memcpy(&err, entries + i * stride + kEntryErrOffset, sizeof(float));
         const double a = approx[i];
-        if (std::isnan(a)) {
+        if (std::isnan(a) || z == 0.0) {
             lo[i] = hi[i] = a;
             continue;
         }

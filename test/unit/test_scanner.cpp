@@ -266,6 +266,7 @@ TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
                 scanner.likely_range(e, 1, stride, &approx, 1.0, &lo1, &hi1);
                 scanner.likely_range(e, 1, stride, &approx, 0.5, &lo2, &hi2);
                 if (i == 5) {
+                    EXPECT_FLOAT_EQ(lo0, approx);
                     EXPECT_EQ(lo1, -std::numeric_limits<float>::infinity());
                     EXPECT_EQ(hi1, std::numeric_limits<float>::infinity());
                     continue;
