@@ -30,8 +30,8 @@
  *     the first of them releases every kept row nearer than X;
  * and drops the rest (relaxed_order hands them over as its next batch).
  * LIMIT 10 then fetches the ~100 kept rows and one more; larger LIMITs get
- * their count from the rows beyond X, in exact order, though rows the depth
- * dropped are missing from them.  With ivf.pq_rerank = R > 0 a PQ scan keeps
+ * their further rows from those beyond X, in exact order, though rows the
+ * depth dropped are missing from them (and the count can fall short).  With ivf.pq_rerank = R > 0 a PQ scan keeps
  * only the R probed rows with the nearest PQ estimates and ends after them,
  * as FAISS's refinement does: at most R rows, in every mode.
  *
