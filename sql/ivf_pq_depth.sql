@@ -87,7 +87,7 @@ BEGIN
     exact_distances := d.exact_distances;
     -- strict_order returns the exact answer; the default its nearest rows
     recall_ok := s.recall = 1 AND d.recall >= CASE WHEN k = 10 THEN 0.95 ELSE 0.5 END;
-    fetches_fewer := d.fetched * 3 < s.fetched;
+    fetches_fewer := d.fetched * 2 < s.fetched;
     RAISE DEBUG 'k % default recall % fetched %, strict recall % fetched %', k, d.recall, d.fetched, s.recall, s.fetched;
     RETURN NEXT;
   END LOOP;
