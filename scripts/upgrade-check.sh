@@ -102,7 +102,8 @@ answers() {
   for q in $QUANTIZERS; do
     for m in $METRICS; do
       op=${m#*:} idx=t_${q}_${m%%:*}
-      if [ "$mode" = index ]; then gucs="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS;"
+      # ivf.pq_rerank above the row count keeps every probed PQ row (0.2.0's default re-ranks a depth)
+      if [ "$mode" = index ]; then gucs="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS; SET ivf.pq_rerank = 2147483647;"
       else gucs="SET enable_indexscan = off; SET enable_bitmapscan = off;"; fi
       local top="SELECT '$idx', qid, ARRAY(SELECT id FROM t_$q ORDER BY v $op queries.v LIMIT 10) FROM queries ORDER BY qid"
       local all="SELECT '$idx', 'all', md5(string_agg(id::text, ',' ORDER BY id)), count(*) FROM (SELECT id FROM t_$q

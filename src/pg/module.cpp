@@ -93,7 +93,7 @@ _PG_init(void)
 	DefineCustomIntVariable("ivf.pq_rerank",
 							"Rows a PQ index scan keeps for exact re-ranking.",
 							"A PQ scan re-ranks only the probed rows with the nearest PQ estimates and returns "
-							"at most this many rows; 0 re-ranks every probed row that could enter the result.",
+							"at most this many rows; 0 chooses the rows from the PQ estimates and error bounds.",
 							&ivf_pq_rerank, 0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ivf.inline_storage",

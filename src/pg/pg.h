@@ -38,6 +38,7 @@
 #include "core/hooks.h"
 #include "core/kmeans.h"
 #include "core/mips.h"
+#include "core/rerank.h"
 #include "gpu/assigner.h"
 #include "gpu/gpu_backend.h"
 
