@@ -67,15 +67,10 @@ END
 $$;
 
 -- ivf_index_info gains the training state, the lists requested, the largest
-	OUT model_carried bool,
-	-- recall calibration (ivf.target_recall): the target in effect, the
-	-- calibrated recall@10 at probes, the rows the index held when calibrated
-	OUT target_recall float8,
-	OUT calibrated_recall float8,
-	OUT calibrated_rows int8)
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated';
+-- list / average, the probes a scan uses, whether the model was carried over
+-- an empty rebuild, and its recall calibration (issue 11).  New OUT columns
+-- change its result type, which CREATE OR REPLACE cannot; nothing depends on
+-- the function inside the extension.
 DROP FUNCTION ivf_index_info(regclass);
 CREATE FUNCTION ivf_index_info(index regclass,
 	OUT lists int4,
