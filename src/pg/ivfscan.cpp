@@ -8,7 +8,12 @@
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
  * heap row and reorders: exact distances, in exact order, and only the rows
- * that can still enter the top k are ever fetched from the heap.
+ * that can still enter the top k are ever fetched from the heap.  Under L2
+ * (off and relaxed_order, no PQ batching) the candidates are ordered by a
+ * cheaper key never above the bound, and a row's exact bound is computed only
+ * when it reaches the top, going back into the heap if it is no longer the
+ * least (bounds.h, QUICK BOUND): the same rows in the same order, with the
+ * bound's double arithmetic done for the few rows handed over.
  *
  * PQ bounds are loose (a PQ code says little about a row's exact distance),
  * so nearly every probed row has a lower bound below the k-th distance and
@@ -51,8 +56,10 @@ namespace core = pg_ivf::core;
 
 struct IvfCandidate
 {
-	float		bound;			/* guaranteed lower bound of the operator value */
-	float		approx;			/* the code's estimate of it (PQ batching only) */
+	float		bound;			/* guaranteed lower bound of the operator value (quick: of it) */
+	float		approx;			/* PQ batching: the code's estimate of it; quick: the kernel value */
+	float		err;			/* quick: the entry's err, for exact_bound() */
+	bool		exact;			/* bound is the entry's lower bound, not a quick key below it */
 	ItemPointerData tid;
 };
 
@@ -113,6 +120,7 @@ struct IvfScanState
 	std::vector<IvfCandidate> heap;	/* min-heap on bound */
 	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
+	bool		quick = false;	/* order by quick keys, exact bounds only at the top (L2) */
 	bool		strict = false;	/* ivf.iterative_scan = strict_order */
 	float		reported = -INFINITY;	/* highest bound handed over so far */
 	bool		lists_bounded = false;	/* strict: list_floor is set and orders list_order */
@@ -120,6 +128,7 @@ struct IvfScanState
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
+	std::vector<float> errs;	/* per-page scratch */
 };
 
 typedef struct IvfScanOpaqueData
@@ -230,6 +239,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
 			s->batch_rows = (size_t) ivf_pq_rerank;
 		s->strict = ivf_iterative_scan == IVF_ITERATIVE_STRICT;
+		/* strict_order and PQ batching read and change every bound as it is probed */
+		s->quick = !so->null_query && !s->strict && s->batch_rows == 0 && s->scanner->has_quick_bounds();
 		if (so->null_query)
 		{
 			s->list_order.resize(model.lists);
@@ -259,6 +270,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
 		st->bounds.resize(IvfPageCapacity(entry_size));
 		st->approx.resize(IvfPageCapacity(entry_size));
+		st->errs.resize(IvfPageCapacity(entry_size));
 	});
 	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
 		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
@@ -274,6 +286,9 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
 				std::fill(st->approx.begin(), st->approx.begin() + n, 0.0f);
 			}
+			else if (st->quick)
+				st->scanner->quick_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
+										  st->approx.data(), st->errs.data());
 			else
 				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
 										  st->batch_rows > 0 ? st->approx.data() : nullptr);
@@ -282,7 +297,9 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				IvfCandidate c;
 
 				c.bound = st->bounds[i];
-				c.approx = st->batch_rows > 0 ? st->approx[i] : 0.0f;
+				c.approx = st->batch_rows > 0 || st->quick ? st->approx[i] : 0.0f;
+				c.err = st->quick ? st->errs[i] : 0.0f;
+				c.exact = !st->quick;
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
 				st->pending.push_back(c);
 			}
@@ -487,9 +504,21 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		FillHeap(st);
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
-		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
-		next = st->heap.back();
-		st->heap.pop_back();
+		for (;;)
+		{
+			std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+			next = st->heap.back();
+			st->heap.pop_back();
+			if (next.exact)
+				break;
+			/* every other key is at or above next's, and bounds are at or above their keys */
+			next.bound = st->scanner->exact_bound(next.approx, next.err);
+			next.exact = true;
+			if (st->heap.empty() || next.bound <= st->heap.front().bound)
+				break;
+			st->heap.push_back(next);
+			std::push_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+		}
 	});
 	if (next.bound > st->reported)
 		st->reported = next.bound;
