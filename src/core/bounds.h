@@ -300,6 +300,57 @@ inline float lower_bound(const QueryBound& b, double approx, float err) {
 }
 
 /*
+ * QUICK BOUND (L2)
+ * ================
+ * A scan hands over only the few rows whose bound is below the k-th distance,
+ * so it can order its candidates by a cheaper key k <= lower_bound() and
+ * compute the exact bound of a row only when it reaches the top (then put it
+ * back if it no longer is): the rows come out in the same order of the same
+ * bounds.  For L2 (eta = 0), with P = (1 - g_op) kShrink, A1 = 1/(1 + u) - kGuard,
+ * B1 = 1/(1 + u) + kGuard, the double expression lower_bound() narrows is
+ *     lb = sqrt(A) (1 - g_kernel) P A1 - e P B1 - (q_term B1 P + slack),
+ * i.e. X - E - C with X, E, C >= 0.  It is evaluated with at most 10 roundings
+ * (|error| <= 2^-49 (X + E + C)) and narrowed toward -inf (at most 2^-23 lb
+ * lower, or 0 when lb <= 0).  The key is the float X' - E' - C' from
+ * constants with relative margins of 2^-20 (X' <= X (1 - 2^-20), E' >= E
+ * (1 + 2^-20), C' >= C (1 + 2^-20)): its float sqrt, two products and two
+ * subtractions err by at most 5 2^-24 (X + E + C) plus underflow (covered by
+ * a 2^-100 added to C'), so key <= X - E - C - (2^-20 - 2^-21) (X + E + C),
+ * below both the computed lb and 0 whenever lb is clamped to 0.  A
+ * non-finite A or e (trivial bound 0) gets the key 0.
+ */
+struct QuickBound {
+    float cx = 0;     // X' = sqrtf(A) * cx
+    float ce = 0;     // E' = e * ce
+    float c0 = 0;     // C'
+    bool usable = false;  // L2 and not trivial
+};
+
+inline QuickBound make_quick_bound(const QueryBound& b) {
+    QuickBound k;
+    if (b.metric != Metric::kL2 || b.trivial) return k;
+    const double p = (1.0 - b.g_op) * kShrink;
+    const double a1 = 1.0 / (1.0 + kU) - kGuard;
+    const double b1 = 1.0 / (1.0 + kU) + kGuard;
+    const double m = 0x1p-20;
+    // each constant with a few double roundings of its own: far inside the margin
+    float cx = static_cast<float>((1.0 - b.g_kernel) * p * a1 * (1.0 - m));
+    if (static_cast<double>(cx) > (1.0 - b.g_kernel) * p * a1 * (1.0 - m)) cx = float_below(cx);
+    k.cx = cx;
+    k.ce = round_up(p * b1 * (1.0 + m));
+    k.c0 = round_up((b.q_term * b1 * p + b.slack) * (1.0 + m) + 0x1p-100);
+    k.usable = true;
+    return k;
+}
+
+// Never above lower_bound(b, approx, err) for the QueryBound b that k was made from.
+inline float quick_lower_bound(const QuickBound& k, float approx, float err) {
+    if (!(approx <= std::numeric_limits<float>::max()) || !(err <= std::numeric_limits<float>::max()))
+        return 0.0f;
+    return std::sqrt(approx) * k.cx - err * k.ce - k.c0;
+}
+
+/*
  * LIST BOUND (L2 and cosine)
  * ==========================
  * Goal: for a list j and any other list i, a float lb_j <= D_op for every row

@@ -126,6 +126,16 @@ public:
     // approximate() gives, rounded to float, from the same kernel call.
     void lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out,
                       float* approx = nullptr) const;
+    // L2 only (else false): a scan may order entries by quick_bounds() keys and
+    // compute exact_bound() only for those that reach the top (bounds.h,
+    // QUICK BOUND).
+    bool has_quick_bounds() const;
+    // For the entry at entries + i * stride: key[i], never above its
+    // lower_bounds() value, and the kernel[i] and err[i] that exact_bound()
+    // turns into that value.
+    void quick_bounds(const uint8_t* entries, size_t n, size_t stride, float* key, float* kernel,
+                      float* err) const;
+    float exact_bound(float kernel, float err) const;
     // A lower bound of the operator value of every row stored in the list of
     // `centroid`, from the fact that each row went to its nearest centroid and
     // not to `other` (another list's centroid; see LIST BOUND in bounds.h).

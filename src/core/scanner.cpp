@@ -30,6 +30,7 @@ struct QueryScanner::State {
     std::vector<float> table;
     // IP: <q, c + bias> (SQ8) or <q, c> (PQ), summed in double.
     double list_const = 0;
+    bounds::QuickBound quick;
 };
 
 namespace {
@@ -103,6 +104,7 @@ QueryScanner::QueryScanner(const Codec& codec, const float* q)
     double kernel_sq = 0;
     for (size_t i = 0; i < d; ++i) kernel_sq += static_cast<double>(q_[i]) * q_[i];
     s.bound = bounds::make_query_bound(codec.kind, codec.metric, codec.residual, d, std::sqrt(kernel_sq), raw_sq);
+    s.quick = bounds::make_quick_bound(s.bound);
     s.l2_kernels = codec.metric != Metric::kInnerProduct;
     const bool l2 = s.l2_kernels;
     if (codec.kind == QuantizerKind::kSq8) {
@@ -232,13 +234,22 @@ void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride,
         (reinterpret_cast<uintptr_t>(entries + kEntryCodeOffset) % alignof(float) != 0 || stride % alignof(float) != 0))
         scratch.resize(codec_.d);
     float* tmp = scratch.empty() ? nullptr : scratch.data();
-    for (size_t i = 0; i < n; ++i) {
-        const uint8_t* entry = entries + i * stride;
-        float err;
-        std::memcpy(&err, entry + kEntryErrOffset, sizeof(float));
-        const double v = kernel_value(entry, tmp);
-        out[i] = bounds::lower_bound(s.bound, v, err);
-        if (approx != nullptr) approx[i] = static_cast<float>(estimate(v));
+    // All kernel values of a block first, then their bounds: each bound is a
+    // chain of dependent double operations (sqrt, division, narrowing) that,
+    // between two kernel calls, would stall the scan; side by side the chains
+    // of a block overlap (a third of an SQ8 scan's time, measured at d = 784).
+    constexpr size_t kBlock = 32;
+    double v[kBlock];
+    for (size_t first = 0; first < n; first += kBlock) {
+        const size_t m = std::min(kBlock, n - first);
+        const uint8_t* block = entries + first * stride;
+        for (size_t i = 0; i < m; ++i) v[i] = kernel_value(block + i * stride, tmp);
+        for (size_t i = 0; i < m; ++i) {
+            float err;
+            std::memcpy(&err, block + i * stride + kEntryErrOffset, sizeof(float));
+            out[first + i] = bounds::lower_bound(s.bound, v[i], err);
+            if (approx != nullptr) approx[first + i] = static_cast<float>(estimate(v[i]));
+        }
     }
 }
 
@@ -283,6 +294,31 @@ void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride,
         lo[i] = static_cast<float>(l);
         hi[i] = static_cast<float>(h);
     }
+}
+
+bool QueryScanner::has_quick_bounds() const { return state_->quick.usable; }
+
+// As lower_bounds(), with the narrowing of each bound left to exact_bound().
+void QueryScanner::quick_bounds(const uint8_t* entries, size_t n, size_t stride, float* key, float* kernel,
+                                float* err) const {
+    const State& s = *state_;
+    if (!s.quick.usable) throw std::logic_error("QueryScanner: quick_bounds() needs an L2 query");
+    if (!s.list_ready) throw std::logic_error("QueryScanner: set_list() must precede quick_bounds()");
+    std::vector<float> scratch;
+    if (codec_.kind == QuantizerKind::kFlat &&
+        (reinterpret_cast<uintptr_t>(entries + kEntryCodeOffset) % alignof(float) != 0 || stride % alignof(float) != 0))
+        scratch.resize(codec_.d);
+    float* tmp = scratch.empty() ? nullptr : scratch.data();
+    // L2 kernels return a float, so the narrowing is exact
+    for (size_t i = 0; i < n; ++i) kernel[i] = static_cast<float>(kernel_value(entries + i * stride, tmp));
+    for (size_t i = 0; i < n; ++i) {
+        std::memcpy(&err[i], entries + i * stride + kEntryErrOffset, sizeof(float));
+        key[i] = bounds::quick_lower_bound(s.quick, kernel[i], err[i]);
+    }
+}
+
+float QueryScanner::exact_bound(float kernel, float err) const {
+    return bounds::lower_bound(state_->bound, static_cast<double>(kernel), err);
 }
 
 // The operator-scale estimate from a kernel value (see approximate()).

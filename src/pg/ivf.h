@@ -206,6 +206,7 @@ extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
 
 /* ivfpage.cpp: the one page layer (the only code that knows the layout) */
+extern Buffer IvfReadBuffer(Relation index, BlockNumber blkno, BufferAccessStrategy strategy);
 extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);

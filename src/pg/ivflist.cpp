@@ -79,7 +79,7 @@ IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNu
 Buffer
 IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode, BufferAccessStrategy strategy)
 {
-	Buffer		dirbuf = ReadBuffer(index, IvfListDirBlock(meta, list));
+	Buffer		dirbuf = IvfReadBuffer(index, IvfListDirBlock(meta, list), NULL);
 	BlockNumber head;
 	Buffer		buf = InvalidBuffer;
 

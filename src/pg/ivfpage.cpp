@@ -13,6 +13,75 @@
 #include "pg.h"
 #include "ivf.h"
 
+/*
+ * A backend-local map from the index's blocks to the shared buffers that held
+ * them when this backend last read them, kept in rd_amcache (one chunk in the
+ * index's relcache memory, freed by any relcache invalidation of the index).
+ * ReadRecentBuffer pins a remembered buffer after checking its tag under the
+ * buffer header's spinlock, skipping what ReadBuffer does for every page: the
+ * buffer mapping table's hash lookup and its partition lock (shared by every
+ * backend reading the same pages).  A stale entry just fails the check.
+ * Local buffers (temporary indexes) and reads with a strategy (VACUUM) use
+ * ReadBuffer as before.
+ */
+typedef struct IvfRecentBuffers
+{
+	BlockNumber nblocks;		/* entries in buffer[] */
+	Buffer		buffer[FLEXIBLE_ARRAY_MEMBER];	/* InvalidBuffer: not seen yet */
+} IvfRecentBuffers;
+
+/* Blocks the map covers at most (4 MiB of it, a 32 GiB index); blocks beyond go through ReadBuffer. */
+#define IVF_RECENT_MAX_BLOCKS	(1 << 20)
+
+/* rd_amcache's map, grown to cover blkno. */
+static IvfRecentBuffers *
+GrowRecentBuffers(Relation index, BlockNumber blkno)
+{
+	IvfRecentBuffers *old = (IvfRecentBuffers *) index->rd_amcache;
+	BlockNumber nblocks = Max(Max(blkno + 1, 1024), old != NULL ? Min(2 * old->nblocks, IVF_RECENT_MAX_BLOCKS) : 0);
+	IvfRecentBuffers *recent = (IvfRecentBuffers *)
+		MemoryContextAllocZero(index->rd_indexcxt, offsetof(IvfRecentBuffers, buffer) + sizeof(Buffer) * nblocks);
+
+	StaticAssertStmt(InvalidBuffer == 0, "a zeroed map must mean no buffer seen");
+	recent->nblocks = nblocks;
+	if (old != NULL)
+	{
+		memcpy(recent->buffer, old->buffer, sizeof(Buffer) * old->nblocks);
+		pfree(old);
+	}
+	index->rd_amcache = recent;
+	return recent;
+}
+
+/*
+ * Reads block blkno of the index's main fork (pinned, not locked): the
+ * ordinary ReadBufferExtended, through the recent-buffer map when it can be.
+ */
+Buffer
+IvfReadBuffer(Relation index, BlockNumber blkno, BufferAccessStrategy strategy)
+{
+	IvfRecentBuffers *recent;
+	Buffer		buf;
+
+	if (strategy != NULL || RelationUsesLocalBuffers(index) || blkno >= IVF_RECENT_MAX_BLOCKS)
+		return ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	recent = (IvfRecentBuffers *) index->rd_amcache;
+	if (recent != NULL && blkno < recent->nblocks && BufferIsValid(recent->buffer[blkno]) &&
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, recent->buffer[blkno]))
+	{
+		/* what ReadBuffer counts for pg_statio_*_indexes */
+		pgstat_count_buffer_read(index);
+		pgstat_count_buffer_hit(index);
+		return recent->buffer[blkno];
+	}
+	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL);
+	recent = (IvfRecentBuffers *) index->rd_amcache;
+	if (recent == NULL || blkno >= recent->nblocks)
+		recent = GrowRecentBuffers(index, blkno);
+	recent->buffer[blkno] = buf;
+	return buf;
+}
+
 /* The directory block that holds a list's slot. */
 BlockNumber
 IvfListDirBlock(const IvfMetaPageData *meta, int list)
@@ -87,7 +156,7 @@ typedef struct IvfPageSource
 static Buffer
 ReadSourcePage(const IvfPageSource *src, BlockNumber blkno)
 {
-	Buffer		buf = src->index != NULL ? ReadBuffer(src->index, blkno)
+	Buffer		buf = src->index != NULL ? IvfReadBuffer(src->index, blkno, NULL)
 		: ReadBufferWithoutRelcache(src->node, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL, src->permanent);
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -486,7 +555,7 @@ IvfPageIsFree(Page page)
 Buffer
 IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy)
 {
-	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	Buffer		buf = IvfReadBuffer(index, blkno, strategy);
 	Page		page;
 
 	LockBuffer(buf, mode);

@@ -10,7 +10,12 @@
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
  * heap row and reorders: exact distances, in exact order, and only the rows
- * that can still enter the top k are ever fetched from the heap.
+ * that can still enter the top k are ever fetched from the heap.  Under L2
+ * (off and relaxed_order, no PQ batching) the candidates are ordered by a
+ * cheaper key never above the bound, and a row's exact bound is computed only
+ * when it reaches the top, going back into the heap if it is no longer the
+ * least (bounds.h, QUICK BOUND): the same rows in the same order, with the
+ * bound's double arithmetic done for the few rows handed over.
  *
  * PQ bounds are loose (a PQ code says little about a row's exact distance),
  * so nearly every probed row has a lower bound below the k-th distance and
@@ -72,9 +77,12 @@ namespace core = pg_ivf::core;
 
 struct IvfCandidate
 {
-	float		bound;			/* guaranteed lower bound of the operator value */
+	float		bound;			/* guaranteed lower bound of the operator value (quick: of it) */
 	float		lo;				/* PQ depth: likely range of the value (core::rerank.h); */
 	float		hi;				/* with ivf.pq_rerank set, both are the code's estimate */
+	float		approx;			/* quick: the kernel value, for exact_bound() */
+	float		err;			/* quick: the entry's err, for exact_bound() */
+	bool		exact;			/* bound is the entry's lower bound, not a quick key below it */
 	ItemPointerData tid;
 };
 
@@ -140,6 +148,7 @@ struct IvfScanState
 	double		share = 0;		/* z of QueryScanner::likely_range: 0 with batch_rows */
 	std::vector<IvfCandidate> deferred;	/* relaxed_order: rows the automatic depth set aside */
 	bool		relaxed = false;	/* ivf.iterative_scan = relaxed_order */
+	bool		quick = false;	/* order by quick keys, exact bounds only at the top (L2) */
 	bool		strict = false;	/* ivf.iterative_scan = strict_order */
 	float		reported = -INFINITY;	/* highest bound handed over so far */
 	bool		lists_bounded = false;	/* strict: list_floor is set and orders list_order */
@@ -149,6 +158,7 @@ struct IvfScanState
 	std::vector<float> approx;	/* per-page scratch */
 	std::vector<float> lo;		/* per-page scratch */
 	std::vector<float> hi;		/* per-page scratch */
+	std::vector<float> errs;	/* per-page scratch */
 };
 
 typedef struct IvfScanOpaqueData
@@ -266,6 +276,9 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 			s->auto_depth = s->batch_rows == 0 && !s->strict;
 			s->share = s->auto_depth ? core::rerank_share(model.dims) : 0.0;
 		}
+		/* strict_order and PQ's re-rank depths read and change every bound as it is probed */
+		s->quick = !so->null_query && !s->strict && s->batch_rows == 0 && !s->auto_depth &&
+			s->scanner->has_quick_bounds();
 		if (so->null_query)
 		{
 			s->list_order.resize(model.lists);
@@ -300,6 +313,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		st->approx.resize(IvfPageCapacity(entry_size));
 		st->lo.resize(IvfPageCapacity(entry_size));
 		st->hi.resize(IvfPageCapacity(entry_size));
+		st->errs.resize(IvfPageCapacity(entry_size));
 	});
 	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
 		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
@@ -311,7 +325,13 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
 			if (null_query)
+			{
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
+				std::fill(st->approx.begin(), st->approx.begin() + n, 0.0f);
+			}
+			else if (st->quick)
+				st->scanner->quick_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
+										  st->approx.data(), st->errs.data());
 			else
 				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
 										  ranged ? st->approx.data() : nullptr);
@@ -325,6 +345,9 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				c.bound = st->bounds[i];
 				c.lo = ranged ? st->lo[i] : 0.0f;
 				c.hi = ranged ? st->hi[i] : 0.0f;
+				c.approx = st->quick ? st->approx[i] : 0.0f;
+				c.err = st->quick ? st->errs[i] : 0.0f;
+				c.exact = !st->quick;
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
 				st->pending.push_back(c);
 			}
@@ -568,9 +591,21 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		FillHeap(st);
 	}
 	IvfGuard("ivf candidate ordering", [&]() {
-		std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
-		next = st->heap.back();
-		st->heap.pop_back();
+		for (;;)
+		{
+			std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+			next = st->heap.back();
+			st->heap.pop_back();
+			if (next.exact)
+				break;
+			/* every other key is at or above next's, and bounds are at or above their keys */
+			next.bound = st->scanner->exact_bound(next.approx, next.err);
+			next.exact = true;
+			if (st->heap.empty() || next.bound <= st->heap.front().bound)
+				break;
+			st->heap.push_back(next);
+			std::push_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+		}
 	});
 	if (next.bound > st->reported)
 		st->reported = next.bound;

@@ -854,5 +854,64 @@ TEST(ListBound, TrivialForInnerProduct) {
     EXPECT_EQ(scanner.list_lower_bound(a, b), -std::numeric_limits<float>::infinity());
 }
 
+// QUICK BOUND: the key never exceeds lower_bound() for any L2 query bound
+// (every quantizer, d up to 16,000, query norms over the float range) and any
+// kernel value and err, including 0, subnormals, FLT_MAX, inf and NaN, and
+// values where the bound is near 0 (A = err^2); a key without the margins
+// exceeds it, so the check can fail.
+TEST(QuickBound, NeverAboveTheBound) {
+    std::mt19937_64 rng(77);
+    std::uniform_real_distribution<double> ex(-40.0, 38.0);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const float specials[] = {0.0f, std::numeric_limits<float>::denorm_min(), 1e-30f, 1.0f,
+                              std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                              std::numeric_limits<float>::quiet_NaN()};
+    size_t checked = 0, unmargined_violations = 0;
+    for (QuantizerKind kind : {QuantizerKind::kSq8, QuantizerKind::kPq, QuantizerKind::kFlat})
+        for (bool residual : {false, true})
+            for (size_t d : {size_t(1), size_t(8), size_t(784), size_t(2000), size_t(16000)})
+                for (double qn : {0.0, 1e-20, 1.0, 255.0 * 28.0, 1e15, 1e30}) {
+                    const bounds::QueryBound b =
+                        bounds::make_query_bound(kind, Metric::kL2, residual, d, qn, qn * qn);
+                    const bounds::QuickBound k = bounds::make_quick_bound(b);
+                    ASSERT_TRUE(k.usable);
+                    bounds::QuickBound loose;  // the same key without margins
+                    const double p = (1.0 - b.g_op) * bounds::kShrink;
+                    loose.cx = static_cast<float>((1.0 - b.g_kernel) * p * (1.0 / (1.0 + bounds::kU) - bounds::kGuard));
+                    loose.ce = static_cast<float>(p * (1.0 / (1.0 + bounds::kU) + bounds::kGuard));
+                    loose.c0 = static_cast<float>(b.q_term * (1.0 / (1.0 + bounds::kU) + bounds::kGuard) * p + b.slack);
+                    for (int t = 0; t < 4000; ++t) {
+                        float a, e;
+                        const int mode = t % 4;
+                        if (mode == 0) {
+                            a = specials[rng() % 7];
+                            e = specials[rng() % 7];
+                        } else {
+                            a = static_cast<float>(std::pow(10.0, ex(rng)));
+                            e = mode == 1 ? static_cast<float>(std::pow(10.0, ex(rng)))
+                                          // near the bound's zero: sqrt(A) ~ err + q_term
+                                          : static_cast<float>(std::sqrt(static_cast<double>(a)) *
+                                                               (1.0 - 1e-4 * unit(rng)) - b.q_term);
+                            if (!(e >= 0.0f)) e = 0.0f;
+                        }
+                        const float lb = bounds::lower_bound(b, a, e);
+                        const float key = bounds::quick_lower_bound(k, a, e);
+                        ASSERT_FALSE(std::isnan(key)) << a << " " << e;
+                        ASSERT_LE(key, lb) << "kind " << int(kind) << " d " << d << " |q| " << qn << " A " << a
+                                           << " err " << e;
+                        if (bounds::quick_lower_bound(loose, a, e) > lb) ++unmargined_violations;
+                        ++checked;
+                    }
+                }
+    EXPECT_GT(checked, 100000u);
+    EXPECT_GT(unmargined_violations, 0u);
+    EXPECT_FALSE(bounds::make_quick_bound(
+                     bounds::make_query_bound(QuantizerKind::kSq8, Metric::kCosine, true, 8, 1.0, 1.0))
+                     .usable);
+    EXPECT_FALSE(bounds::make_quick_bound(
+                     bounds::make_query_bound(QuantizerKind::kSq8, Metric::kInnerProduct, true, 8, 1.0, 1.0))
+                     .usable);
+}
+
 }  // namespace
 }  // namespace pg_ivf::core

@@ -345,5 +345,44 @@ TEST(RerankDepth, KeepsTheNearest) {
     }
 }
 
+// The quick path gives exactly lower_bounds()'s bounds through exact_bound(),
+// and keys never above them (bounds.h, QUICK BOUND); it exists for L2 only.
+TEST(QueryScannerContract, QuickBoundsBelowExactBounds) {
+    const size_t n = 300;
+    for (size_t d : {size_t(8), size_t(96)})
+        for (QuantizerKind kind : {QuantizerKind::kSq8, QuantizerKind::kPq, QuantizerKind::kFlat})
+            for (bool residual : {false, true}) {
+                if (kind == QuantizerKind::kFlat && residual) continue;
+                const ScanFixture s = make_setup(kind, Metric::kL2, residual, d, n, 31);
+                const size_t stride = s.codec.entry_bytes();
+                // queries near rows (bounds at 0) and far away (large bounds)
+                std::vector<float> queries = gaussian(4, d, 0.5, 1.0, 32);
+                queries.insert(queries.end(), s.rows.begin(), s.rows.begin() + d);
+                for (size_t j = 0; j < d; ++j) queries.push_back(s.rows[5 * d + j] * 1000.0f);
+                for (size_t qi = 0; qi < queries.size() / d; ++qi) {
+                    QueryScanner scanner(s.codec, queries.data() + qi * d);
+                    ASSERT_TRUE(scanner.has_quick_bounds());
+                    scanner.set_list(s.cent.data());
+                    std::vector<float> exact(n), key(n), kernel(n), err(n);
+                    scanner.lower_bounds(s.entries.data(), n, stride, exact.data());
+                    scanner.quick_bounds(s.entries.data(), n, stride, key.data(), kernel.data(), err.data());
+                    for (size_t i = 0; i < n; ++i) {
+                        EXPECT_EQ(scanner.exact_bound(kernel[i], err[i]), exact[i]) << i;
+                        EXPECT_LE(key[i], exact[i]) << i;
+                        // close enough to order by: within 1e-5 of the bound's scale
+                        EXPECT_GE(key[i], exact[i] - 1e-5f * (std::sqrt(kernel[i]) + err[i] + 1.0f)) << i;
+                    }
+                }
+            }
+    for (Metric metric : {Metric::kInnerProduct, Metric::kCosine}) {
+        const ScanFixture s = make_setup(QuantizerKind::kSq8, metric, true, 8, 20, 33);
+        QueryScanner scanner(s.codec, s.rows.data());
+        EXPECT_FALSE(scanner.has_quick_bounds());
+        float a[20], b[20], c[20];
+        scanner.set_list(s.cent.data());
+        EXPECT_THROW(scanner.quick_bounds(s.entries.data(), 20, s.codec.entry_bytes(), a, b, c), std::logic_error);
+    }
+}
+
 }  // namespace
 }  // namespace pg_ivf::core
