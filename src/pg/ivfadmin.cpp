@@ -113,8 +113,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[20];
+	bool		nulls[20];
 	int			probes;
 	int			requested;
 	int64		total = 0;
@@ -123,6 +123,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	double		sum_sq = 0;
 	BlockNumber nblocks;
 	char		device[sizeof(meta.build_device) + 1];
+	const char *need;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -135,7 +136,6 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	nblocks = RelationGetNumberOfBlocks(index);
 	probes = Min(IvfScanProbes(index), meta.lists);
 	requested = RequestedLists(index, &meta);
-	relation_close(index, AccessShareLock);
 
 	for (int i = 0; i < meta.lists; i++)
 	{
@@ -146,6 +146,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 		min_rows = i == 0 ? n : Min(min_rows, n);
 		max_rows = i == 0 ? n : Max(max_rows, n);
 	}
+	need = IvfMaintenanceNeed(index, &meta, total, max_rows);
+	relation_close(index, AccessShareLock);
 	memcpy(device, meta.build_device, sizeof(meta.build_device));
 	device[sizeof(meta.build_device)] = '\0';
 
@@ -175,6 +177,13 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	else
 		nulls[15] = true;
 	values[16] = Int32GetDatum(probes);
+	/* maintenance (ivfmaint.cpp): what the next VACUUM does, how often a model was swapped in, when last */
+	values[17] = CStringGetTextDatum(need != NULL ? need : "none");
+	values[18] = Int64GetDatum((int64) meta.generation);
+	if (meta.last_maintenance != 0)
+		values[19] = TimestampTzGetDatum((TimestampTz) meta.last_maintenance);
+	else
+		nulls[19] = true;
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

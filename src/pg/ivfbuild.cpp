@@ -95,8 +95,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		: Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE);
 	target = wanted;
 	wanted = Min(wanted, bs->rows_seen);
-	while (target > 0 && IvfTrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
-		target = target * 3 / 4;
+	target = IvfTrainingSample(bs, target, bs->nsample);
 	if (target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -137,12 +136,14 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		ereport(NOTICE,
 				(errmsg("ivf index \"%s\" is untrained: built from %lld rows, too few to train lists = %d",
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->requested_lists),
-				 errdetail_plural("It has %d list until it is rebuilt. Results are correct, but queries read more "
+				 errdetail_plural("It has %d list until it trains itself. Results are correct, but queries read more "
 								  "of the index and the table than with trained lists and codes.",
-								  "It has %d lists until it is rebuilt. Results are correct, but queries read more "
+								  "It has %d lists until it trains itself. Results are correct, but queries read more "
 								  "of the index and the table than with trained lists and codes.",
 								  bs->lists, bs->lists),
-				 errhint("REINDEX INDEX %s after loading the table trains its lists.",
+				 errhint("VACUUM (autovacuum too) trains it once the table holds %d rows or more; "
+						 "SELECT ivf_maintain('%s') then trains it without waiting.",
+						 (opts != NULL && opts->lists > 0 ? opts->lists : 1) * IVF_MAINT_ROWS_PER_LIST,
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(bs->index)),
 													RelationGetRelationName(bs->index)))));
 }
@@ -159,9 +160,12 @@ DeleteAssigner(void *p)
 	delete static_cast<core::Assigner *>(p);
 }
 
-/* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
-static void
-TrainModel(IvfBuildState *bs)
+/*
+ * Steps 2 and 3: k-means on the sample, then the quantizer on its residuals.
+ * Also a maintenance's training (ivfmaint.cpp), which reports no build progress.
+ */
+void
+IvfTrainModel(IvfBuildState *bs)
 {
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
@@ -170,7 +174,8 @@ TrainModel(IvfBuildState *bs)
 
 	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		std::unique_ptr<core::Assigner> assigner =
@@ -186,12 +191,13 @@ TrainModel(IvfBuildState *bs)
 		 * it only stores into this backend's progress slot in shared memory
 		 * (inside a critical section, no allocation, no ereport).
 		 */
-		hooks.progress = [](size_t done, size_t total) {
-			const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
-			const int64 val[] = {(int64) done, (int64) total};
+		if (!bs->live)
+			hooks.progress = [](size_t done, size_t total) {
+				const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
+				const int64 val[] = {(int64) done, (int64) total};
 
-			pgstat_progress_update_multi_param(2, index, val);
-		};
+				pgstat_progress_update_multi_param(2, index, val);
+			};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
 													   *assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
@@ -200,7 +206,8 @@ TrainModel(IvfBuildState *bs)
 							 labels, dist2, hooks);
 	});
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
@@ -226,14 +233,12 @@ TrainModel(IvfBuildState *bs)
 	pfree(dist2);
 }
 
-/* Writes the meta placeholder, the parameter stream and an empty directory. */
-static void
-WriteModelPages(IvfBuildState *bs)
+/* Writes the parameter stream and an empty directory (WAL-logged when live); the lists start empty. */
+void
+IvfWriteModel(IvfBuildState *bs)
 {
 	float	   *params;
 	Size		nparams = bs->codec->parameter_count();
-
-	IvfReserveMetaPage(bs->index, bs->fork);
 
 	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
 	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
@@ -251,19 +256,19 @@ WriteModelPages(IvfBuildState *bs)
 		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
 		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
 
-		IvfWriteBlob(bs->index, bs->fork, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
+		IvfWriteBlob(bs->index, bs->fork, bs->live, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
 	}
 	pfree(params);
 
-	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
+	IvfReserveDirectory(bs->index, bs->fork, bs->live, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
 	for (int i = 0; i < bs->lists; i++)
 		bs->dir[i].head = bs->dir[i].insert = InvalidBlockNumber;
 }
 
 /* Assigns, encodes and appends the rows gathered in the batch. */
-static void
-FlushBatch(IvfBuildState *bs)
+void
+IvfFlushBatch(IvfBuildState *bs)
 {
 	int			n = bs->nbatch;
 	int		   *order;
@@ -310,8 +315,11 @@ FlushBatch(IvfBuildState *bs)
 
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
-		IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
-					   j - i);
+		if (bs->live)
+			IvfPrivateAppend(bs->index, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size, j - i);
+		else
+			IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
+						   j - i);
 		i = j;
 	}
 	pfree(start);
@@ -319,8 +327,21 @@ FlushBatch(IvfBuildState *bs)
 	pfree(sorted);
 	bs->indtuples += n;
 	bs->nbatch = 0;
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
 	CHECK_FOR_INTERRUPTS();
+}
+
+/* Adds one row of the index to the batch (an indexable one: see IvfPrepareRow). */
+void
+IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value)
+{
+	if (!IvfPrepareRow(value, bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
+					   &bs->batch_bounded[bs->nbatch]))
+		return;
+	bs->batch_tids[bs->nbatch] = *tid;
+	if (++bs->nbatch == bs->batch_cap)
+		IvfFlushBatch(bs);
 }
 
 /* Step 4's callback: gather rows into the batch. */
@@ -328,25 +349,15 @@ static void
 AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
-	IvfBuildState *bs = (IvfBuildState *) state;
-
-	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
-									&bs->batch_bounded[bs->nbatch]))
-		return;
-	bs->batch_tids[bs->nbatch] = *tid;
-	if (++bs->nbatch == bs->batch_cap)
-		FlushBatch(bs);
+	if (!isnull[0])
+		IvfBatchRow((IvfBuildState *) state, tid, values[0]);
 }
 
-/* Step 4: the second heap scan. */
-static void
-AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
+/* The batch arrays and the assigner of step 4 (or of a maintenance's copy). */
+void
+IvfStartBatches(IvfBuildState *bs)
 {
 	void	  **assigner_slot;
-
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 
 	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
 	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
@@ -363,8 +374,18 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 															  bs->centroids).release();
 	});
 
+}
+
+/* Step 4: the second heap scan. */
+static void
+AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
+{
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	IvfStartBatches(bs);
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
-	FlushBatch(bs);
+	IvfFlushBatch(bs);
 }
 
 /* Step 5: directory slots and the meta page, then WAL for every page. */
@@ -374,7 +395,7 @@ FinishIndex(IvfBuildState *bs)
 	IvfMetaPageData meta;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_WRITE);
-	IvfWriteDirectory(bs->index, bs->fork, bs->dir_start, bs->dir, bs->lists);
+	IvfWriteDirectory(bs->index, bs->fork, false, bs->dir_start, bs->dir, bs->lists);
 
 	memset(&meta, 0, sizeof(meta));
 	meta.magic = IVF_MAGIC;
@@ -422,8 +443,9 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 		bs->sample = (float *) palloc(sizeof(float));
 	}
 	bs->fork = fork;
-	TrainModel(bs);
-	WriteModelPages(bs);
+	IvfTrainModel(bs);
+	IvfReserveMetaPage(bs->index, bs->fork);
+	IvfWriteModel(bs);
 	if (heap != NULL)
 		AssignRows(bs, indexInfo);
 	FinishIndex(bs);

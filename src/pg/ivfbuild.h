@@ -36,6 +36,7 @@ typedef struct IvfBuildState
 	int			entry_size;
 	int			threads;
 	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
+	bool		live;			/* a maintenance of a live index (ivfmaint.cpp): WAL-logged, no build progress */
 
 	/* step 1: reservoir */
 	float	   *sample;			/* size capacity * dims */
@@ -74,6 +75,14 @@ extern int	IvfDefaultLists(int64 n);
 extern void IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index);
 extern core::CodecOptions IvfIndexCodecOptions(const IvfBuildState *bs);
 extern Size IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists);
+extern int64 IvfTrainingSample(IvfBuildState *bs, int64 target, int64 available);
 extern Size IvfModelBytes(IvfBuildState *bs, int lists);
+
+/* ivfbuild.cpp: the steps a maintenance shares with the build */
+extern void IvfTrainModel(IvfBuildState *bs);
+extern void IvfWriteModel(IvfBuildState *bs);
+extern void IvfStartBatches(IvfBuildState *bs);
+extern void IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value);
+extern void IvfFlushBatch(IvfBuildState *bs);
 
 #endif

@@ -314,3 +314,55 @@ IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAcc
 		RecordFreeIndexPage(index, head);
 	return freed;
 }
+
+/*
+ * A maintenance's new lists, which no other process reaches until the swap
+ * (ivfmaint.cpp): appends n entries at the tail (slot->insert; the slot
+ * lives in the maintenance's memory), linking pages from the free space map
+ * or the end of the index as they fill.  WAL-logged, so the lists are whole
+ * on a standby and after a crash once the swap makes them reachable; before
+ * it they are orphans that a VACUUM reclaims.
+ */
+void
+IvfPrivateAppend(Relation index, IvfListData *slot, int entry_size, const char *entries, int n)
+{
+	while (n > 0)
+	{
+		Buffer		buf = InvalidBuffer;
+		GenericXLogState *state;
+		int			take = 0;
+
+		if (BlockNumberIsValid(slot->insert))
+		{
+			buf = IvfReadDataPage(index, slot->insert, BUFFER_LOCK_EXCLUSIVE, NULL);
+			if (IvfPageEntryCount(BufferGetPage(buf), entry_size) < IvfPageCapacity(entry_size))
+			{
+				state = GenericXLogStart(index);
+				take = IvfPageAppend(GenericXLogRegisterBuffer(state, buf, 0), entry_size, entries, n);
+				GenericXLogFinish(state);
+			}
+		}
+		if (take == 0)
+		{
+			Buffer		newbuf = AllocListPage(index);
+			BlockNumber blkno = BufferGetBlockNumber(newbuf);
+			Page		newpage;
+
+			state = GenericXLogStart(index);
+			newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+			IvfInitPage(newpage, IVF_PAGE_DATA);
+			take = IvfPageAppend(newpage, entry_size, entries, n);
+			if (BufferIsValid(buf))
+				IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), blkno);
+			else
+				slot->head = blkno;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(newbuf);
+			slot->insert = blkno;
+		}
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
+		entries += (Size) take * entry_size;
+		n -= take;
+	}
+}

@@ -71,17 +71,19 @@ ReleaseBuildPage(Buffer buf)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Copies the meta page, checking that this is an ivf index of a format this library reads. */
-void
-IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
+/*
+ * Copies the meta page, checking that this is an ivf index of a format this
+ * library reads, and returns it pinned and locked in `mode`.
+ */
+Buffer
+IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode)
 {
 	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
 	Page		page;
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	LockBuffer(buf, mode);
 	page = BufferGetPage(buf);
 	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
-	UnlockReleaseBuffer(buf);
 
 	if (meta->magic != IVF_MAGIC)
 		ereport(ERROR,
@@ -97,6 +99,30 @@ IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
 				 errhint("Rebuild the index with REINDEX INDEX %s.",
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
 													RelationGetRelationName(index)))));
+	return buf;
+}
+
+/* Copies the meta page (see IvfLockMetaPage). */
+void
+IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
+{
+	UnlockReleaseBuffer(IvfLockMetaPage(index, meta, BUFFER_LOCK_SHARE));
+}
+
+/*
+ * Rewrites the meta page held exclusively in buf, WAL-logged.  pd_lower is
+ * set to cover the whole struct: GenericXLog zeroes the page beyond it, and
+ * an index built by 0.1.0 has a shorter meta data.
+ */
+void
+IvfUpdateMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
+	GenericXLogFinish(state);
 }
 
 /* Build only: block 0, to be filled by IvfWriteMetaPage once the build knows everything. */
@@ -125,43 +151,93 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 }
 
 /*
- * Build only: writes the parameter stream (the parts one after another, a
- * part may span pages) on new pages; returns its first block and page count.
+ * Extends the index by npages zero pages in one run (contiguous although
+ * inserts extend it too); returns the first.  Nobody reaches them: the free
+ * space map does not list them until a VACUUM finds them unused.
+ */
+BlockNumber
+IvfExtendRun(Relation index, ForkNumber fork, uint32 npages)
+{
+	BlockNumber start = InvalidBlockNumber;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+
+		if (i == 0)
+			start = BufferGetBlockNumber(buf);
+		ReleaseBuffer(buf);
+	}
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return start;
+}
+
+/*
+ * Rewrites a whole page of a run: with wal, as a full-page GenericXLog
+ * record (a maintenance of a live index); without, only marked dirty (the
+ * build WAL-logs every page at its end).
+ */
+static Page
+BeginPageWrite(Relation index, ForkNumber fork, BlockNumber blkno, bool wal, Buffer *buf,
+			   GenericXLogState **state)
+{
+	*buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	*state = wal ? GenericXLogStart(index) : NULL;
+	return wal ? GenericXLogRegisterBuffer(*state, *buf, GENERIC_XLOG_FULL_IMAGE) : BufferGetPage(*buf);
+}
+
+static void
+EndPageWrite(Buffer buf, GenericXLogState *state)
+{
+	if (state != NULL)
+		GenericXLogFinish(state);
+	else
+		MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Writes the parameter stream (the parts one after another, a part may span
+ * pages) on new contiguous pages; returns its first block and page count.
  */
 void
-IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes, int nparts,
+IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts, const Size *sizes, int nparts,
 			 BlockNumber *start, uint32 *npages)
 {
-	Buffer		buf = InvalidBuffer;
-	Page		page = NULL;
-	Size		used = IVF_PAGE_CAPACITY;
+	Size		total = 0;
+	int			p = 0;
+	Size		done = 0;		/* bytes of part p written */
 
-	*start = RelationGetNumberOfBlocksInFork(index, fork);
-	*npages = 0;
-	for (int p = 0; p < nparts; p++)
+	for (int i = 0; i < nparts; i++)
+		total += sizes[i];
+	*npages = (uint32) ((total + IVF_PAGE_CAPACITY - 1) / IVF_PAGE_CAPACITY);
+	*start = *npages > 0 ? IvfExtendRun(index, fork, *npages) : RelationGetNumberOfBlocksInFork(index, fork);
+	for (uint32 i = 0; i < *npages; i++)
 	{
-		for (Size done = 0; done < sizes[p];)
-		{
-			Size		n;
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page = BeginPageWrite(index, fork, *start + i, wal, &buf, &state);
+		Size		used = 0;
 
-			if (used == IVF_PAGE_CAPACITY)
-			{
-				if (BufferIsValid(buf))
-					ReleaseBuildPage(buf);
-				buf = NewBuildPage(index, fork, IVF_PAGE_BLOB);
-				page = BufferGetPage(buf);
-				used = 0;
-				(*npages)++;
-			}
-			n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
+		IvfInitPage(page, IVF_PAGE_BLOB);
+		while (used < IVF_PAGE_CAPACITY && p < nparts)
+		{
+			Size		n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
+
 			memcpy((char *) page + IVF_PAGE_DATA_START + used, parts[p] + done, n);
 			used += n;
 			done += n;
-			((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
+			if (done == sizes[p])
+			{
+				p++;
+				done = 0;
+			}
 		}
+		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
+		EndPageWrite(buf, state);
 	}
-	if (BufferIsValid(buf))
-		ReleaseBuildPage(buf);
 }
 
 /* Reads the trained-parameter stream (centroids, then codec parameters) into palloc'd memory. */
@@ -195,32 +271,36 @@ IvfReadBlob(Relation index, const IvfMetaPageData *meta)
 	return (float *) out;
 }
 
-/* Build only: empty directory pages for `lists` lists; returns their first block and count. */
+/* Empty directory pages for `lists` lists on new contiguous pages; returns their first block and count. */
 void
-IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start, uint32 *npages)
+IvfReserveDirectory(Relation index, ForkNumber fork, bool wal, int lists, BlockNumber *start, uint32 *npages)
 {
-	*start = RelationGetNumberOfBlocksInFork(index, fork);
 	*npages = (lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
+	*start = IvfExtendRun(index, fork, *npages);
 	for (uint32 i = 0; i < *npages; i++)
-		ReleaseBuildPage(NewBuildPage(index, fork, IVF_PAGE_DIRECTORY));
+	{
+		Buffer		buf;
+		GenericXLogState *state;
+
+		IvfInitPage(BeginPageWrite(index, fork, *start + i, wal, &buf, &state), IVF_PAGE_DIRECTORY);
+		EndPageWrite(buf, state);
+	}
 }
 
-/* Build only: writes every list's slot into the pages IvfReserveDirectory made. */
+/* Writes every list's slot into the pages IvfReserveDirectory made. */
 void
-IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir, int lists)
+IvfWriteDirectory(Relation index, ForkNumber fork, bool wal, BlockNumber start, const IvfListData *dir, int lists)
 {
 	for (int first = 0; first < lists; first += IVF_LISTS_PER_DIR_PAGE)
 	{
 		int			n = Min(IVF_LISTS_PER_DIR_PAGE, lists - first);
-		Buffer		buf = ReadBufferExtended(index, fork, start + first / IVF_LISTS_PER_DIR_PAGE,
-											 RBM_NORMAL, NULL);
-		Page		page;
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page = BeginPageWrite(index, fork, start + first / IVF_LISTS_PER_DIR_PAGE, wal, &buf, &state);
 
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
 		memcpy(PageGetContents(page), dir + first, sizeof(IvfListData) * n);
 		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfListData) * n;
-		ReleaseBuildPage(buf);
+		EndPageWrite(buf, state);
 	}
 }
 

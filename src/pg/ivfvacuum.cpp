@@ -3,7 +3,8 @@
  * heap rows are dead, compacting each data page in place, unlinks the pages
  * it empties and gives them to the free space map, and points each list's
  * insert slot at the list's first page with room; amvacuumcleanup reports
- * the index's size and entry count.
+ * the index's size and entry count, and trains or re-balances the index
+ * when due (ivfmaint.cpp).
  *
  * Freed room is reused: inserts walk a list from its insert slot to the
  * first page with room before they link a page, and a new page comes from
@@ -199,6 +200,8 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		if (RelationGetNumberOfBlocks(index) > 0)
 			stats->num_index_tuples = CountAndRecordFree(info);
 	}
+	/* train or re-balance when due (ivfmaint.cpp); the table is held as VACUUM holds it */
+	IvfMaintain(index, info->message_level);
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);

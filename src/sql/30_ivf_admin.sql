@@ -22,10 +22,13 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT trained bool,
 	OUT lists_requested int4,
 	OUT list_max_ratio float8,
-	OUT probes int4)
+	OUT probes int4,
+	OUT maintenance text,
+	OUT maintenances int8,
+	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
 
 CREATE FUNCTION ivf_list_sizes(index regclass,
 	OUT list int4,
@@ -35,6 +38,14 @@ CREATE FUNCTION ivf_list_sizes(index regclass,
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED ROWS 100;
 COMMENT ON FUNCTION ivf_list_sizes(regclass) IS
 	'rows and pages of each list of an ivf index (lists numbered from 0)';
+
+-- Self-training and re-balancing on demand: what VACUUM does when due
+-- (docs/ARCHITECTURE.md "Maintenance").  Takes the table's
+-- ShareUpdateExclusiveLock as VACUUM does; inserts and scans go on.
+CREATE FUNCTION ivf_maintain(index regclass) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ivf_maintain(regclass) IS
+	'trains an ivf index built with too few rows, or re-trains one whose lists fill unevenly, online, as VACUUM does when due; returns what it did';
 
 -- Recall@k of an ivf index at the session's settings, against the exact scan.
 -- The queries are `queries` rows of the index's table (those the index holds:
