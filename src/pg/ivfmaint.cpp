@@ -76,6 +76,9 @@ PausePoint(Relation index, const char *point)
 {
 	if (ivf_maintain_pause_ms <= 0)
 		return;
+	/* a crash during the pause finds everything written so far */
+	if (!XLogRecPtrIsInvalid(XactLastRecEnd))
+		XLogFlush(XactLastRecEnd);
 	elog(LOG, "ivf maintenance of index \"%s\" pauses %s", RelationGetRelationName(index), point);
 	for (int waited = 0; waited < ivf_maintain_pause_ms; waited += 10)
 	{
@@ -231,8 +234,12 @@ CopyPass(IvfCopyState *cs, IvfBuildState *bs, bool pause)
 		CollectNew(cs, list);
 		found += cs->ntids;
 		CopyCollected(cs, bs);
-		if (pause && list == 0)
+		if (pause && list == 0 && ivf_maintain_pause_ms > 0)
+		{
+			/* with new lists on disk, for tests that crash here */
+			IvfFlushBatch(bs);
 			PausePoint(cs->index, "during its copy");
+		}
 	}
 	IvfFlushBatch(bs);
 	return found;
@@ -404,6 +411,12 @@ SetMaintState(Relation index, int32 state)
 
 	meta.maint_state = state;
 	IvfUpdateMetaPage(index, buf, &meta);
+	/*
+	 * WAL order alone makes it precede every page the maintenance writes; the
+	 * flush makes ivf_index_info tell of an interrupted one after any crash.
+	 */
+	if (RelationNeedsWAL(index))
+		XLogFlush(BufferGetLSNAtomic(buf));
 	UnlockReleaseBuffer(buf);
 }
 
@@ -507,6 +520,13 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	meta.last_maintenance = GetCurrentTimestamp();
 	meta.maint_state = IVF_MAINT_NONE;
 	IvfUpdateMetaPage(index, metabuf, &meta);
+	/*
+	 * Durable now rather than at the next commit's flush: correct either way
+	 * (an insert into the new lists commits after the swap's record), but a
+	 * maintenance that said it was done should stay done.
+	 */
+	if (RelationNeedsWAL(index))
+		XLogFlush(BufferGetLSNAtomic(metabuf));
 	UnlockReleaseBuffer(metabuf);
 
 	PausePoint(index, "after its swap");
