@@ -216,6 +216,8 @@ extern char *IvfPageEntry(Page page, int entry_size, int i);
 extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
 extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
 extern void IvfPageSetNext(Page page, BlockNumber next);
+extern void IvfPageSetGeneration(Page page, uint64 generation);
+extern bool IvfPageOfGeneration(Page page, uint64 generation);
 extern bool IvfPageIsEmpty(Page page);
 extern bool IvfPageIsData(Page page);
 extern bool IvfPageIsFree(Page page);
@@ -227,6 +229,7 @@ extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, i
 /* ivflist.cpp: list chains under concurrency (walk, append, VACUUM's unlinking) */
 extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
 							  BlockNumber to);
+extern void IvfChangedUnderQuery(Relation index, BlockNumber blkno) pg_attribute_noreturn();
 extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
 							   BufferAccessStrategy strategy);
 extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
@@ -236,7 +239,8 @@ extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list,
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
 extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
-extern void IvfPrivateAppend(Relation index, IvfListData *slot, int entry_size, const char *entries, int n);
+extern void IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry_size,
+							 const char *entries, int n);
 
 /* ivfmaint.cpp: self-training and re-balancing (VACUUM, ivf_maintain) */
 extern int	ivf_maintain_pause_ms;

@@ -316,7 +316,8 @@ IvfFlushBatch(IvfBuildState *bs)
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
 		if (bs->live)
-			IvfPrivateAppend(bs->index, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size, j - i);
+			IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, bs->entry_size,
+							 sorted + (Size) i * bs->entry_size, j - i);
 		else
 			IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
 						   j - i);

@@ -37,6 +37,7 @@ typedef struct IvfBuildState
 	int			threads;
 	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
 	bool		live;			/* a maintenance of a live index (ivfmaint.cpp): WAL-logged, no build progress */
+	uint64		generation;		/* of the structure built: 0, or the maintenance's new one */
 
 	/* step 1: reservoir */
 	float	   *sample;			/* size capacity * dims */

@@ -439,6 +439,7 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	bs->index = index;
 	bs->fork = MAIN_FORKNUM;
 	bs->live = true;
+	bs->generation = live->generation + 1;
 	bs->dims = live->dims;
 	bs->metric = live->metric;
 	bs->element = IvfGetElement(index);
@@ -516,7 +517,7 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	meta.trained_rows = bs->nsample;
 	meta.maintained_rows = bs->indtuples;
 	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
-	meta.generation++;
+	meta.generation = bs->generation;
 	meta.last_maintenance = GetCurrentTimestamp();
 	meta.maint_state = IVF_MAINT_NONE;
 	IvfUpdateMetaPage(index, metabuf, &meta);

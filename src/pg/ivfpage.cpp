@@ -378,6 +378,26 @@ IvfPageSetNext(Page page, BlockNumber next)
 	IvfPageGetOpaque(page)->next = next;
 }
 
+/*
+ * The generation (meta page) of the structure a data page belongs to, in
+ * the page header's pd_prune_xid, which index pages do not use otherwise
+ * (heap pruning's hint).  Low 32 bits; 0 for built pages, as 0.1.0 left it.
+ * A scan that reads a retired structure after its pages were freed and
+ * taken by another list (only a hot standby without feedback lets it)
+ * notices the mismatch instead of reading that list's rows.
+ */
+void
+IvfPageSetGeneration(Page page, uint64 generation)
+{
+	((PageHeader) page)->pd_prune_xid = (TransactionId) (uint32) generation;
+}
+
+bool
+IvfPageOfGeneration(Page page, uint64 generation)
+{
+	return ((PageHeader) page)->pd_prune_xid == (TransactionId) (uint32) generation;
+}
+
 /* True for a data page with no entries. */
 bool
 IvfPageIsEmpty(Page page)

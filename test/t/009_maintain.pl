@@ -9,7 +9,9 @@
 #    lost row;
 #  - pg_cancel_backend stops a maintenance within a second, the index keeps
 #    working and a later maintenance succeeds;
-#  - the standby answers like the primary.
+#  - the standby answers like the primary, and a standby query older than
+#    the freeing of a replaced model (no hot_standby_feedback) fails with an
+#    error or returns every row, never fewer.
 # The developer setting ivf.maintain_pause_ms pauses a maintenance at logged
 # points (during its copy, before and after its swap), so the crashes and the
 # cancel happen where intended.
@@ -186,6 +188,38 @@ for my $t ('a', 'b', 'c', 'd')
 		"standby: table $t has the primary's model");
 }
 is(index_count($standby, 'c', '<->', 100), '5000|5000', 'standby: every row through the index');
+
+# 6. a standby query older than the freeing of a replaced model (no
+# hot_standby_feedback): it errors or still returns every row, never fewer
+empty_indexed_table($primary, 'e', 2000);
+$primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')");
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+my $old = $standby->background_psql('postgres', on_error_stop => 0);
+$old->query_safe(qq{SET enable_seqscan = off;
+SET ivf.probes = 1;
+SET ivf.iterative_scan = relaxed_order;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DECLARE c CURSOR FOR SELECT id FROM e ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
+FETCH 1 FROM c;});
+# the rows double: re-trained with 4 lists; the 2-list model is freed and its pages reused
+$primary->safe_psql('postgres', rows_sql('e', 2001, 4000));
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')"), qr/retrain: 4 lists/, 'rows doubled: re-trained');
+$primary->safe_psql('postgres', 'SELECT txid_current()');
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')"), qr/^freed [1-9]\d* pages/, 'the old model freed');
+$primary->safe_psql('postgres', rows_sql('e', 4001, 6000));
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+($out, $ret) = $old->query('FETCH ALL FROM c');
+if ($ret)
+{
+	like($old->{stderr}, qr/was re-trained and its old block \d+ reused while this query ran|is not a data page/,
+		'the old standby query fails with a clear error');
+}
+else
+{
+	is(scalar(split(/\n/, $out)), 1999, 'the old standby query returns every row it could see');
+}
+note "old standby query: ret $ret, " . ($ret ? $old->{stderr} : 'rows');
+$old->quit;
 
 check_log($primary);
 check_log($standby);
