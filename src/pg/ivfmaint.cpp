@@ -448,7 +448,8 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	bs->residual = live->residual != 0;
 	bs->entry_size = live->entry_size;
 	bs->threads = IvfBuildThreads();
-	bs->device = IvfChooseBuildDevice(index, bs->threads);
+	/* a VACUUM must not fail where ivf.build_device = 'gpu' finds no GPU: the bounded sample trains on the CPU */
+	bs->device = IVF_DEVICE_CPU;
 	bs->requested_lists = wanted;
 	bs->lists = (int) Max(Min((int64) wanted, rows), 1);
 

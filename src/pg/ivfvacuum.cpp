@@ -186,6 +186,55 @@ CountAndRecordFree(IndexVacuumInfo *info)
 	return entries;
 }
 
+/*
+ * Runs a maintenance when due (ivfmaint.cpp) in a subtransaction, so that a
+ * failure (a sample that trains a non-finite model, ...) is a WARNING and the
+ * VACUUM of the table goes on: an index that fails the same way every time
+ * must not keep its table from being vacuumed.  A cancel still ends the
+ * VACUUM.  A parallel VACUUM cannot start subtransactions: there an error
+ * ends it, as an error of any index's cleanup does.
+ */
+static void
+MaintainInVacuum(Relation index, int elevel)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (IsInParallelMode())
+	{
+		IvfMaintain(index, elevel);
+		return;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		IvfMaintain(index, elevel);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->elevel > ERROR)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("ivf index \"%s\" was not maintained: %s", RelationGetRelationName(index), edata->message),
+				 errhint("ivf_maintain('%s') runs it alone; REINDEX rebuilds the index.",
+						 RelationGetRelationName(index))));
+	}
+	PG_END_TRY();
+}
+
 /* amvacuumcleanup: the index's page count, and its entry count when no bulkdelete ran. */
 IndexBulkDeleteResult *
 ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -201,7 +250,7 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			stats->num_index_tuples = CountAndRecordFree(info);
 	}
 	/* train or re-balance when due (ivfmaint.cpp); the table is held as VACUUM holds it */
-	IvfMaintain(index, info->message_level);
+	MaintainInVacuum(index, info->message_level);
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);

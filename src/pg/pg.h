@@ -60,6 +60,7 @@ extern "C" {
 #include "access/xloginsert.h"
 #include "access/transam.h"
 #include "access/xlog.h"
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
