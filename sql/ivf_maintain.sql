@@ -150,6 +150,15 @@ SELECT lists, rows, trained FROM ivf_index_info('ivf_maint_fragile_idx');
 -- 5. errors
 SELECT ivf_maintain('ivf_maint_t');
 SELECT ivf_maintain('ivf_maint_t_pkey');
+CREATE TABLE ivf_maint_parted (id int, v vector(4)) PARTITION BY RANGE (id);
+CREATE TABLE ivf_maint_parted_1 PARTITION OF ivf_maint_parted FOR VALUES FROM (0) TO (1000);
+SET client_min_messages = warning;
+CREATE INDEX ivf_maint_parted_idx ON ivf_maint_parted USING ivf (v);
+RESET client_min_messages;
+INSERT INTO ivf_maint_parted SELECT i, ARRAY[i, 1, 2, 3] FROM generate_series(1, 500) i;
+SELECT ivf_maintain('ivf_maint_parted_idx');
+SELECT ivf_maintain('ivf_maint_parted_1_v_idx');
+DROP TABLE ivf_maint_parted;
 CREATE ROLE ivf_maint_other;
 SET ROLE ivf_maint_other;
 SELECT ivf_maintain('ivf_maint_idx');

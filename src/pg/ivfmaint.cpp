@@ -537,8 +537,8 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	ExecDropSingleTupleTableSlot(cs->slot);
 	FreeExecutorState(cs->estate);
 	MemoryContextSwitchTo(old);
-	result = psprintf("%s: %d lists trained on %lld rows, %lld rows re-assigned", why, bs->lists,
-					  (long long) bs->nsample, (long long) bs->indtuples);
+	result = psprintf("%s: %d list%s trained on %lld rows, %lld rows re-assigned", why, bs->lists,
+					  bs->lists == 1 ? "" : "s", (long long) bs->nsample, (long long) bs->indtuples);
 	MemoryContextDelete(cxt);
 	return result;
 }
@@ -638,6 +638,11 @@ ivf_maintain(PG_FUNCTION_ARGS)
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(heap->rd_rel->relkind),
 					   RelationGetRelationName(heap));
 	index = index_open(indexoid, RowExclusiveLock);
+	if (index->rd_rel->relkind == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot maintain partitioned index \"%s\"", RelationGetRelationName(index)),
+				 errhint("Maintain the index of each partition; VACUUM of the partitioned table does.")));
 	if (index->rd_indam == NULL || index->rd_indam->ambuild != ivfbuild)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
