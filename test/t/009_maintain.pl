@@ -11,7 +11,8 @@
 #    working and a later maintenance succeeds;
 #  - the standby answers like the primary, and a standby query older than
 #    the freeing of a replaced model (no hot_standby_feedback) fails with an
-#    error or returns every row, never fewer.
+#    error or returns every row, never fewer;
+#  - autovacuum trains an index built empty once rows arrive.
 # The developer setting ivf.maintain_pause_ms pauses a maintenance at logged
 # points (during its copy, before and after its swap), so the crashes and the
 # cancel happen where intended.
@@ -220,6 +221,18 @@ else
 }
 note "old standby query: ret $ret, " . ($ret ? $old->{stderr} : 'rows');
 $old->quit;
+
+# 7. autovacuum trains an index built empty once rows arrive (its insert-triggered run calls amvacuumcleanup)
+$primary->safe_psql('postgres', qq{ALTER SYSTEM SET autovacuum = on;
+ALTER SYSTEM SET autovacuum_naptime = 1;
+SELECT pg_reload_conf();
+SET client_min_messages = warning;
+CREATE TABLE f (id int PRIMARY KEY, v vector($dims));
+CREATE INDEX f_idx ON f USING ivf (v vector_l2_ops);} . rows_sql('f', 1, 3000));
+ok($primary->poll_query_until('postgres', "SELECT trained FROM ivf_index_info('f_idx')"),
+	'autovacuum trained the index');
+is(info($primary, 'f', 'lists::text || maintenances'), '31', 'autovacuum: 3 lists, one maintenance');
+is(index_count($primary, 'f', '<->', 3), '3000|3000', 'autovacuum: every row through the index');
 
 check_log($primary);
 check_log($standby);
