@@ -113,11 +113,19 @@ typedef struct IvfMetaPageData
 	int32		requested_lists;
 
 	/*
+	 * Model carried over (issue 11): 1 when a rebuild over an empty heap
+	 * (TRUNCATE, REINDEX or VACUUM FULL of an empty table) kept the trained
+	 * model of the index file it replaced instead of training on no rows;
+	 * maintenance re-checks such a model once rows come back and clears it.
+	 * 0 in older indexes, like requested_lists.
+	 */
+	int32		model_carried;
+
+	/*
 	 * Maintenance (ivfmaint.cpp: self-training, re-balancing, the model swap);
 	 * all 0 in indexes built before it, which reads as "never maintained".
 	 */
 	int32		maint_state;	/* IVF_MAINT_*: RUNNING = orphan pages may exist */
-	int32		model_carried;	/* 1: model carried over a TRUNCATE, re-check it */
 	uint64		generation;		/* models swapped in since the build */
 	int64		last_maintenance;	/* TimestampTz of the last swap, 0: none */
 	/* the model the last swap replaced, kept while older snapshots may scan it */
@@ -203,6 +211,7 @@ extern BlockNumber IvfExtendRun(Relation index, ForkNumber fork, uint32 npages);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern float *IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta);
 extern void IvfReserveDirectory(Relation index, ForkNumber fork, bool wal, int lists, BlockNumber *start,
 								uint32 *npages);
 extern void IvfWriteDirectory(Relation index, ForkNumber fork, bool wal, BlockNumber start,

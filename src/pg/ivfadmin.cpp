@@ -113,8 +113,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[20];
-	bool		nulls[20];
+	Datum		values[21];
+	bool		nulls[21];
 	int			probes;
 	int			requested;
 	int64		total = 0;
@@ -177,13 +177,14 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	else
 		nulls[15] = true;
 	values[16] = Int32GetDatum(probes);
+	values[17] = BoolGetDatum(meta.model_carried != 0);
 	/* maintenance (ivfmaint.cpp): what the next VACUUM does, how often a model was swapped in, when last */
-	values[17] = CStringGetTextDatum(need != NULL ? need : "none");
-	values[18] = Int64GetDatum((int64) meta.generation);
+	values[18] = CStringGetTextDatum(need != NULL ? need : "none");
+	values[19] = Int64GetDatum((int64) meta.generation);
 	if (meta.last_maintenance != 0)
-		values[19] = TimestampTzGetDatum((TimestampTz) meta.last_maintenance);
+		values[20] = TimestampTzGetDatum((TimestampTz) meta.last_maintenance);
 	else
-		nulls[19] = true;
+		nulls[20] = true;
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -7,6 +7,8 @@
  *   4. assign and encode every row (second heap scan, in batches) and append
  *      it at its list's tail (IvfBuildAppend) through the buffer manager
  *   5. write the directory and meta page, then WAL-log every page at once
+ * A rebuild over no rows (TRUNCATE) skips steps 2-4 when it can keep the
+ * trained model of the file it replaces (ivfcarry.cpp).
  *
  * C++ objects that must live across PostgreSQL calls (the trained codec) are
  * heap-allocated and deleted by a reset callback on the build's memory
@@ -131,6 +133,14 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 						(long long) bs->nsample, (long long) wanted),
 				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
 						 IvfTrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
+}
+
+/* The NOTICE of a build from fewer rows than lists (unless its model was carried over). */
+static void
+NoticeUntrained(IvfBuildState *bs)
+{
+	IvfOptions *opts = (IvfOptions *) bs->index->rd_options;
+
 	/* a Citus shell is always empty: its shards, built by the same command, hold the rows */
 	if (bs->rows_seen < bs->requested_lists && !IvfIsCitusShell(RelationGetRelid(bs->heap)))
 		ereport(NOTICE,
@@ -233,15 +243,13 @@ IvfTrainModel(IvfBuildState *bs)
 	pfree(dist2);
 }
 
-/* Writes the parameter stream and an empty directory (WAL-logged when live); the lists start empty. */
-void
-IvfWriteModel(IvfBuildState *bs)
+/* The trained codec's parameters, palloc'd (so an error anywhere frees them with the context). */
+static float *
+ExportParameters(IvfBuildState *bs)
 {
-	float	   *params;
 	Size		nparams = bs->codec->parameter_count();
+	float	   *params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 
-	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
-	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 	IvfGuard("ivf parameter export", [&]() {
 		std::vector<float> p = bs->codec->parameters();
 
@@ -250,15 +258,27 @@ IvfWriteModel(IvfBuildState *bs)
 		std::copy(p.begin(), p.end(), params);
 	});
 	bs->param_floats = nparams;
+	return params;
+}
+
+/*
+ * Writes the parameter stream (centroids, then bs->param_floats params; NULL:
+ * the trained codec's) and an empty directory, WAL-logged when live (a
+ * maintenance, ivfmaint.cpp); the lists start empty.
+ */
+void
+IvfWriteModel(IvfBuildState *bs, const float *params)
+{
+	if (params == NULL)
+		params = ExportParameters(bs);
 
 	/* the stream: centroids, then codec parameters */
 	{
 		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
-		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
+		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float)};
 
 		IvfWriteBlob(bs->index, bs->fork, bs->live, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
 	}
-	pfree(params);
 
 	IvfReserveDirectory(bs->index, bs->fork, bs->live, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
@@ -409,7 +429,7 @@ FinishIndex(IvfBuildState *bs)
 	meta.pq_m = bs->pq_m;
 	meta.residual = bs->residual;
 	meta.entry_size = bs->entry_size;
-	meta.untrained = bs->rows_seen < bs->requested_lists;
+	meta.untrained = bs->carried == NULL && bs->rows_seen < bs->requested_lists;
 	meta.requested_lists = bs->requested_lists;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
@@ -420,6 +440,13 @@ FinishIndex(IvfBuildState *bs)
 	meta.build_rows = bs->indtuples;
 	meta.trained_rows = bs->nsample;
 	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
+	if (bs->carried != NULL)
+	{
+		/* the model's own training record travels with it */
+		meta.trained_rows = bs->carried->trained_rows;
+		memcpy(meta.build_device, bs->carried->build_device, sizeof(meta.build_device));
+		meta.model_carried = 1;
+	}
 	IvfWriteMetaPage(bs->index, bs->fork, &meta);
 
 	if (RelationNeedsWAL(bs->index) || bs->fork == INIT_FORKNUM)
@@ -444,11 +471,22 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 		bs->sample = (float *) palloc(sizeof(float));
 	}
 	bs->fork = fork;
-	IvfTrainModel(bs);
-	IvfReserveMetaPage(bs->index, bs->fork);
-	IvfWriteModel(bs);
-	if (heap != NULL)
-		AssignRows(bs, indexInfo);
+	/* nothing to train on: keep the model of the file this rebuild replaces, if it fits */
+	if (heap != NULL && bs->rows_seen == 0 && IvfCarryModel(bs))
+	{
+		IvfReserveMetaPage(bs->index, bs->fork);
+		IvfWriteModel(bs, bs->carried_params);
+	}
+	else
+	{
+		if (heap != NULL)
+			NoticeUntrained(bs);
+		IvfTrainModel(bs);
+		IvfReserveMetaPage(bs->index, bs->fork);
+		IvfWriteModel(bs, NULL);
+		if (heap != NULL)
+			AssignRows(bs, indexInfo);
+	}
 	FinishIndex(bs);
 }
 

@@ -64,6 +64,10 @@ typedef struct IvfBuildState
 	IvfListData *dir;			/* size lists */
 	int64		indtuples;
 
+	/* a rebuild over no rows that keeps the replaced file's model (ivfcarry.cpp) */
+	IvfMetaPageData *carried;	/* that file's meta page; NULL when the build trains */
+	float	   *carried_params;	/* its codec parameters (after the centroids) */
+
 	BlockNumber blob_start;
 	uint32		blob_pages;
 	BlockNumber dir_start;
@@ -81,9 +85,12 @@ extern Size IvfModelBytes(IvfBuildState *bs, int lists);
 
 /* ivfbuild.cpp: the steps a maintenance shares with the build */
 extern void IvfTrainModel(IvfBuildState *bs);
-extern void IvfWriteModel(IvfBuildState *bs);
+extern void IvfWriteModel(IvfBuildState *bs, const float *params);
 extern void IvfStartBatches(IvfBuildState *bs);
 extern void IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value);
 extern void IvfFlushBatch(IvfBuildState *bs);
+
+/* ivfcarry.cpp: the trained model of the index file a rebuild over an empty heap replaces */
+extern bool IvfCarryModel(IvfBuildState *bs);
 
 #endif

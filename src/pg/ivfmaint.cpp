@@ -485,7 +485,7 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	/* rows deleted since they were counted: no more lists than sampled rows, as at build */
 	bs->lists = (int) Max(Min((int64) bs->lists, bs->nsample), 1);
 	IvfTrainModel(bs);
-	IvfWriteModel(bs);
+	IvfWriteModel(bs, NULL);
 	IvfStartBatches(bs);
 
 	for (int pass = 0; pass <= IVF_MAINT_CATCHUP_PASSES; pass++)

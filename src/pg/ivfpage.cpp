@@ -72,41 +72,118 @@ ReleaseBuildPage(Buffer buf)
 }
 
 /*
- * Copies the meta page, checking that this is an ivf index of a format this
- * library reads, and returns it pinned and locked in `mode`.
+ * Where the readers below take pages from: an open index, or the file of an
+ * index that a rebuild in this transaction replaced (TRUNCATE, REINDEX),
+ * read through shared buffers because its pages may be dirty there.
  */
-Buffer
-IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode)
+typedef struct IvfPageSource
 {
-	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
-	Page		page;
+	Relation	index;			/* NULL: read the file below */
+	RelFileNode node;
+	bool		permanent;
+} IvfPageSource;
 
-	LockBuffer(buf, mode);
-	page = BufferGetPage(buf);
-	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
+/* Block blkno of the source's main fork, pinned and share-locked. */
+static Buffer
+ReadSourcePage(const IvfPageSource *src, BlockNumber blkno)
+{
+	Buffer		buf = src->index != NULL ? ReadBuffer(src->index, blkno)
+		: ReadBufferWithoutRelcache(src->node, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL, src->permanent);
 
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	return buf;
+}
+
+/* True when meta is an ivf meta page of a format this library reads. */
+static bool
+MetaReadable(const IvfMetaPageData *meta)
+{
+	return meta->magic == IVF_MAGIC && meta->version >= IVF_OLDEST_VERSION && meta->version <= IVF_VERSION;
+}
+
+/* Copies the meta page; true when it is an ivf meta page of a format this library reads. */
+static bool
+ReadMeta(const IvfPageSource *src, IvfMetaPageData *meta)
+{
+	Buffer		buf = ReadSourcePage(src, IVF_METAPAGE_BLKNO);
+
+	memcpy(meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	UnlockReleaseBuffer(buf);
+	return MetaReadable(meta);
+}
+
+/*
+ * Reads the parameter stream into out (size total bytes); false, with *bad
+ * the offending block (InvalidBlockNumber: the pages end early), when a page
+ * is not a parameter page.
+ */
+static bool
+ReadBlob(const IvfPageSource *src, const IvfMetaPageData *meta, char *out, Size total, BlockNumber *bad)
+{
+	Size		done = 0;
+	BlockNumber blkno = meta->blob_start;
+
+	*bad = InvalidBlockNumber;
+	for (uint32 i = 0; i < meta->blob_pages && done < total; i++, blkno++)
+	{
+		Buffer		buf = ReadSourcePage(src, blkno);
+		Page		page = BufferGetPage(buf);
+		Size		n;
+
+		if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_BLOB)
+		{
+			UnlockReleaseBuffer(buf);
+			*bad = blkno;
+			return false;
+		}
+		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
+		memcpy(out + done, (char *) page + IVF_PAGE_DATA_START, n);
+		done += n;
+		UnlockReleaseBuffer(buf);
+	}
+	return done == total;
+}
+
+/* The ERROR for a meta page MetaReadable rejects. */
+static void
+RejectMeta(Relation index, const IvfMetaPageData *meta)
+{
 	if (meta->magic != IVF_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a valid ivf index", RelationGetRelationName(index))));
 	/* Older formats stay readable (converted lazily); anything else needs a rebuild. */
-	if (meta->version < IVF_OLDEST_VERSION || meta->version > IVF_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf index \"%s\" has on-disk format version %u, which this pg_ivf cannot read",
-						RelationGetRelationName(index), meta->version),
-				 errdetail("This pg_ivf reads format versions %d to %d.", IVF_OLDEST_VERSION, IVF_VERSION),
-				 errhint("Rebuild the index with REINDEX INDEX %s.",
-						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
-													RelationGetRelationName(index)))));
-	return buf;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ivf index \"%s\" has on-disk format version %u, which this pg_ivf cannot read",
+					RelationGetRelationName(index), meta->version),
+			 errdetail("This pg_ivf reads format versions %d to %d.", IVF_OLDEST_VERSION, IVF_VERSION),
+			 errhint("Rebuild the index with REINDEX INDEX %s.",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
+												RelationGetRelationName(index)))));
 }
 
-/* Copies the meta page (see IvfLockMetaPage). */
+/* Copies the meta page, checking that this is an ivf index of a format this library reads. */
 void
 IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
 {
-	UnlockReleaseBuffer(IvfLockMetaPage(index, meta, BUFFER_LOCK_SHARE));
+	IvfPageSource src = {index};
+
+	if (!ReadMeta(&src, meta))
+		RejectMeta(index, meta);
+}
+
+/* As IvfGetMetaPage, but returns the meta page pinned and locked in `mode`. */
+Buffer
+IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+
+	LockBuffer(buf, mode);
+	memcpy(meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	if (!MetaReadable(meta))
+		RejectMeta(index, meta);
+	return buf;
 }
 
 /*
@@ -244,30 +321,59 @@ IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts
 float *
 IvfReadBlob(Relation index, const IvfMetaPageData *meta)
 {
+	IvfPageSource src = {index};
 	Size		total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
 	char	   *out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
-	Size		done = 0;
-	BlockNumber blkno = meta->blob_start;
+	BlockNumber bad;
 
-	for (uint32 i = 0; i < meta->blob_pages && done < total; i++, blkno++)
+	if (ReadBlob(&src, meta, out, total, &bad))
+		return (float *) out;
+	if (BlockNumberIsValid(bad))
+		elog(ERROR, "ivf index \"%s\" block %u is not a parameter page. Please report a bug.",
+			 RelationGetRelationName(index), bad);
+	elog(ERROR, "ivf index \"%s\" parameter pages hold less than %zu bytes. Please report a bug.",
+		 RelationGetRelationName(index), total);
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * The meta page and parameter stream of the ivf index in file `node` (main
+ * fork), which a rebuild in this transaction replaced and which is deleted
+ * at commit: the model a rebuild over an empty heap carries over
+ * (ivfcarry.cpp).  NULL, without an error, when the file is missing or empty,
+ * is no ivf index of a format this library reads, or its meta page points
+ * outside the file; otherwise the stream, palloc'd, and *meta filled.
+ */
+float *
+IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta)
+{
+	IvfPageSource src = {NULL, node, permanent};
+	SMgrRelation smgr = smgropen(node, InvalidBackendId);
+	BlockNumber nblocks;
+	Size		total;
+	char	   *out;
+	BlockNumber bad;
+
+	if (!smgrexists(smgr, MAIN_FORKNUM))
+		return NULL;
+	nblocks = smgrnblocks(smgr, MAIN_FORKNUM);
+	if (nblocks == 0 || !ReadMeta(&src, meta))
+		return NULL;
+	/* every page the stream needs lies inside the file, and holds the floats the meta page counts */
+	if (meta->lists < 1 || meta->lists > IVF_MAX_LISTS || meta->dims < 1 ||
+		meta->blob_start == IVF_METAPAGE_BLKNO || meta->blob_start >= nblocks ||
+		meta->blob_pages > nblocks - meta->blob_start ||
+		meta->centroid_floats != (uint64) meta->lists * meta->dims ||
+		meta->param_floats > (uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float) ||
+		meta->centroid_floats + meta->param_floats > (uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float))
+		return NULL;
+	total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
+	out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
+	if (!ReadBlob(&src, meta, out, total, &bad))
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		Size		n;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (IvfPageGetOpaque(page)->page_type != IVF_PAGE_BLOB)
-			elog(ERROR, "ivf index \"%s\" block %u is not a parameter page. Please report a bug.",
-				 RelationGetRelationName(index), blkno);
-		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
-		memcpy(out + done, (char *) page + IVF_PAGE_DATA_START, n);
-		done += n;
-		UnlockReleaseBuffer(buf);
+		pfree(out);
+		return NULL;
 	}
-	if (done != total)
-		elog(ERROR, "ivf index \"%s\" parameter pages hold %zu of %zu bytes. Please report a bug.",
-			 RelationGetRelationName(index), done, total);
 	return (float *) out;
 }
 

@@ -23,12 +23,13 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT lists_requested int4,
 	OUT list_max_ratio float8,
 	OUT probes int4,
+	OUT model_carried bool,
 	OUT maintenance text,
 	OUT maintenances int8,
 	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
 
 CREATE FUNCTION ivf_list_sizes(index regclass,
 	OUT list int4,

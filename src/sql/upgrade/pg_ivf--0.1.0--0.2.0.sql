@@ -67,7 +67,8 @@ END
 $$;
 
 -- ivf_index_info gains the training state, the lists requested, the largest
--- list / average and the probes a scan uses (issue 11).  New OUT columns
+-- list / average, the probes a scan uses and whether the model was carried
+-- over an empty rebuild (issue 11).  New OUT columns
 -- change its result type, which CREATE OR REPLACE cannot; nothing depends on
 -- the function inside the extension.
 DROP FUNCTION ivf_index_info(regclass);
@@ -89,12 +90,13 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT lists_requested int4,
 	OUT list_max_ratio float8,
 	OUT probes int4,
+	OUT model_carried bool,
 	OUT maintenance text,
 	OUT maintenances int8,
 	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
 
 -- Self-training and re-balancing on demand (issue 11 parts 1 and 2).
 CREATE FUNCTION ivf_maintain(index regclass) RETURNS text
