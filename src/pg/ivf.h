@@ -65,6 +65,11 @@
 #define PROGRESS_IVF_PHASE_WRITE	6
 
 #define IVF_MAX_LISTS		100000
+
+/* Recall calibration: query rows, neighbours per query, ranks the meta page keeps */
+#define IVF_CALIB_QUERIES	100
+#define IVF_CALIB_K			10
+#define IVF_CALIB_MAX_RANKS	(IVF_CALIB_QUERIES * IVF_CALIB_K)
 #define IVF_DEFAULT_PROBES	8
 
 typedef struct IvfPageOpaqueData
@@ -122,6 +127,16 @@ typedef struct IvfMetaPageData
 	int32		model_carried;
 
 	/*
+	 * Recall calibration (ivf.target_recall; ivfcalib.cpp): for
+	 * IVF_CALIB_QUERIES indexed rows, the rank in scan order of the list of
+	 * each of their IVF_CALIB_K exact nearest other rows, sorted.  All 0 in
+	 * indexes built before 0.2.0 and in untrained ones: no calibration.
+	 */
+	uint64		calib_rows;		/* entries in the index when calibrated */
+	int32		calib_count;	/* ranks stored; 0: not calibrated */
+	uint16		calib_ranks[IVF_CALIB_MAX_RANKS];
+
+	/*
 	 * Maintenance (ivfmaint.cpp: self-training, re-balancing, the model swap);
 	 * all 0 in indexes built before it, which reads as "never maintained".
 	 */
@@ -166,10 +181,12 @@ typedef struct IvfOptions
 	bool		residual;
 	int			sample;			/* 0: derived from lists */
 	int			probes;			/* 0: unset; read by scans, so changeable without a rebuild */
+	double		target_recall;	/* 0: unset; probes from the calibration, read like probes */
 } IvfOptions;
 
 /* GUCs */
 extern int	ivf_probes;
+extern double ivf_target_recall;
 extern int	ivf_max_probes;
 extern int	ivf_iterative_scan;	/* IVF_ITERATIVE_* */
 extern int	ivf_kmeans_iterations;
@@ -194,7 +211,7 @@ extern int	IvfGetMetric(Relation index);
 extern int	IvfGetElement(Relation index);
 extern int	IvfCopyElements(Datum value, int element, int dims, float *out);
 extern bool IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded);
-extern int	IvfScanProbes(Relation index);
+extern int	IvfScanProbes(Relation index, const IvfMetaPageData *meta, bool warn, double *target);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
@@ -204,9 +221,11 @@ extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
 extern Buffer IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode);
-extern void IvfUpdateMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta);
 extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern bool IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg),
+							  void *arg);
+extern void IvfWriteLockedMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta);
 extern BlockNumber IvfExtendRun(Relation index, ForkNumber fork, uint32 npages);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
@@ -255,6 +274,37 @@ extern void IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generatio
 extern int	ivf_maintain_pause_ms;
 extern const char *IvfMaintenanceNeed(Relation index, const IvfMetaPageData *meta, int64 rows, int64 max_list);
 extern const char *IvfMaintain(Relation index, int elevel);
+
+/* ivfcalib.cpp: recall calibration for ivf.target_recall */
+extern void IvfCalibrate(Relation heap, Relation index);
+extern bool IvfCalibrationStale(const IvfMetaPageData *meta, double entries);
+extern void IvfSetCalibration(IvfMetaPageData *meta, uint64 rows, const uint16 *ranks, int count);
+
+/* A heap TID as one number, for core's calibration (which never sees TIDs) */
+static inline uint64
+IvfTidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+/*
+ * What one ivf index scan did, summed over its rescans (the inner side of a
+ * nested loop rescans once per outer row).  Counted always: a few additions
+ * per probed list and per returned row.  ivfexplain.cpp prints them under
+ * EXPLAIN ANALYZE.
+ */
+typedef struct IvfScanCounters
+{
+	int64		lists;			/* lists probed */
+	int64		codes;			/* index entries (codes) read from them */
+	int64		rows;			/* rows handed to the executor: each is fetched from the heap and re-ranked */
+	int64		batches;		/* probe batches: one per rescan, more under ivf.iterative_scan */
+	int64		rerank_depth;	/* PQ with ivf.pq_rerank: rows a scan keeps; 0 otherwise */
+} IvfScanCounters;
+
+/* ivfscan.cpp / ivfexplain.cpp */
+extern const IvfScanCounters *IvfScanGetCounters(IndexScanDesc scan);
+extern void IvfExplainInit(void);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

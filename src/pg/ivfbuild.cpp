@@ -46,6 +46,16 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		if (slot == bs->nsample)
 			bs->nsample++;
 	}
+	/* the calibration's query rows: their own reservoir, with their TIDs */
+	slot = bs->calib_n < IVF_CALIB_QUERIES ? bs->calib_n
+		: (int64) pg_prng_uint64_range(&bs->calib_prng, 0, (uint64) bs->rows_seen);
+	if (slot < IVF_CALIB_QUERIES)
+	{
+		memcpy(bs->calib_queries + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
+		bs->calib_ids[slot] = IvfTidKey(tid);
+		if (slot == bs->calib_n)
+			bs->calib_n++;
+	}
 	bs->rows_seen++;
 	if ((bs->rows_seen & 1023) == 0)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows_seen);
@@ -74,6 +84,9 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 				 errmsg("maintenance_work_mem is too small to sample one %d-dimensional row", bs->dims)));
 	bs->sample = (float *) palloc_extended((Size) bs->capacity * row_bytes, MCXT_ALLOC_HUGE);
 	pg_prng_seed(&bs->prng, IVF_SEED);
+	bs->calib_queries = (float *) palloc((Size) IVF_CALIB_QUERIES * row_bytes);
+	bs->calib_ids = (uint64 *) palloc(sizeof(uint64) * IVF_CALIB_QUERIES);
+	pg_prng_seed(&bs->calib_prng, IVF_SEED + 1);
 
 	bs->heap_tuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, SampleCallback, bs, NULL);
 
@@ -168,6 +181,12 @@ static void
 DeleteAssigner(void *p)
 {
 	delete static_cast<core::Assigner *>(p);
+}
+
+static void
+DeleteTracker(void *p)
+{
+	delete static_cast<core::NeighbourTracker *>(p);
 }
 
 /*
@@ -297,6 +316,8 @@ IvfFlushBatch(IvfBuildState *bs)
 
 	if (n == 0)
 		return;
+	for (int i = 0; i < n; i++)
+		bs->batch_ids[i] = IvfTidKey(&bs->batch_tids[i]);
 	IvfGuard("ivf row assignment", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		std::vector<float> dist2(n);
@@ -308,6 +329,9 @@ IvfFlushBatch(IvfBuildState *bs)
 		for (int i = 0; i < n; i++)
 			if (!bs->batch_bounded[i])
 				core::mark_entry_unbounded((uint8_t *) bs->batch_entries + (size_t) i * bs->entry_size);
+		/* every row passes here once: the calibration's exact neighbours cost no extra heap scan */
+		if (bs->tracker != NULL)
+			bs->tracker->add(bs->batch, bs->batch_ids, bs->batch_labels, n, bs->threads, hooks);
 	});
 
 	/* counting sort by list, so each list's page is locked once per batch */
@@ -374,6 +398,23 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		IvfBatchRow((IvfBuildState *) state, tid, values[0]);
 }
 
+/*
+ * Step 4's end: the rank of each query's neighbours' lists in scan order,
+ * from the exact neighbours the pass tracked.
+ */
+static void
+CalibrateBuild(IvfBuildState *bs)
+{
+	bs->calib_ranks = (uint16 *) palloc(sizeof(uint16) * IVF_CALIB_MAX_RANKS);
+	IvfGuard("ivf recall calibration", [&]() {
+		std::vector<uint16_t> ranks = core::calibration_ranks(*bs->tracker, *bs->codec, bs->centroids,
+															  (size_t) bs->lists, IvfCancelHooks());
+
+		bs->calib_count = (int) std::min<size_t>(ranks.size(), IVF_CALIB_MAX_RANKS);
+		std::copy(ranks.begin(), ranks.begin() + bs->calib_count, bs->calib_ranks);
+	});
+}
+
 /* The batch arrays and the assigner of step 4 (or of a maintenance's copy). */
 void
 IvfStartBatches(IvfBuildState *bs)
@@ -383,6 +424,7 @@ IvfStartBatches(IvfBuildState *bs)
 	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
 	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
 	bs->batch_tids = (ItemPointerData *) palloc(sizeof(ItemPointerData) * bs->batch_cap);
+	bs->batch_ids = (uint64 *) palloc(sizeof(uint64) * bs->batch_cap);
 	bs->batch_bounded = (bool *) palloc(sizeof(bool) * bs->batch_cap);
 	bs->batch_labels = (int32 *) palloc(sizeof(int32) * bs->batch_cap);
 	bs->batch_entries = (char *) palloc((Size) bs->batch_cap * bs->entry_size);
@@ -405,8 +447,23 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	IvfStartBatches(bs);
+
+	/* an untrained index has nothing to calibrate: its one list per row is read whole */
+	if (bs->rows_seen >= bs->requested_lists && bs->calib_n > 0)
+	{
+		void	  **tracker_slot = IvfDeleteOnReset(bs->cxt, DeleteTracker, NULL);
+
+		IvfGuard("ivf recall calibration", [&]() {
+			*tracker_slot = bs->tracker = new core::NeighbourTracker(
+				(core::Metric) bs->metric, (size_t) bs->dims, IVF_CALIB_K, bs->calib_queries, bs->calib_ids,
+				(size_t) bs->calib_n);
+		});
+	}
+
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
 	IvfFlushBatch(bs);
+	if (bs->tracker != NULL)
+		CalibrateBuild(bs);
 }
 
 /* Step 5: directory slots and the meta page, then WAL for every page. */
@@ -439,6 +496,8 @@ FinishIndex(IvfBuildState *bs)
 	meta.dir_pages = bs->dir_pages;
 	meta.build_rows = bs->indtuples;
 	meta.trained_rows = bs->nsample;
+	if (bs->calib_count > 0)
+		IvfSetCalibration(&meta, (uint64) bs->indtuples, bs->calib_ranks, bs->calib_count);
 	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
 	if (bs->carried != NULL)
 	{

@@ -48,6 +48,15 @@ typedef struct IvfBuildState
 	float	   *row;			/* size dims: one prepared row */
 	pg_prng_state prng;
 
+	/* recall calibration: a reservoir of query rows (own generator, so training is unchanged) */
+	pg_prng_state calib_prng;
+	float	   *calib_queries;	/* size IVF_CALIB_QUERIES * dims */
+	uint64	   *calib_ids;		/* IvfTidKey of each query row */
+	int			calib_n;
+	core::NeighbourTracker *tracker;	/* step 4's; new'd, deleted like codec; NULL: no calibration */
+	uint16	   *calib_ranks;	/* size IVF_CALIB_MAX_RANKS, after step 4 */
+	int			calib_count;
+
 	/* steps 2-3 */
 	float	   *centroids;		/* size lists * dims */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
@@ -56,6 +65,7 @@ typedef struct IvfBuildState
 	/* step 4 */
 	float	   *batch;			/* size batch_cap * dims */
 	ItemPointerData *batch_tids;
+	uint64	   *batch_ids;		/* IvfTidKey of batch_tids, for the calibration */
 	bool	   *batch_bounded;	/* false: the entry gets an unbounded error */
 	int32	   *batch_labels;
 	char	   *batch_entries;	/* size batch_cap * entry_size */

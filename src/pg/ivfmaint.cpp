@@ -395,7 +395,7 @@ Reclaim(Relation index)
 
 	metabuf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 	meta.maint_state = IVF_MAINT_NONE;
-	IvfUpdateMetaPage(index, metabuf, &meta);
+	IvfWriteLockedMetaPage(index, metabuf, &meta);
 	UnlockReleaseBuffer(metabuf);
 	pfree(candidate);
 	pfree(marked);
@@ -410,7 +410,7 @@ SetMaintState(Relation index, int32 state)
 	Buffer		buf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 
 	meta.maint_state = state;
-	IvfUpdateMetaPage(index, buf, &meta);
+	IvfWriteLockedMetaPage(index, buf, &meta);
 	/*
 	 * WAL order alone makes it precede every page the maintenance writes; the
 	 * flush makes ivf_index_info tell of an interrupted one after any crash.
@@ -509,6 +509,9 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	meta.requested_lists = bs->requested_lists;
 	meta.untrained = 0;
 	meta.model_carried = 0;
+	/* the calibration measured the old lists: VACUUM recalibrates (ivfcalib.cpp) */
+	meta.calib_count = 0;
+	meta.calib_rows = 0;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
 	meta.centroid_floats = (uint64) bs->lists * bs->dims;
@@ -521,7 +524,7 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	meta.generation = bs->generation;
 	meta.last_maintenance = GetCurrentTimestamp();
 	meta.maint_state = IVF_MAINT_NONE;
-	IvfUpdateMetaPage(index, metabuf, &meta);
+	IvfWriteLockedMetaPage(index, metabuf, &meta);
 	/*
 	 * Durable now rather than at the next commit's flush: correct either way
 	 * (an insert into the new lists commits after the swap's record), but a
@@ -580,7 +583,7 @@ IvfMaintain(Relation index, int elevel)
 			meta.retired_lists = 0;
 			meta.retired_blob_pages = meta.retired_dir_pages = 0;
 			meta.maint_state = IVF_MAINT_RUNNING;
-			IvfUpdateMetaPage(index, buf, &meta);
+			IvfWriteLockedMetaPage(index, buf, &meta);
 			UnlockReleaseBuffer(buf);
 		}
 		done = psprintf("freed %lld pages of the model replaced last", (long long) Reclaim(index));
@@ -598,7 +601,7 @@ IvfMaintain(Relation index, int elevel)
 		Buffer		buf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 
 		meta.model_carried = 0;
-		IvfUpdateMetaPage(index, buf, &meta);
+		IvfWriteLockedMetaPage(index, buf, &meta);
 		UnlockReleaseBuffer(buf);
 		need = NULL;
 		done = done ? psprintf("%s; the model carried over TRUNCATE fits", done) : "the model carried over TRUNCATE fits";

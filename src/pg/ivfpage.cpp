@@ -143,6 +143,7 @@ ReadBlob(const IvfPageSource *src, const IvfMetaPageData *meta, char *out, Size 
 	}
 	return done == total;
 }
+StaticAssertDecl(sizeof(IvfMetaPageData) <= IVF_PAGE_CAPACITY, "the ivf meta data must fit its page");
 
 /* The ERROR for a meta page MetaReadable rejects. */
 static void
@@ -192,7 +193,7 @@ IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode)
  * an index built by 0.1.0 has a shorter meta data.
  */
 void
-IvfUpdateMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta)
+IvfWriteLockedMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta)
 {
 	GenericXLogState *state = GenericXLogStart(index);
 	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
@@ -225,6 +226,30 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
 	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
 	ReleaseBuildPage(buf);
+}
+
+/*
+ * Changes the meta page of a built index in place, WAL-logged: update(meta,
+ * arg) edits a copy, which is written back unless the index was rebuilt
+ * meanwhile (its nonce changed).  False then.
+ */
+bool
+IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg), void *arg)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	IvfMetaPageData meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	memcpy(&meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	if (meta.magic != IVF_MAGIC || meta.nonce != nonce)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	update(&meta, arg);
+	IvfWriteLockedMetaPage(index, buf, &meta);
+	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 /*

@@ -3,7 +3,8 @@
  *
  * amrescan ranks the lists by their centroid's distance to the query.  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
- * session's ivf.probes, else the index's probes option, else ivf.probes) and
+ * session's ivf.probes, else the index's probes option, else ivf.probes, or
+ * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
@@ -131,6 +132,7 @@ typedef struct IvfScanOpaqueData
 	bool		null_query;
 	int			probes;			/* lists per probe batch: IvfScanProbes() read once, at rescan */
 	float	   *query;			/* size meta.dims */
+	IvfScanCounters counters;	/* kept across rescans (nested loops): EXPLAIN ANALYZE prints the totals */
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
@@ -211,7 +213,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 							element == IVF_ELEMENT_HALF ? "halfvec" : "vector", so->meta.dims, dim)));
 	}
 
-	so->probes = probes = Min(IvfScanProbes(index), so->meta.lists);
+	so->probes = probes = Min(IvfScanProbes(index, &so->meta, true, NULL), so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
 		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
@@ -242,6 +244,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		*st_slot = st = s.release();
 	});
 	so->st = st;
+	if (st->batch_rows > 0)
+		so->counters.rerank_depth = (int64) st->batch_rows;
 	MemoryContextSwitchTo(old);
 }
 
@@ -434,15 +438,18 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 
 	if (st->next_list >= end)
 		return false;
+	so->counters.batches++;
 	for (; st->next_list < end; st->next_list++)
 	{
 		size_t		from = st->pending.size();
 
 		ProbeList(scan, so, st->list_order[st->next_list]);
 		probed += (int64) (st->pending.size() - from);
+		so->counters.lists++;
 		if (st->lists_bounded)
 			LiftBounds(st, from, st->list_floor[st->next_list]);
 	}
+	so->counters.codes += probed;
 	WarnUntrained(scan->indexRelation, &so->meta, probed);
 	return true;
 }
@@ -496,6 +503,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	});
 	if (next.bound > st->reported)
 		st->reported = next.bound;
+	so->counters.rows++;
 
 	scan->xs_heaptid = next.tid;
 	scan->xs_recheck = false;
@@ -506,6 +514,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbynulls[0] = so->null_query;
 	}
 	return true;
+}
+
+/* The counters of an ivf index scan; NULL when `scan` belongs to another access method. */
+const IvfScanCounters *
+IvfScanGetCounters(IndexScanDesc scan)
+{
+	if (scan == NULL || scan->opaque == NULL || scan->indexRelation->rd_indam->amgettuple != ivfgettuple)
+		return NULL;
+	return &((IvfScanOpaque) scan->opaque)->counters;
 }
 
 void

@@ -16,6 +16,7 @@ PG_FUNCTION_INFO_V1(ivf_metric_cosine);
 }
 
 int			ivf_probes = IVF_DEFAULT_PROBES;
+double		ivf_target_recall = 0;
 int			ivf_max_probes = -1;
 int			ivf_iterative_scan = IVF_ITERATIVE_OFF;
 int			ivf_kmeans_iterations = 10;
@@ -62,6 +63,12 @@ _PG_init(void)
 							"Higher finds more true neighbours and costs more time.",
 							&ivf_probes, IVF_DEFAULT_PROBES, 1, IVF_MAX_LISTS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("ivf.target_recall",
+							 "Recall@10 an ivf index scan aims for; it chooses probes from the index's calibration.",
+							 "0 means no target: ivf.probes decides.  A session's ivf.probes, then an index's probes "
+							 "option, take precedence over a target set at the same level or below.",
+							 &ivf_target_recall, 0, 0, 1,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ivf.iterative_scan",
 							 "What an ivf scan does when its probed lists run out of rows.",
 							 "off ends the scan; relaxed_order probes further lists so that filtered queries get more rows, "
@@ -100,6 +107,7 @@ _PG_init(void)
 							&ivf_maintain_pause_ms, 0, 0, 3600 * 1000,
 							PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
+	IvfExplainInit();
 }
 
 /* The access method's capabilities and callbacks. */
