@@ -114,5 +114,23 @@ SET enable_seqscan = off;
 SELECT id FROM ivf_mips_t ORDER BY v <#> '[1,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 2;
 RESET enable_seqscan;
 
+-- VACUUM trains it once rows arrive, in the augmented space (src/pg/ivfmaint.cpp):
+-- strict_order from one probed list is exact, so every row sits in its
+-- nearest augmented list; also after a row beyond the new M
+INSERT INTO ivf_mips_t
+	SELECT i, (SELECT array_agg((0.5 + (i * 7 % 20) / 4.0) * (x[j] + 0.4 * (random() - 0.5)) ORDER BY j)
+			   FROM ivf_mips_c, generate_series(1, 16) j WHERE c = i % 10)::vector
+	FROM generate_series(3, 4000) i;
+VACUUM ivf_mips_t;
+SELECT trained, lists, maintenances FROM ivf_index_info('ivf_mips_pq');
+SET ivf.probes = 1;
+SET ivf.iterative_scan = strict_order;
+SELECT ivf_mips_exact() AS strict_exact_after_maintenance;
+INSERT INTO ivf_mips_t SELECT 0, (SELECT array_agg(x * 100) FROM unnest(v::real[]) x)::vector
+	FROM ivf_mips_q WHERE qid = 2;
+SELECT ivf_mips_exact() AS strict_exact_after_maintenance_and_insert;
+RESET ivf.iterative_scan;
+RESET ivf.probes;
+
 DROP TABLE ivf_mips_t, ivf_mips_q, ivf_mips_c;
 DROP FUNCTION ivf_mips_exact();

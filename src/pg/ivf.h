@@ -145,7 +145,28 @@ typedef struct IvfMetaPageData
 								 * the codec's parameters in the stream */
 	int32		mips_overflow;	/* a row with norm above M was indexed since: no IP
 								 * list bound (set once, WAL-logged) */
+
+	/*
+	 * Maintenance (ivfmaint.cpp: self-training, re-balancing, the model swap);
+	 * all 0 in indexes built before it, which reads as "never maintained".
+	 */
+	int32		maint_state;	/* IVF_MAINT_*: RUNNING = orphan pages may exist */
+	uint64		generation;		/* models swapped in since the build */
+	int64		last_maintenance;	/* TimestampTz of the last swap, 0: none */
+	/* the model the last swap replaced, kept while older snapshots may scan it */
+	int32		retired_lists;	/* 0: none */
+	BlockNumber retired_blob_start;
+	uint32		retired_blob_pages;
+	BlockNumber retired_dir_start;
+	uint32		retired_dir_pages;
+	uint64		retired_fxid;	/* FullTransactionId: next xid at the swap */
+	uint64		maintained_rows;	/* rows the index held when its model was last trained by maintenance */
 } IvfMetaPageData;
+
+/* Rows per list an index needs before it trains itself (k-means needs data for every centroid) */
+#define IVF_MAINT_ROWS_PER_LIST	32
+#define IVF_MAINT_NONE		0
+#define IVF_MAINT_RUNNING	1	/* set before a maintenance writes pages; cleared by the swap or reclaim */
 
 typedef IvfMetaPageData *IvfMetaPage;
 
@@ -210,20 +231,23 @@ extern Buffer IvfReadBuffer(Relation index, BlockNumber blkno, BufferAccessStrat
 extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
+extern Buffer IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode);
 extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
 extern bool IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg),
 							  void *arg);
 extern void IvfSetMipsOverflow(Relation index);
 extern uint64 IvfMipsExtraFloats(const IvfMetaPageData *meta);
-extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
+extern void IvfWriteLockedMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta);
+extern BlockNumber IvfExtendRun(Relation index, ForkNumber fork, uint32 npages);
+extern void IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
 extern float *IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta);
-extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start,
+extern void IvfReserveDirectory(Relation index, ForkNumber fork, bool wal, int lists, BlockNumber *start,
 								uint32 *npages);
-extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
-							  int lists);
+extern void IvfWriteDirectory(Relation index, ForkNumber fork, bool wal, BlockNumber start,
+							  const IvfListData *dir, int lists);
 extern IvfListData IvfGetList(Relation index, const IvfMetaPageData *meta, int list);
 extern BlockNumber IvfListDirBlock(const IvfMetaPageData *meta, int list);
 extern IvfListData *IvfDirSlot(Page page, int list);
@@ -233,6 +257,8 @@ extern char *IvfPageEntry(Page page, int entry_size, int i);
 extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
 extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
 extern void IvfPageSetNext(Page page, BlockNumber next);
+extern void IvfPageSetGeneration(Page page, uint64 generation);
+extern bool IvfPageOfGeneration(Page page, uint64 generation);
 extern bool IvfPageIsEmpty(Page page);
 extern bool IvfPageIsData(Page page);
 extern bool IvfPageIsFree(Page page);
@@ -244,6 +270,7 @@ extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, i
 /* ivflist.cpp: list chains under concurrency (walk, append, VACUUM's unlinking) */
 extern bool IvfMoveInsertSlot(Relation index, const IvfMetaPageData *meta, int list, BlockNumber from,
 							  BlockNumber to);
+extern void IvfChangedUnderQuery(Relation index, BlockNumber blkno) pg_attribute_noreturn();
 extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
 							   BufferAccessStrategy strategy);
 extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
@@ -253,6 +280,13 @@ extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list,
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
 extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
+extern void IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry_size,
+							 const char *entries, int n);
+
+/* ivfmaint.cpp: self-training and re-balancing (VACUUM, ivf_maintain) */
+extern int	ivf_maintain_pause_ms;
+extern const char *IvfMaintenanceNeed(Relation index, const IvfMetaPageData *meta, int64 rows, int64 max_list);
+extern const char *IvfMaintain(Relation index, int elevel);
 
 /* ivfcalib.cpp: recall calibration for ivf.target_recall */
 extern void IvfCalibrate(Relation heap, Relation index);

@@ -117,8 +117,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[21];
-	bool		nulls[21];
+	Datum		values[24];
+	bool		nulls[24];
 	int			probes;
 	double		target;
 	int			requested;
@@ -128,6 +128,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	double		sum_sq = 0;
 	BlockNumber nblocks;
 	char		device[sizeof(meta.build_device) + 1];
+	const char *need;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -140,7 +141,6 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	nblocks = RelationGetNumberOfBlocks(index);
 	probes = Min(IvfScanProbes(index, &meta, false, &target), meta.lists);
 	requested = RequestedLists(index, &meta);
-	relation_close(index, AccessShareLock);
 
 	for (int i = 0; i < meta.lists; i++)
 	{
@@ -151,6 +151,8 @@ ivf_index_info(PG_FUNCTION_ARGS)
 		min_rows = i == 0 ? n : Min(min_rows, n);
 		max_rows = i == 0 ? n : Max(max_rows, n);
 	}
+	need = IvfMaintenanceNeed(index, &meta, total, max_rows);
+	relation_close(index, AccessShareLock);
 	memcpy(device, meta.build_device, sizeof(meta.build_device));
 	device[sizeof(meta.build_device)] = '\0';
 
@@ -181,7 +183,6 @@ ivf_index_info(PG_FUNCTION_ARGS)
 		nulls[15] = true;
 	values[16] = Int32GetDatum(probes);
 	values[17] = BoolGetDatum(meta.model_carried != 0);
-
 	/* recall calibration (ivf.target_recall): NULL where there is none */
 	if (target > 0)
 		values[18] = Float8GetDatum(target);
@@ -195,6 +196,13 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	}
 	else
 		nulls[19] = nulls[20] = true;
+	/* maintenance (ivfmaint.cpp): what the next VACUUM does, how often a model was swapped in, when last */
+	values[21] = CStringGetTextDatum(need != NULL ? need : "none");
+	values[22] = Int64GetDatum((int64) meta.generation);
+	if (meta.last_maintenance != 0)
+		values[23] = TimestampTzGetDatum((TimestampTz) meta.last_maintenance);
+	else
+		nulls[23] = true;
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -112,8 +112,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		: Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE);
 	target = wanted;
 	wanted = Min(wanted, bs->rows_seen);
-	while (target > 0 && IvfTrainingBytes(bs, Min(target, bs->nsample), bs->lists) > budget)
-		target = target * 3 / 4;
+	target = IvfTrainingSample(bs, target, bs->nsample);
 	if (target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, bs->nsample))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -155,17 +154,21 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 static void
 NoticeUntrained(IvfBuildState *bs)
 {
+	IvfOptions *opts = (IvfOptions *) bs->index->rd_options;
+
 	/* a Citus shell is always empty: its shards, built by the same command, hold the rows */
 	if (bs->rows_seen < bs->requested_lists && !IvfIsCitusShell(RelationGetRelid(bs->heap)))
 		ereport(NOTICE,
 				(errmsg("ivf index \"%s\" is untrained: built from %lld rows, too few to train lists = %d",
 						RelationGetRelationName(bs->index), (long long) bs->rows_seen, bs->requested_lists),
-				 errdetail_plural("It has %d list until it is rebuilt. Results are correct, but queries read more "
+				 errdetail_plural("It has %d list until it trains itself. Results are correct, but queries read more "
 								  "of the index and the table than with trained lists and codes.",
-								  "It has %d lists until it is rebuilt. Results are correct, but queries read more "
+								  "It has %d lists until it trains itself. Results are correct, but queries read more "
 								  "of the index and the table than with trained lists and codes.",
 								  bs->lists, bs->lists),
-				 errhint("REINDEX INDEX %s after loading the table trains its lists.",
+				 errhint("VACUUM (autovacuum too) trains it once the table holds %d rows or more; "
+						 "SELECT ivf_maintain('%s') then trains it without waiting.",
+						 (opts != NULL && opts->lists > 0 ? opts->lists : 1) * IVF_MAINT_ROWS_PER_LIST,
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(bs->index)),
 													RelationGetRelationName(bs->index)))));
 }
@@ -193,10 +196,11 @@ DeleteTracker(void *p)
  * Under inner product k-means runs on the augmented rows of the MIPS
  * reduction (src/core/mips.h): their extra coordinates are written into the
  * sample's spare column first, and the column is dropped before step 3, whose
- * codes stay d-dimensional.
+ * codes stay d-dimensional.  Also a maintenance's training (ivfmaint.cpp),
+ * which reports no build progress.
  */
-static void
-TrainModel(IvfBuildState *bs)
+void
+IvfTrainModel(IvfBuildState *bs)
 {
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
@@ -213,7 +217,8 @@ TrainModel(IvfBuildState *bs)
 	if (!(bs->mips_max_norm2 < core::kMipsMaxSquaredNorm))
 		bs->mips_max_norm2 = 0;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 
@@ -234,12 +239,13 @@ TrainModel(IvfBuildState *bs)
 		 * it only stores into this backend's progress slot in shared memory
 		 * (inside a critical section, no allocation, no ereport).
 		 */
-		hooks.progress = [](size_t done, size_t total) {
-			const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
-			const int64 val[] = {(int64) done, (int64) total};
+		if (!bs->live)
+			hooks.progress = [](size_t done, size_t total) {
+				const int	index[] = {PROGRESS_CREATEIDX_TUPLES_DONE, PROGRESS_CREATEIDX_TUPLES_TOTAL};
+				const int64 val[] = {(int64) done, (int64) total};
 
-			pgstat_progress_update_multi_param(2, index, val);
-		};
+				pgstat_progress_update_multi_param(2, index, val);
+			};
 		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->sample_dims, params,
 													   *assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), trained);
@@ -255,7 +261,8 @@ TrainModel(IvfBuildState *bs)
 	});
 	bs->list_centroids = bs->mips_max_norm2 > 0 ? trained : bs->centroids;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
 	IvfGuard("ivf quantizer training", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
@@ -300,11 +307,16 @@ ExportParameters(IvfBuildState *bs)
 	return params;
 }
 
-/* Writes the meta placeholder, the parameter stream (centroids, then bs->param_floats params) and an empty directory. */
-static void
-WriteModelPages(IvfBuildState *bs, const float *params)
+/*
+ * Writes the parameter stream (centroids, then bs->param_floats params; NULL:
+ * the trained codec's) and an empty directory, WAL-logged when live (a
+ * maintenance, ivfmaint.cpp); the lists start empty.
+ */
+void
+IvfWriteModel(IvfBuildState *bs, const float *params)
 {
-	IvfReserveMetaPage(bs->index, bs->fork);
+	if (params == NULL)
+		params = ExportParameters(bs);
 
 	/* the stream: centroids, then codec parameters, then the MIPS reduction's extras (if any) */
 	{
@@ -312,19 +324,19 @@ WriteModelPages(IvfBuildState *bs, const float *params)
 		Size		sizes[3] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float),
 		(Size) bs->lists * sizeof(float)};
 
-		IvfWriteBlob(bs->index, bs->fork, parts, sizes, bs->mips_max_norm2 > 0 ? 3 : 2, &bs->blob_start,
+		IvfWriteBlob(bs->index, bs->fork, bs->live, parts, sizes, bs->mips_max_norm2 > 0 ? 3 : 2, &bs->blob_start,
 					 &bs->blob_pages);
 	}
 
-	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
+	IvfReserveDirectory(bs->index, bs->fork, bs->live, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
 	for (int i = 0; i < bs->lists; i++)
 		bs->dir[i].head = bs->dir[i].insert = InvalidBlockNumber;
 }
 
 /* Assigns, encodes and appends the rows gathered in the batch. */
-static void
-FlushBatch(IvfBuildState *bs)
+void
+IvfFlushBatch(IvfBuildState *bs)
 {
 	int			n = bs->nbatch;
 	int		   *order;
@@ -376,8 +388,12 @@ FlushBatch(IvfBuildState *bs)
 
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
-		IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
-					   j - i);
+		if (bs->live)
+			IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, bs->entry_size,
+							 sorted + (Size) i * bs->entry_size, j - i);
+		else
+			IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
+						   j - i);
 		i = j;
 	}
 	pfree(start);
@@ -385,8 +401,28 @@ FlushBatch(IvfBuildState *bs)
 	pfree(sorted);
 	bs->indtuples += n;
 	bs->nbatch = 0;
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
+	if (!bs->live)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->indtuples);
 	CHECK_FOR_INTERRUPTS();
+}
+
+/* Adds one row of the index to the batch (an indexable one: see IvfPrepareRow). */
+void
+IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value)
+{
+	if (!IvfPrepareRow(value, bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
+					   &bs->batch_bounded[bs->nbatch]))
+		return;
+	/*
+	 * The model's M bounds every row of its training, not rows added since
+	 * (CREATE INDEX CONCURRENTLY's second pass, a maintenance's copy).
+	 */
+	if (bs->mips_max_norm2 > 0 &&
+		core::mips_squared_norm(bs->batch + (Size) bs->nbatch * bs->dims, bs->dims) > bs->mips_max_norm2)
+		bs->mips_overflow = true;
+	bs->batch_tids[bs->nbatch] = *tid;
+	if (++bs->nbatch == bs->batch_cap)
+		IvfFlushBatch(bs);
 }
 
 /* Step 4's callback: gather rows into the batch. */
@@ -394,18 +430,8 @@ static void
 AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			   bool tupleIsAlive, void *state)
 {
-	IvfBuildState *bs = (IvfBuildState *) state;
-
-	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
-									&bs->batch_bounded[bs->nbatch]))
-		return;
-	/* the first scan's maximum bounds every row but those added since (CREATE INDEX CONCURRENTLY) */
-	if (bs->mips_max_norm2 > 0 &&
-		core::mips_squared_norm(bs->batch + (Size) bs->nbatch * bs->dims, bs->dims) > bs->mips_max_norm2)
-		bs->mips_overflow = true;
-	bs->batch_tids[bs->nbatch] = *tid;
-	if (++bs->nbatch == bs->batch_cap)
-		FlushBatch(bs);
+	if (!isnull[0])
+		IvfBatchRow((IvfBuildState *) state, tid, values[0]);
 }
 
 /*
@@ -425,15 +451,11 @@ CalibrateBuild(IvfBuildState *bs)
 	});
 }
 
-/* Step 4: the second heap scan. */
-static void
-AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
+/* The batch arrays and the assigner of step 4 (or of a maintenance's copy). */
+void
+IvfStartBatches(IvfBuildState *bs)
 {
 	void	  **assigner_slot;
-
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 
 	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
 	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
@@ -451,6 +473,17 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 															  bs->list_centroids).release();
 	});
 
+}
+
+/* Step 4: the second heap scan. */
+static void
+AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
+{
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_ASSIGN);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->rows_seen);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	IvfStartBatches(bs);
+
 	/* an untrained index has nothing to calibrate: its one list per row is read whole */
 	if (bs->rows_seen >= bs->requested_lists && bs->calib_n > 0)
 	{
@@ -464,7 +497,7 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	}
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
-	FlushBatch(bs);
+	IvfFlushBatch(bs);
 	if (bs->tracker != NULL)
 		CalibrateBuild(bs);
 }
@@ -476,7 +509,7 @@ FinishIndex(IvfBuildState *bs)
 	IvfMetaPageData meta;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_WRITE);
-	IvfWriteDirectory(bs->index, bs->fork, bs->dir_start, bs->dir, bs->lists);
+	IvfWriteDirectory(bs->index, bs->fork, false, bs->dir_start, bs->dir, bs->lists);
 
 	memset(&meta, 0, sizeof(meta));
 	meta.magic = IVF_MAGIC;
@@ -537,13 +570,17 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 	bs->fork = fork;
 	/* nothing to train on: keep the model of the file this rebuild replaces, if it fits */
 	if (heap != NULL && bs->rows_seen == 0 && IvfCarryModel(bs))
-		WriteModelPages(bs, bs->carried_params);
+	{
+		IvfReserveMetaPage(bs->index, bs->fork);
+		IvfWriteModel(bs, bs->carried_params);
+	}
 	else
 	{
 		if (heap != NULL)
 			NoticeUntrained(bs);
-		TrainModel(bs);
-		WriteModelPages(bs, ExportParameters(bs));
+		IvfTrainModel(bs);
+		IvfReserveMetaPage(bs->index, bs->fork);
+		IvfWriteModel(bs, NULL);
 		if (heap != NULL)
 			AssignRows(bs, indexInfo);
 	}

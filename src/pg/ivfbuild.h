@@ -38,6 +38,8 @@ typedef struct IvfBuildState
 	int			device;			/* IVF_DEVICE_CPU or _GPU: where k-means and assignment run */
 	int			sample_dims;	/* floats per sample row: dims, + 1 under inner product (the
 								 * MIPS reduction's extra coordinate, filled after step 1) */
+	bool		live;			/* a maintenance of a live index (ivfmaint.cpp): WAL-logged, no build progress */
+	uint64		generation;		/* of the structure built: 0, or the maintenance's new one */
 
 	/* step 1: reservoir */
 	float	   *sample;			/* size capacity * sample_dims; * dims after step 2 */
@@ -94,7 +96,15 @@ extern int	IvfDefaultLists(int64 n);
 extern void IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index);
 extern core::CodecOptions IvfIndexCodecOptions(const IvfBuildState *bs);
 extern Size IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists);
+extern int64 IvfTrainingSample(IvfBuildState *bs, int64 target, int64 available);
 extern Size IvfModelBytes(IvfBuildState *bs, int lists);
+
+/* ivfbuild.cpp: the steps a maintenance shares with the build */
+extern void IvfTrainModel(IvfBuildState *bs);
+extern void IvfWriteModel(IvfBuildState *bs, const float *params);
+extern void IvfStartBatches(IvfBuildState *bs);
+extern void IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value);
+extern void IvfFlushBatch(IvfBuildState *bs);
 
 /* ivfcarry.cpp: the trained model of the index file a rebuild over an empty heap replaces */
 extern bool IvfCarryModel(IvfBuildState *bs);

@@ -4,7 +4,7 @@
  * to the list by the page layer (IvfListAppend in ivflist.cpp, which also
  * describes the locking): on the insert page, else on the first later page
  * with room, else on a new tail page taken from the free space map or by
- * extending the index.
+ * extending the index.  It holds the meta page shared throughout (see below).
  */
 #include "pg.h"
 #include "ivf.h"
@@ -32,6 +32,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	int32		list = 0;
 	bool		bounded;
 	IvfModelRef *ref;
+	Buffer		metabuf;
 
 	if (isnull[0])
 		return false;
@@ -39,19 +40,35 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf insert", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	IvfGetMetaPage(index, &meta);
+	/*
+	 * The meta page stays share-locked until the entry is appended, so a
+	 * maintenance's swap (ivfmaint.cpp), which holds it exclusively, never
+	 * leaves an entry behind in the structure it retires.  Lock order: meta,
+	 * directory, data pages.
+	 */
+	metabuf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_SHARE);
 	x = (float *) palloc(sizeof(float) * meta.dims);
 	if (!IvfPrepareRow(values[0], IvfGetElement(index), meta.dims, meta.metric, x, &bounded))
 	{
+		UnlockReleaseBuffer(metabuf);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
 		return false;
 	}
 
-	/* recorded before the entry exists, so no scan that can see the row still trusts the IP list bound */
-	if (meta.mips_max_norm2 > 0 && !meta.mips_overflow &&
-		core::mips_squared_norm(x, meta.dims) > meta.mips_max_norm2)
+	/*
+	 * A row beyond the model's M is recorded before its entry exists, so no
+	 * scan that can see the row still trusts the IP list bound.  That needs
+	 * the meta page exclusively: let go of it, set the flag, and read the
+	 * meta page again (a swap may have come between: then check its model).
+	 */
+	while (meta.mips_max_norm2 > 0 && !meta.mips_overflow &&
+		   core::mips_squared_norm(x, meta.dims) > meta.mips_max_norm2)
+	{
+		UnlockReleaseBuffer(metabuf);
 		IvfSetMipsOverflow(index);
+		metabuf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_SHARE);
+	}
 
 	entry = (char *) palloc0(meta.entry_size);
 	ref = IvfModelAcquire(index, &meta);
@@ -71,6 +88,7 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	});
 	memcpy(entry, heap_tid, sizeof(ItemPointerData));
 	IvfListAppend(index, &meta, list, entry);
+	UnlockReleaseBuffer(metabuf);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

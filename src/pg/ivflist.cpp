@@ -84,11 +84,30 @@ IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode
 	Buffer		buf = InvalidBuffer;
 
 	LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
+	if (PageIsNew(BufferGetPage(dirbuf)) ||
+		IvfPageGetOpaque(BufferGetPage(dirbuf))->page_type != IVF_PAGE_DIRECTORY)
+		IvfChangedUnderQuery(index, BufferGetBlockNumber(dirbuf));
 	head = IvfDirSlot(BufferGetPage(dirbuf), list)->head;
 	if (BlockNumberIsValid(head))
 		buf = IvfReadDataPage(index, head, mode, strategy);
 	UnlockReleaseBuffer(dirbuf);
 	return buf;
+}
+
+/*
+ * A page of the structure a query reads is no longer what it was: only a
+ * query older than the freeing of a retired structure (ivfmaint.cpp) meets
+ * this, which the primary prevents and a hot standby without feedback does
+ * not.
+ */
+void
+IvfChangedUnderQuery(Relation index, BlockNumber blkno)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("ivf index \"%s\" was re-trained and its old block %u reused while this query ran",
+					RelationGetRelationName(index), blkno),
+			 errhint("On a hot standby, set hot_standby_feedback = on; elsewhere, REINDEX the index.")));
 }
 
 /* Locks the page after buf (coupled), then releases buf; InvalidBuffer after the tail. */
@@ -156,6 +175,7 @@ StartList(Relation index, const IvfMetaPageData *meta, int list, const char *ent
 	state = GenericXLogStart(index);
 	newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	IvfInitPage(newpage, IVF_PAGE_DATA);
+	IvfPageSetGeneration(newpage, meta->generation);
 	IvfPageAppend(newpage, meta->entry_size, entry, 1);
 	slot = IvfDirSlot(GenericXLogRegisterBuffer(state, dirbuf, 0), list);
 	slot->head = slot->insert = BufferGetBlockNumber(newbuf);
@@ -167,7 +187,7 @@ StartList(Relation index, const IvfMetaPageData *meta, int list, const char *ent
 
 /* Links a new tail page holding `entry` after the locked tail `buf`; returns the new page's block. */
 static BlockNumber
-LinkTail(Relation index, Buffer buf, const char *entry, int entry_size)
+LinkTail(Relation index, const IvfMetaPageData *meta, Buffer buf, const char *entry, int entry_size)
 {
 	Buffer		newbuf = AllocListPage(index);
 	BlockNumber blkno = BufferGetBlockNumber(newbuf);
@@ -175,6 +195,7 @@ LinkTail(Relation index, Buffer buf, const char *entry, int entry_size)
 	Page		newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 
 	IvfInitPage(newpage, IVF_PAGE_DATA);
+	IvfPageSetGeneration(newpage, meta->generation);
 	IvfPageAppend(newpage, entry_size, entry, 1);
 	IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), blkno);
 	GenericXLogFinish(state);
@@ -225,7 +246,7 @@ IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char 
 		}
 		if (!BlockNumberIsValid(IvfPageNext(page)))
 		{
-			used = LinkTail(index, buf, entry, entry_size);
+			used = LinkTail(index, meta, buf, entry, entry_size);
 			break;
 		}
 		buf = IvfListNextPage(index, buf, BUFFER_LOCK_EXCLUSIVE, NULL);
@@ -313,4 +334,57 @@ IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAcc
 	if (freed)
 		RecordFreeIndexPage(index, head);
 	return freed;
+}
+
+/*
+ * A maintenance's new lists, which no other process reaches until the swap
+ * (ivfmaint.cpp): appends n entries at the tail (slot->insert; the slot
+ * lives in the maintenance's memory), linking pages from the free space map
+ * or the end of the index as they fill.  WAL-logged, so the lists are whole
+ * on a standby and after a crash once the swap makes them reachable; before
+ * it they are orphans that a VACUUM reclaims.
+ */
+void
+IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry_size, const char *entries, int n)
+{
+	while (n > 0)
+	{
+		Buffer		buf = InvalidBuffer;
+		GenericXLogState *state;
+		int			take = 0;
+
+		if (BlockNumberIsValid(slot->insert))
+		{
+			buf = IvfReadDataPage(index, slot->insert, BUFFER_LOCK_EXCLUSIVE, NULL);
+			if (IvfPageEntryCount(BufferGetPage(buf), entry_size) < IvfPageCapacity(entry_size))
+			{
+				state = GenericXLogStart(index);
+				take = IvfPageAppend(GenericXLogRegisterBuffer(state, buf, 0), entry_size, entries, n);
+				GenericXLogFinish(state);
+			}
+		}
+		if (take == 0)
+		{
+			Buffer		newbuf = AllocListPage(index);
+			BlockNumber blkno = BufferGetBlockNumber(newbuf);
+			Page		newpage;
+
+			state = GenericXLogStart(index);
+			newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+			IvfInitPage(newpage, IVF_PAGE_DATA);
+			IvfPageSetGeneration(newpage, generation);
+			take = IvfPageAppend(newpage, entry_size, entries, n);
+			if (BufferIsValid(buf))
+				IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), blkno);
+			else
+				slot->head = blkno;
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(newbuf);
+			slot->insert = blkno;
+		}
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
+		entries += (Size) take * entry_size;
+		n -= take;
+	}
 }

@@ -163,6 +163,13 @@ ReadSourcePage(const IvfPageSource *src, BlockNumber blkno)
 	return buf;
 }
 
+/* True when meta is an ivf meta page of a format this library reads. */
+static bool
+MetaReadable(const IvfMetaPageData *meta)
+{
+	return meta->magic == IVF_MAGIC && meta->version >= IVF_OLDEST_VERSION && meta->version <= IVF_VERSION;
+}
+
 /* Copies the meta page; true when it is an ivf meta page of a format this library reads. */
 static bool
 ReadMeta(const IvfPageSource *src, IvfMetaPageData *meta)
@@ -171,7 +178,7 @@ ReadMeta(const IvfPageSource *src, IvfMetaPageData *meta)
 
 	memcpy(meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
 	UnlockReleaseBuffer(buf);
-	return meta->magic == IVF_MAGIC && meta->version >= IVF_OLDEST_VERSION && meta->version <= IVF_VERSION;
+	return MetaReadable(meta);
 }
 
 /*
@@ -207,14 +214,10 @@ ReadBlob(const IvfPageSource *src, const IvfMetaPageData *meta, char *out, Size 
 }
 StaticAssertDecl(sizeof(IvfMetaPageData) <= IVF_PAGE_CAPACITY, "the ivf meta data must fit its page");
 
-/* Copies the meta page, checking that this is an ivf index of a format this library reads. */
-void
-IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
+/* The ERROR for a meta page MetaReadable rejects. */
+static void
+RejectMeta(Relation index, const IvfMetaPageData *meta)
 {
-	IvfPageSource src = {index};
-
-	if (ReadMeta(&src, meta))
-		return;
 	if (meta->magic != IVF_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -228,6 +231,45 @@ IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
 			 errhint("Rebuild the index with REINDEX INDEX %s.",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
 												RelationGetRelationName(index)))));
+}
+
+/* Copies the meta page, checking that this is an ivf index of a format this library reads. */
+void
+IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
+{
+	IvfPageSource src = {index};
+
+	if (!ReadMeta(&src, meta))
+		RejectMeta(index, meta);
+}
+
+/* As IvfGetMetaPage, but returns the meta page pinned and locked in `mode`. */
+Buffer
+IvfLockMetaPage(Relation index, IvfMetaPageData *meta, int mode)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+
+	LockBuffer(buf, mode);
+	memcpy(meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	if (!MetaReadable(meta))
+		RejectMeta(index, meta);
+	return buf;
+}
+
+/*
+ * Rewrites the meta page held exclusively in buf, WAL-logged.  pd_lower is
+ * set to cover the whole struct: GenericXLog zeroes the page beyond it, and
+ * an index built by 0.1.0 has a shorter meta data.
+ */
+void
+IvfWriteLockedMetaPage(Relation index, Buffer buf, const IvfMetaPageData *meta)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
+	GenericXLogFinish(state);
 }
 
 /* Build only: block 0, to be filled by IvfWriteMetaPage once the build knows everything. */
@@ -271,42 +313,26 @@ IvfMipsExtraFloats(const IvfMetaPageData *meta)
 void
 IvfSetMipsOverflow(Relation index)
 {
-	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
-	GenericXLogState *state;
-	Page		page;
-	IvfMetaPage meta;
-	uint16		end = (uint16) ((PageGetContents(BufferGetPage(buf)) - (char *) BufferGetPage(buf)) +
-								sizeof(IvfMetaPageData));
+	IvfMetaPageData meta;
+	Buffer		buf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (IvfPageGetMeta(BufferGetPage(buf))->mips_overflow)
+	if (!meta.mips_overflow)
 	{
-		UnlockReleaseBuffer(buf);
-		return;
+		meta.mips_overflow = 1;
+		IvfWriteLockedMetaPage(index, buf, &meta);
 	}
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	meta = IvfPageGetMeta(page);
-	meta->mips_overflow = 1;
-	/* an index whose meta data predates the field keeps it inside pd_lower, where WAL covers it */
-	if (((PageHeader) page)->pd_lower < end)
-		((PageHeader) page)->pd_lower = end;
-	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
 
 /*
  * Changes the meta page of a built index in place, WAL-logged: update(meta,
  * arg) edits a copy, which is written back unless the index was rebuilt
- * meanwhile (its nonce changed).  False then.  The page's pd_lower moves to
- * the end of today's meta data, so fields an older format lacks are logged.
+ * meanwhile (its nonce changed).  False then.
  */
 bool
 IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg), void *arg)
 {
 	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
-	GenericXLogState *state;
-	Page		page;
 	IvfMetaPageData meta;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -317,53 +343,99 @@ IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData 
 		return false;
 	}
 	update(&meta, arg);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	memcpy(IvfPageGetMeta(page), &meta, sizeof(IvfMetaPageData));
-	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
-	GenericXLogFinish(state);
+	IvfWriteLockedMetaPage(index, buf, &meta);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
 
 /*
- * Build only: writes the parameter stream (the parts one after another, a
- * part may span pages) on new pages; returns its first block and page count.
+ * Extends the index by npages zero pages in one run (contiguous although
+ * inserts extend it too); returns the first.  Nobody reaches them: the free
+ * space map does not list them until a VACUUM finds them unused.
+ */
+BlockNumber
+IvfExtendRun(Relation index, ForkNumber fork, uint32 npages)
+{
+	BlockNumber start = InvalidBlockNumber;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	for (uint32 i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+
+		if (i == 0)
+			start = BufferGetBlockNumber(buf);
+		ReleaseBuffer(buf);
+	}
+	UnlockRelationForExtension(index, ExclusiveLock);
+	return start;
+}
+
+/*
+ * Rewrites a whole page of a run: with wal, as a full-page GenericXLog
+ * record (a maintenance of a live index); without, only marked dirty (the
+ * build WAL-logs every page at its end).
+ */
+static Page
+BeginPageWrite(Relation index, ForkNumber fork, BlockNumber blkno, bool wal, Buffer *buf,
+			   GenericXLogState **state)
+{
+	*buf = ReadBufferExtended(index, fork, blkno, RBM_NORMAL, NULL);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	*state = wal ? GenericXLogStart(index) : NULL;
+	return wal ? GenericXLogRegisterBuffer(*state, *buf, GENERIC_XLOG_FULL_IMAGE) : BufferGetPage(*buf);
+}
+
+static void
+EndPageWrite(Buffer buf, GenericXLogState *state)
+{
+	if (state != NULL)
+		GenericXLogFinish(state);
+	else
+		MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Writes the parameter stream (the parts one after another, a part may span
+ * pages) on new contiguous pages; returns its first block and page count.
  */
 void
-IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes, int nparts,
+IvfWriteBlob(Relation index, ForkNumber fork, bool wal, const char *const *parts, const Size *sizes, int nparts,
 			 BlockNumber *start, uint32 *npages)
 {
-	Buffer		buf = InvalidBuffer;
-	Page		page = NULL;
-	Size		used = IVF_PAGE_CAPACITY;
+	Size		total = 0;
+	int			p = 0;
+	Size		done = 0;		/* bytes of part p written */
 
-	*start = RelationGetNumberOfBlocksInFork(index, fork);
-	*npages = 0;
-	for (int p = 0; p < nparts; p++)
+	for (int i = 0; i < nparts; i++)
+		total += sizes[i];
+	*npages = (uint32) ((total + IVF_PAGE_CAPACITY - 1) / IVF_PAGE_CAPACITY);
+	*start = *npages > 0 ? IvfExtendRun(index, fork, *npages) : RelationGetNumberOfBlocksInFork(index, fork);
+	for (uint32 i = 0; i < *npages; i++)
 	{
-		for (Size done = 0; done < sizes[p];)
-		{
-			Size		n;
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page = BeginPageWrite(index, fork, *start + i, wal, &buf, &state);
+		Size		used = 0;
 
-			if (used == IVF_PAGE_CAPACITY)
-			{
-				if (BufferIsValid(buf))
-					ReleaseBuildPage(buf);
-				buf = NewBuildPage(index, fork, IVF_PAGE_BLOB);
-				page = BufferGetPage(buf);
-				used = 0;
-				(*npages)++;
-			}
-			n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
+		IvfInitPage(page, IVF_PAGE_BLOB);
+		while (used < IVF_PAGE_CAPACITY && p < nparts)
+		{
+			Size		n = Min((Size) IVF_PAGE_CAPACITY - used, sizes[p] - done);
+
 			memcpy((char *) page + IVF_PAGE_DATA_START + used, parts[p] + done, n);
 			used += n;
 			done += n;
-			((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
+			if (done == sizes[p])
+			{
+				p++;
+				done = 0;
+			}
 		}
+		((PageHeader) page)->pd_lower = IVF_PAGE_DATA_START + used;
+		EndPageWrite(buf, state);
 	}
-	if (BufferIsValid(buf))
-		ReleaseBuildPage(buf);
 }
 
 /* Reads the trained-parameter stream (centroids, then codec parameters) into palloc'd memory. */
@@ -427,32 +499,36 @@ IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta)
 	return (float *) out;
 }
 
-/* Build only: empty directory pages for `lists` lists; returns their first block and count. */
+/* Empty directory pages for `lists` lists on new contiguous pages; returns their first block and count. */
 void
-IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start, uint32 *npages)
+IvfReserveDirectory(Relation index, ForkNumber fork, bool wal, int lists, BlockNumber *start, uint32 *npages)
 {
-	*start = RelationGetNumberOfBlocksInFork(index, fork);
 	*npages = (lists + IVF_LISTS_PER_DIR_PAGE - 1) / IVF_LISTS_PER_DIR_PAGE;
+	*start = IvfExtendRun(index, fork, *npages);
 	for (uint32 i = 0; i < *npages; i++)
-		ReleaseBuildPage(NewBuildPage(index, fork, IVF_PAGE_DIRECTORY));
+	{
+		Buffer		buf;
+		GenericXLogState *state;
+
+		IvfInitPage(BeginPageWrite(index, fork, *start + i, wal, &buf, &state), IVF_PAGE_DIRECTORY);
+		EndPageWrite(buf, state);
+	}
 }
 
-/* Build only: writes every list's slot into the pages IvfReserveDirectory made. */
+/* Writes every list's slot into the pages IvfReserveDirectory made. */
 void
-IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir, int lists)
+IvfWriteDirectory(Relation index, ForkNumber fork, bool wal, BlockNumber start, const IvfListData *dir, int lists)
 {
 	for (int first = 0; first < lists; first += IVF_LISTS_PER_DIR_PAGE)
 	{
 		int			n = Min(IVF_LISTS_PER_DIR_PAGE, lists - first);
-		Buffer		buf = ReadBufferExtended(index, fork, start + first / IVF_LISTS_PER_DIR_PAGE,
-											 RBM_NORMAL, NULL);
-		Page		page;
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page = BeginPageWrite(index, fork, start + first / IVF_LISTS_PER_DIR_PAGE, wal, &buf, &state);
 
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
 		memcpy(PageGetContents(page), dir + first, sizeof(IvfListData) * n);
 		((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfListData) * n;
-		ReleaseBuildPage(buf);
+		EndPageWrite(buf, state);
 	}
 }
 
@@ -528,6 +604,26 @@ void
 IvfPageSetNext(Page page, BlockNumber next)
 {
 	IvfPageGetOpaque(page)->next = next;
+}
+
+/*
+ * The generation (meta page) of the structure a data page belongs to, in
+ * the page header's pd_prune_xid, which index pages do not use otherwise
+ * (heap pruning's hint).  Low 32 bits; 0 for built pages, as 0.1.0 left it.
+ * A scan that reads a retired structure after its pages were freed and
+ * taken by another list (only a hot standby without feedback lets it)
+ * notices the mismatch instead of reading that list's rows.
+ */
+void
+IvfPageSetGeneration(Page page, uint64 generation)
+{
+	((PageHeader) page)->pd_prune_xid = (TransactionId) (uint32) generation;
+}
+
+bool
+IvfPageOfGeneration(Page page, uint64 generation)
+{
+	return ((PageHeader) page)->pd_prune_xid == (TransactionId) (uint32) generation;
 }
 
 /* True for a data page with no entries. */

@@ -176,6 +176,17 @@ IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists)
 	return bytes;
 }
 
+/* A training sample of at most `target` of `available` rows, cut by quarters to what maintenance_work_mem trains. */
+int64
+IvfTrainingSample(IvfBuildState *bs, int64 target, int64 available)
+{
+	Size		budget = (Size) maintenance_work_mem * 1024;
+
+	while (target > 0 && IvfTrainingBytes(bs, Min(target, available), bs->lists) > budget)
+		target = target * 3 / 4;
+	return target;
+}
+
 /* Bytes of the model every backend loads: centroids and codec parameters. */
 Size
 IvfModelBytes(IvfBuildState *bs, int lists)

@@ -3,8 +3,9 @@
  * heap rows are dead, compacting each data page in place, unlinks the pages
  * it empties and gives them to the free space map, and points each list's
  * insert slot at the list's first page with room; amvacuumcleanup reports
- * the index's size and entry count, and recalibrates the index for
- * ivf.target_recall when its calibration is missing or stale (ivfcalib.cpp).
+ * the index's size and entry count, trains or re-balances the index when
+ * due (ivfmaint.cpp), and recalibrates it for ivf.target_recall when its
+ * calibration is missing or stale (ivfcalib.cpp).
  *
  * Freed room is reused: inserts walk a list from its insert slot to the
  * first page with room before they link a page, and a new page comes from
@@ -186,6 +187,55 @@ CountAndRecordFree(IndexVacuumInfo *info)
 	return entries;
 }
 
+/*
+ * Runs a maintenance when due (ivfmaint.cpp) in a subtransaction, so that a
+ * failure (a sample that trains a non-finite model, ...) is a WARNING and the
+ * VACUUM of the table goes on: an index that fails the same way every time
+ * must not keep its table from being vacuumed.  A cancel still ends the
+ * VACUUM.  A parallel VACUUM cannot start subtransactions: there an error
+ * ends it, as an error of any index's cleanup does.
+ */
+static void
+MaintainInVacuum(Relation index, int elevel)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	if (IsInParallelMode())
+	{
+		IvfMaintain(index, elevel);
+		return;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		IvfMaintain(index, elevel);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->elevel > ERROR)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("ivf index \"%s\" was not maintained: %s", RelationGetRelationName(index), edata->message),
+				 errhint("ivf_maintain('%s') runs it alone; REINDEX rebuilds the index.",
+						 RelationGetRelationName(index))));
+	}
+	PG_END_TRY();
+}
+
 /* amvacuumcleanup: the index's page count, and its entry count when no bulkdelete ran. */
 IndexBulkDeleteResult *
 ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -200,6 +250,8 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		if (RelationGetNumberOfBlocks(index) > 0)
 			stats->num_index_tuples = CountAndRecordFree(info);
 	}
+	/* train or re-balance when due (ivfmaint.cpp); the table is held as VACUUM holds it */
+	MaintainInVacuum(index, info->message_level);
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);

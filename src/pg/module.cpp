@@ -101,6 +101,11 @@ _PG_init(void)
 							 "Keeps rows that fit a page inline and uncompressed, so exact scans read no TOAST; "
 							 "a table's own toast_tuple_target is never changed.",
 							 &ivf_inline_storage, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ivf.maintain_pause_ms",
+							"Developer option: pause of an ivf maintenance during its copy, before and after its swap.",
+							"For tests that crash or cancel a maintenance at a known point; each pause is logged.",
+							&ivf_maintain_pause_ms, 0, 0, 3600 * 1000,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
 	IvfExplainInit();
 }

@@ -28,10 +28,13 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	-- calibrated recall@10 at probes, the rows the index held when calibrated
 	OUT target_recall float8,
 	OUT calibrated_recall float8,
-	OUT calibrated_rows int8)
+	OUT calibrated_rows int8,
+	OUT maintenance text,
+	OUT maintenances int8,
+	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
 
 CREATE FUNCTION ivf_list_sizes(index regclass,
 	OUT list int4,
@@ -41,6 +44,14 @@ CREATE FUNCTION ivf_list_sizes(index regclass,
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED ROWS 100;
 COMMENT ON FUNCTION ivf_list_sizes(regclass) IS
 	'rows and pages of each list of an ivf index (lists numbered from 0)';
+
+-- Self-training and re-balancing on demand: what VACUUM does when due
+-- (docs/ARCHITECTURE.md "Maintenance").  Takes the table's
+-- ShareUpdateExclusiveLock as VACUUM does; inserts and scans go on.
+CREATE FUNCTION ivf_maintain(index regclass) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ivf_maintain(regclass) IS
+	'trains an ivf index built with too few rows, or re-trains one whose lists fill unevenly, online, as VACUUM does when due; returns what it did';
 
 -- Recall@k of an ivf index at the session's settings, against the exact scan.
 -- The queries are `queries` rows of the index's table (those the index holds:

@@ -67,10 +67,10 @@ END
 $$;
 
 -- ivf_index_info gains the training state, the lists requested, the largest
--- list / average, the probes a scan uses, whether the model was carried over
--- an empty rebuild, and its recall calibration (issue 11).  New OUT columns
--- change its result type, which CREATE OR REPLACE cannot; nothing depends on
--- the function inside the extension.
+-- list / average, the probes a scan uses, the carried model, the recall
+-- calibration and the maintenance state (issue 11).  New OUT columns change
+-- its result type, which CREATE OR REPLACE cannot; nothing depends on the
+-- function inside the extension.
 DROP FUNCTION ivf_index_info(regclass);
 CREATE FUNCTION ivf_index_info(index regclass,
 	OUT lists int4,
@@ -95,10 +95,19 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	-- calibrated recall@10 at probes, the rows the index held when calibrated
 	OUT target_recall float8,
 	OUT calibrated_recall float8,
-	OUT calibrated_rows int8)
+	OUT calibrated_rows int8,
+	OUT maintenance text,
+	OUT maintenances int8,
+	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
+
+-- Self-training and re-balancing on demand (issue 11 parts 1 and 2).
+CREATE FUNCTION ivf_maintain(index regclass) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ivf_maintain(regclass) IS
+	'trains an ivf index built with too few rows, or re-trains one whose lists fill unevenly, online, as VACUUM does when due; returns what it did';
 
 -- Recall@k of an ivf index at the session's settings, against the exact scan.
 -- The queries are `queries` rows of the index's table (those the index holds:
