@@ -22,12 +22,13 @@ def describe(kind, nlist, pq_m=None):
 
 
 # Trains and fills one index; returns it with build seconds and serialized bytes.
-def build(ds, kind, nlist, pq_m=None, threads=None, log=print):
+def build(ds, kind, nlist, pq_m=None, threads=None, log=print, metric="l2"):
     import faiss
     factory, label = describe(kind, nlist, pq_m)
     if threads:
         faiss.omp_set_num_threads(threads)
-    index = faiss.index_factory(ds.dim, factory, faiss.METRIC_L2)
+    index = faiss.index_factory(ds.dim, factory,
+                                faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2)
     base = np.ascontiguousarray(ds.base, dtype=np.float32)
     t0 = time.perf_counter()
     index.train(base)
@@ -39,7 +40,7 @@ def build(ds, kind, nlist, pq_m=None, threads=None, log=print):
 
 
 # One measurement per nprobe value: recall@10 and single-thread latencies.
-def measure(index, ds, truth_ids, truth_dist, values, warmup=20):
+def measure(index, ds, truth_ids, truth_dist, values, warmup=20, metric="l2"):
     import faiss
     faiss.omp_set_num_threads(1)
     q = np.ascontiguousarray(ds.queries, dtype=np.float32)
@@ -60,7 +61,7 @@ def measure(index, ds, truth_ids, truth_dist, values, warmup=20):
         wall = clock() - t_start
         rec = {"value": int(nprobe),
                "recall_at_10": truth.recall_at(found, truth_ids),
-               "recall_at_10_ties": truth.recall_at_ties(found, ds.base, q, truth_dist)}
+               "recall_at_10_ties": truth.recall_at_ties(found, ds.base, q, truth_dist, metric=metric)}
         rec.update(timing_stats(lat, wall))
         out.append(rec)
     return out

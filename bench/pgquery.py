@@ -1,6 +1,7 @@
 """Timed work inside PostgreSQL: CREATE INDEX with its progress shown,
 index size, and k-NN queries sent as a prepared statement by one client."""
 
+import threading
 import time
 
 import numpy as np
@@ -10,6 +11,8 @@ from psycopg2 import sql
 from progress import ProgressPoller
 
 K = 10
+# pgvector's distance operators, by the harness's metric names.
+OPERATORS = {"l2": "<->", "ip": "<#>"}
 
 
 # Session settings for fair single-client timings: no JIT and no parallel
@@ -30,10 +33,11 @@ def execute_statements(queries, name="knn"):
     return ["EXECUTE %s('%s')" % (name, vector_literal(q)) for q in queries]
 
 
-def prepare_knn(conn, table, k=K, name="knn"):
+def prepare_knn(conn, table, k=K, name="knn", metric="l2"):
     with conn.cursor() as cur:
         cur.execute("DEALLOCATE ALL")
-        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v <-> $1 LIMIT {}").format(
+        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v %s $1 LIMIT {}"
+                            % OPERATORS[metric]).format(
             sql.Identifier(name), sql.Identifier(table), sql.Literal(k)))
 
 
@@ -100,6 +104,40 @@ def run_queries(conn, statements, warmup=0):
             found.append([r[0] for r in rows])
         wall = clock() - t_start
     return found, lat, wall
+
+
+# Throughput of `clients` connections that each run the same prepared query
+# loop at once (connect() opens a connection already set up and prepared):
+# the goal is that a second client adds a second core's worth of queries.
+# psycopg2 releases the GIL while it waits for the server, so threads suffice.
+# Returns the first client's ids, every latency, and the wall time from the
+# common start to the last client's end.
+def run_concurrent(connect, statements, clients, warmup=0):
+    conns = [connect() for _ in range(clients)]
+    results = [None] * clients
+    start = threading.Barrier(clients + 1)
+
+    def worker(i):
+        with conns[i].cursor() as cur:
+            for st in statements[:warmup]:
+                cur.execute(st)
+                cur.fetchall()
+        start.wait()
+        results[i] = run_queries(conns[i], statements)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    if any(r is None for r in results):
+        raise RuntimeError("a client of the concurrent run failed (see its traceback above)")
+    return results[0][0], np.concatenate([r[1] for r in results]), wall
 
 
 # QPS and latency percentiles (milliseconds) from run_queries' timings.

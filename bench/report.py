@@ -44,6 +44,12 @@ def latest(records):
     return groups
 
 
+# The fastest measurement of a system's rows at recall@10 >= level, or None.
+def best_at(rows, level):
+    ok = [r for r in rows if r["recall_at_10"] >= level]
+    return max(ok, key=lambda r: r["qps"]) if ok else None
+
+
 def _fmt(x, spec, scale=1.0):
     return "—" if x is None else format(x / scale, spec)
 
@@ -67,8 +73,7 @@ def markdown(records):
     for s, rows in groups:
         cells = []
         for lv in RECALL_LEVELS:
-            ok = [r for r in rows if r["recall_at_10"] >= lv]
-            best = max(ok, key=lambda r: r["qps"]) if ok else None
+            best = best_at(rows, lv)
             if not best:
                 cells.append("—")
             elif best.get("knob"):
@@ -87,11 +92,32 @@ def markdown(records):
                 r["recall_at_10"], _fmt(r.get("recall_at_10_ties"), ".4f"), r["qps"], r["p50_ms"],
                 r["p99_ms"], _fmt(r.get("build_s"), ".1f"), _fmt(r.get("index_bytes"), ".1f", MIB),
                 r["n_queries"]))
+    lines += clients_table(records)
     warn = [r for r in records if r.get("uses_index") is False]
     if warn:
         lines += ["", "Warning: the planner did not use the index for: " +
                   ", ".join(sorted({"%s %s" % (r["system"], r.get("value")) for r in warn}))]
     return "\n".join(lines) + "\n"
+
+
+# One client's QPS beside the throughput of several clients running the same
+# loop, per system and knob value (the series "<system>, N clients").
+def clients_table(records):
+    latest_by = {}
+    for r in records:
+        latest_by[(r.get("base_system") or r["system"], r.get("value"), r.get("clients") or 1)] = r
+    multi = sorted({(s, v, c) for (s, v, c) in latest_by if c > 1}, key=lambda k: (k[0], k[1] or 0, k[2]))
+    if not multi:
+        return []
+    lines = ["", "| system | knob | value | recall@10 | QPS, 1 client | clients | QPS, all clients | ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for s, v, c in multi:
+        one, many = latest_by.get((s, v, 1)), latest_by[(s, v, c)]
+        lines.append("| %s | %s | %s | %.4f | %s | %d | %.1f | %s |" % (
+            s, many.get("knob") or "—", "—" if v is None else v, many["recall_at_10"],
+            _fmt(one and one["qps"], ".1f"), c, many["qps"],
+            _fmt(one and many["qps"] / one["qps"], ".2f")))
+    return lines
 
 
 # Recall (x) against QPS (y, log scale), one line per system.

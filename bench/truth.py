@@ -1,9 +1,11 @@
-"""Exact ground truth (top-100 by L2) and recall.
+"""Exact ground truth (top-100 by L2, or by inner product for MIPS) and recall.
 
 FAISS's IndexFlatL2 finds candidates fast with BLAS, whose float32
 ||x||^2 - 2xy + ||y||^2 can misorder near-ties; so it is asked for a margin
 of extra candidates, and those are re-ranked with exact float64 distances
-(ties broken by the smaller id) before the top 100 are kept.
+(ties broken by the smaller id) before the top 100 are kept. For the inner
+product (metric "ip") the distance is pgvector's `<#>`: the negative inner
+product, smallest first, found with IndexFlatIP.
 """
 
 import glob
@@ -20,13 +22,25 @@ MARGIN = 28
 CHUNK = 1000
 
 
-# Exact top-k ids (n_queries * k int32) and L2 distances (n_queries * k float32).
-def exact_topk(base, queries, k=TOP, threads=None, log=None):
+METRICS = ("l2", "ip")
+
+
+# Exact float64 distances of rows to one query: L2, or the negative inner product.
+def distances(rows, q, metric="l2"):
+    q = q.astype(np.float64)
+    if metric == "ip":
+        return -(rows.astype(np.float64) @ q)
+    diff = rows.astype(np.float64) - q
+    return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+
+
+# Exact top-k ids (n_queries * k int32) and distances (n_queries * k float32).
+def exact_topk(base, queries, k=TOP, threads=None, log=None, metric="l2"):
     import faiss
     if threads:
         faiss.omp_set_num_threads(threads)
     d = base.shape[1]
-    index = faiss.IndexFlatL2(d)
+    index = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
     index.add(np.ascontiguousarray(base, dtype=np.float32))
     kk = min(len(base), k + MARGIN)
     k = min(k, len(base))
@@ -38,11 +52,10 @@ def exact_topk(base, queries, k=TOP, threads=None, log=None):
         _, cand = index.search(q, kk)
         for j in range(len(q)):
             c = cand[j][cand[j] >= 0]
-            diff = base[c].astype(np.float64) - q[j].astype(np.float64)
-            dd = np.einsum("ij,ij->i", diff, diff)
+            dd = distances(base[c], q[j], metric)
             order = np.lexsort((c, dd))[:k]
             ids[start + j] = c[order]
-            dist[start + j] = np.sqrt(dd[order])
+            dist[start + j] = dd[order]
         if log and len(queries) > CHUNK:
             log("  ground truth: %d/%d queries (%.0f s)" % (min(start + CHUNK, len(queries)),
                                                           len(queries), time.time() - t0))
@@ -51,8 +64,9 @@ def exact_topk(base, queries, k=TOP, threads=None, log=None):
 
 # Ground truth for the data set's first n_queries queries, from the cache when
 # any cached file covers them, else computed and saved.
-def ground_truth(ds, threads=None, log=None):
-    key = "%s-%s-n%d" % (ds.name, ds.fingerprint(), len(ds.base))
+def ground_truth(ds, threads=None, log=None, metric="l2"):
+    # L2 keeps the key it always had, so existing caches stay valid.
+    key = "%s-%s-n%d%s" % (ds.name, ds.fingerprint(), len(ds.base), "" if metric == "l2" else "-" + metric)
     d = os.path.join(cache_dir(), "truth")
     os.makedirs(d, exist_ok=True)
     nq = len(ds.queries)
@@ -64,7 +78,7 @@ def ground_truth(ds, threads=None, log=None):
             return ids, dist
     if log:
         log("computing exact top-%d for %d queries over %d rows" % (TOP, nq, len(ds.base)))
-    ids, dist = exact_topk(ds.base, ds.queries, threads=threads, log=log)
+    ids, dist = exact_topk(ds.base, ds.queries, threads=threads, log=log, metric=metric)
     # Names carry the query count; a file for more queries serves any prefix.
     stem = os.path.join(d, "%s-q%d" % (key, nq))
     for suffix, arr in (("-dist.npy", dist), ("-ids.npy", ids)):
@@ -82,14 +96,15 @@ def recall_at(found, truth_ids, k=10):
 
 
 # ann-benchmarks' rule: a returned row counts when its distance is within
-# (1 + 1e-3) of the k-th true distance, so ties at the k-th place are not lost.
-def recall_at_ties(found, base, queries, truth_dist, k=10, eps=1e-3):
+# (1 + 1e-3) of the k-th true distance, so ties at the k-th place are not lost
+# (a relative margin of |distance|, as inner-product distances may be negative).
+def recall_at_ties(found, base, queries, truth_dist, k=10, eps=1e-3, metric="l2"):
     hits = 0
     for got, q, td in zip(found, queries, truth_dist):
         got = np.asarray(got[:k], dtype=np.int64)
         if len(got) == 0:
             continue
-        diff = base[got].astype(np.float64) - q.astype(np.float64)
-        dd = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        hits += int(np.sum(dd <= td[k - 1] * (1 + eps) + 1e-9))
+        dd = distances(base[got], q, metric)
+        kth = float(td[k - 1])
+        hits += int(np.sum(dd <= kth + eps * abs(kth) + 1e-9))
     return hits / (k * len(found)) if len(found) else 0.0
