@@ -116,8 +116,10 @@ def load_fashion_mnist():
 # Every draw comes from one default_rng(1234) stream in this order:
 # P, mu, s, then per block of base rows and then per block of query rows:
 # c, z's noise, x's noise.
+# With labels=True it also returns each row's component (bench/drift.py splits
+# the data by component).
 def generate_synth(n_base=1_000_000, n_queries=10_000, d=128, latent=24, comps=1000,
-                   seed=SYNTH_SEED, block=SYNTH_BLOCK):
+                   seed=SYNTH_SEED, block=SYNTH_BLOCK, labels=False):
     rng = np.random.default_rng(seed)
     P, _ = np.linalg.qr(rng.normal(size=(d, latent)))
     mu = rng.normal(size=(comps, latent))
@@ -125,15 +127,19 @@ def generate_synth(n_base=1_000_000, n_queries=10_000, d=128, latent=24, comps=1
 
     def rows(n):
         out = np.empty((n, d), dtype=np.float32)
+        comp = np.empty(n, dtype=np.int32)
         for start in range(0, n, block):
             m = min(block, n - start)
             c = rng.integers(0, comps, m)
             z = mu[c] + s[c][:, None] * rng.normal(size=(m, latent))
             out[start:start + m] = z @ P.T + 0.1 * s[c][:, None] * rng.normal(size=(m, d))
-        return out
+            comp[start:start + m] = c
+        return out, comp
 
-    base = rows(n_base)
-    queries = rows(n_queries)
+    base, base_c = rows(n_base)
+    queries, query_c = rows(n_queries)
+    if labels:
+        return base, queries, base_c, query_c
     return base, queries
 
 
