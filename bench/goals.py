@@ -149,6 +149,7 @@ def goal_2(a):
     g.faiss("sq8,flat", "ip", probes)
     g.check("MIPS recall ≥ 0.99 at ≥ 0.8× pg_ivf's own L2 QPS at 0.99", "pg_ivf sq8 ip", "pg_ivf sq8", 0.99, 0.8)
     g.check("MIPS against HNSW's MIPS at 0.99", "pg_ivf sq8 ip", HNSW_LABEL + " ip", 0.99, 1.0)
+    g.check("MIPS against HNSW's MIPS at 0.95", "pg_ivf sq8 ip", HNSW_LABEL + " ip", 0.95, 1.0)
     return g
 
 
@@ -216,11 +217,16 @@ def check_lines(out, checks):
 
 def run_goal(a):
     g = GOALS[a.goal](a)
+    load = [os.getloadavg()[0]]
     for argv in g.passes:
         log("\n== goal %d pass: run.py %s" % (a.goal, " ".join(argv)))
         run.main(argv)
+        load.append(os.getloadavg()[0])
     md = report.render(a.out)
-    lines = ["# Goal %d%s" % (a.goal, " (quick)" if a.quick else ""), ""] + check_lines(a.out, g.checks)
+    # Other work on the machine shifts absolute QPS and, most of all, what a second client can gain.
+    lines = ["# Goal %d%s" % (a.goal, " (quick)" if a.quick else ""), "",
+             "Load average (1 min) at the start and after each pass: %s on %d cores." % (
+                 ", ".join("%.1f" % x for x in load), os.cpu_count()), ""] + check_lines(a.out, g.checks)
     with open(os.path.join(a.out, "goals.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     log("\n" + md)
@@ -259,8 +265,7 @@ def run_scaling(a):
         except (MemoryError, OSError) as e:  # as far as the machine allows
             log("goal 6 stopped at %d rows: %s" % (n, e))
             break
-        scaling_report(a.out, dirs)
-    scaling_report(a.out, dirs)
+        scaling_report(a.out, dirs)  # after every size, so an interrupted run keeps its table
 
 
 def scaling_rows(dirs, level=0.95):
