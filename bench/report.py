@@ -44,10 +44,11 @@ def latest(records):
     return groups
 
 
-# The fastest measurement of a system's rows at recall@10 >= level, or None.
-def best_at(rows, level):
-    ok = [r for r in rows if r["recall_at_10"] >= level]
-    return max(ok, key=lambda r: r["qps"]) if ok else None
+# The fastest measurement (by `key`: "qps" or "cpu_qps") of a system's rows
+# at recall@10 >= level, or None.
+def best_at(rows, level, key="qps"):
+    ok = [r for r in rows if r["recall_at_10"] >= level and r.get(key)]
+    return max(ok, key=lambda r: r[key]) if ok else None
 
 
 def _fmt(x, spec, scale=1.0):
@@ -67,29 +68,19 @@ def markdown(records):
         lines += ["Table size (pg_total_relation_size with no index): %.1f MiB. "
                   "recall@10 (ties) counts a returned row within 1e-3 of the 10th true distance "
                   "as ann-benchmarks does." % (sized[-1]["table_bytes"] / MIB), ""]
-    lines += ["| system | build s | index MiB | " + " | ".join(
-        "QPS at recall ≥ %.2f" % lv for lv in RECALL_LEVELS) + " | best recall@10 |",
-        "|---|---:|---:|" + "---:|" * len(RECALL_LEVELS) + "---:|"]
-    for s, rows in groups:
-        cells = []
-        for lv in RECALL_LEVELS:
-            best = best_at(rows, lv)
-            if not best:
-                cells.append("—")
-            elif best.get("knob"):
-                cells.append("%.0f (%s %s)" % (best["qps"], best["knob"], best["value"]))
-            else:
-                cells.append("%.1f" % best["qps"])
-        lines.append("| %s | %s | %s | %s | %.3f |" % (
-            s, _fmt(rows[0].get("build_s"), ".1f"), _fmt(rows[0].get("index_bytes"), ".1f", MIB),
-            " | ".join(cells), max(r["recall_at_10"] for r in rows)))
-    lines += ["", "| system | knob | value | recall@10 | recall@10 (ties) | QPS | p50 ms | p99 ms | build s | index MiB | queries |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += summary(groups, "qps", "QPS")
+    if any(r.get("cpu_qps") for r in records):
+        lines += ["", "Queries per CPU second (the backend's and the client's CPU time over the same "
+                  "loop; on a shared machine it estimates one client's QPS on an idle one):", ""]
+        lines += summary(groups, "cpu_qps", "per CPU s")
+    lines += ["", "| system | knob | value | recall@10 | recall@10 (ties) | QPS | per CPU s | p50 ms | p99 ms | build s | index MiB | queries |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s, rows in groups:
         for r in rows:
-            lines.append("| %s | %s | %s | %.4f | %s | %.1f | %.3f | %.3f | %s | %s | %d |" % (
+            lines.append("| %s | %s | %s | %.4f | %s | %.1f | %s | %.3f | %.3f | %s | %s | %d |" % (
                 s, r.get("knob") or "—", "—" if r.get("value") is None else r["value"],
-                r["recall_at_10"], _fmt(r.get("recall_at_10_ties"), ".4f"), r["qps"], r["p50_ms"],
+                r["recall_at_10"], _fmt(r.get("recall_at_10_ties"), ".4f"), r["qps"],
+                _fmt(r.get("cpu_qps"), ".1f"), r["p50_ms"],
                 r["p99_ms"], _fmt(r.get("build_s"), ".1f"), _fmt(r.get("index_bytes"), ".1f", MIB),
                 r["n_queries"]))
     lines += clients_table(records)
@@ -98,6 +89,27 @@ def markdown(records):
         lines += ["", "Warning: the planner did not use the index for: " +
                   ", ".join(sorted({"%s %s" % (r["system"], r.get("value")) for r in warn}))]
     return "\n".join(lines) + "\n"
+
+
+# Per system: build, size and the best `key` (QPS or per CPU second) at each recall level.
+def summary(groups, key, name):
+    lines = ["| system | build s | index MiB | " + " | ".join(
+        "%s at recall ≥ %.2f" % (name, lv) for lv in RECALL_LEVELS) + " | best recall@10 |",
+        "|---|---:|---:|" + "---:|" * len(RECALL_LEVELS) + "---:|"]
+    for s, rows in groups:
+        cells = []
+        for lv in RECALL_LEVELS:
+            best = best_at(rows, lv, key)
+            if not best:
+                cells.append("—")
+            elif best.get("knob"):
+                cells.append("%.0f (%s %s)" % (best[key], best["knob"], best["value"]))
+            else:
+                cells.append("%.1f" % best[key])
+        lines.append("| %s | %s | %s | %s | %.3f |" % (
+            s, _fmt(rows[0].get("build_s"), ".1f"), _fmt(rows[0].get("index_bytes"), ".1f", MIB),
+            " | ".join(cells), max(r["recall_at_10"] for r in rows)))
+    return lines
 
 
 # One client's QPS beside the throughput of several clients running the same
@@ -109,14 +121,16 @@ def clients_table(records):
     multi = sorted({(s, v, c) for (s, v, c) in latest_by if c > 1}, key=lambda k: (k[0], k[1] or 0, k[2]))
     if not multi:
         return []
-    lines = ["", "| system | knob | value | recall@10 | QPS, 1 client | clients | QPS, all clients | ratio |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["", "| system | knob | value | recall@10 | QPS, 1 client | clients | QPS, all clients | ratio "
+             "| per CPU s, 1 client | per CPU s, all clients |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s, v, c in multi:
         one, many = latest_by.get((s, v, 1)), latest_by[(s, v, c)]
-        lines.append("| %s | %s | %s | %.4f | %s | %d | %.1f | %s |" % (
+        lines.append("| %s | %s | %s | %.4f | %s | %d | %.1f | %s | %s | %s |" % (
             s, many.get("knob") or "—", "—" if v is None else v, many["recall_at_10"],
             _fmt(one and one["qps"], ".1f"), c, many["qps"],
-            _fmt(one and many["qps"] / one["qps"], ".2f")))
+            _fmt(one and many["qps"] / one["qps"], ".2f"), _fmt(one and one.get("cpu_qps"), ".1f"),
+            _fmt(many.get("cpu_qps"), ".1f")))
     return lines
 
 

@@ -225,13 +225,14 @@ def run_postgres(a, ds, truth_ids, truth_dist, specs, common):
         pgquery.apply_settings(conn, [("enable_indexscan", "off"), ("enable_bitmapscan", "off")])
         pgquery.prepare_knn(conn, table, metric=a.metric)
         sts = statements[:a.seqscan]
-        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(3, len(sts)))
+        cpu = {}
+        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(3, len(sts)), cpu=cpu)
         rec = dict(base, system=exact_label(a.extension, a.metric), knob=None, value=None, n_queries=len(sts),
                    recall_at_10=truth.recall_at(found, truth_ids),
                    recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist,
                                                           metric=a.metric),
                    uses_index=None, index_spec=None)
-        rec.update(pgquery.timing_stats(lat, wall))
+        rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
         log("  recall@10 %.4f  %.1f QPS  p50 %.1f ms" % (rec["recall_at_10"], rec["qps"], rec["p50_ms"]))
         pgquery.apply_settings(conn, [("enable_indexscan", "on"), ("enable_bitmapscan", "on")])
@@ -262,7 +263,8 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
     for v in spec["values"]:
         pgquery.apply_settings(conn, [(spec["knob"], v)])
         used = pgquery.plan_index(conn, sts[0])
-        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(a.warmup, len(sts)))
+        cpu = {}
+        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(a.warmup, len(sts)), cpu=cpu)
         if used == index_name:  # a generic plan may differ from the first custom one
             used = pgquery.plan_index(conn, sts[-1])
         rec = dict(base, system=spec["label"], knob=spec["knob"], value=v, n_queries=len(sts),
@@ -271,10 +273,10 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
                    recall_at_10=truth.recall_at(found, truth_ids),
                    recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist,
                                                           metric=a.metric))
-        rec.update(pgquery.timing_stats(lat, wall))
+        rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
-        log("  %s = %-5s recall@10 %.4f  %8.1f QPS  p50 %.3f ms  p99 %.3f ms%s" % (
-            spec["knob"], v, rec["recall_at_10"], rec["qps"], rec["p50_ms"], rec["p99_ms"],
+        log("  %s = %-5s recall@10 %.4f  %8.1f QPS  %8.1f per CPU s  p50 %.3f ms  p99 %.3f ms%s" % (
+            spec["knob"], v, rec["recall_at_10"], rec["qps"], rec["cpu_qps"] or 0, rec["p50_ms"], rec["p99_ms"],
             "" if rec["uses_index"] else "  (PLAN DID NOT USE THE INDEX: %s)" % used))
         for clients in (c for c in a.clients if c > 1):
             measure_clients(a, connect, table, spec, v, clients, sts, ds, truth_ids, rec)
@@ -288,11 +290,11 @@ def measure_clients(a, connect, table, spec, value, clients, sts, ds, truth_ids,
         pgquery.apply_settings(c, list(one["session_settings"].items()) + [(spec["knob"], value)])
         pgquery.prepare_knn(c, table, metric=a.metric)
         return c
-    found, lat, wall = pgquery.run_concurrent(prepared, sts, clients, warmup=min(a.warmup, len(sts)))
+    found, lat, wall, cpu_s = pgquery.run_concurrent(prepared, sts, clients, warmup=min(a.warmup, len(sts)))
     rec = dict(one, system="%s, %d clients" % (spec["label"], clients), clients=clients,
                base_system=spec["label"], n_queries=len(sts) * clients,
                recall_at_10=truth.recall_at(found, truth_ids), recall_at_10_ties=None)
-    rec.update(pgquery.timing_stats(lat, wall))
+    rec.update(pgquery.timing_stats(lat, wall, cpu_s))
     report.append(a.out, rec)
     log("  %s = %-5s %d clients: %8.1f QPS in all (%.2f x one client)  p50 %.3f ms" % (
         spec["knob"], value, clients, rec["qps"], rec["qps"] / one["qps"], rec["p50_ms"]))
