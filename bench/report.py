@@ -61,13 +61,20 @@ def markdown(records):
     if not groups:
         return "no results\n"
     first = records[-1]
+    # The index measurements' query count (exact scans and several clients use other counts).
+    n_queries = max(r["n_queries"] for r in records if (r.get("clients") or 1) == 1)
     lines = ["# %s: %d base rows, %d queries, %d dims, k = %d" % (
-        first["dataset"], first["n_base"], first["n_queries"], first["dim"], 10), ""]
-    sized = [r for r in records if r.get("table_bytes")]
-    if sized:
-        lines += ["Table size (pg_total_relation_size with no index): %.1f MiB. "
+        first["dataset"], first["n_base"], n_queries, first["dim"], 10), ""]
+    sizes = {}
+    for r in records:
+        if r.get("table_bytes"):
+            sizes[r.get("extension") or ""] = r["table_bytes"]
+    if sizes:
+        lines += ["Table size (pg_total_relation_size with no index): %s. "
                   "recall@10 (ties) counts a returned row within 1e-3 of the 10th true distance "
-                  "as ann-benchmarks does." % (sized[-1]["table_bytes"] / MIB), ""]
+                  "as ann-benchmarks does." % ", ".join(
+                      "%.1f MiB%s" % (b / MIB, " (%s)" % e if len(sizes) > 1 else "") for e, b in sizes.items()),
+                  ""]
     lines += summary(groups, "qps", "QPS")
     if any(r.get("cpu_qps") for r in records):
         lines += ["", "Queries per CPU second (the backend's and the client's CPU time over the same "
