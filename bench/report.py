@@ -166,8 +166,10 @@ def plot(records, path):
     ax.set_yscale("log")
     ax.set_xlabel("recall@10")
     ax.set_ylabel("queries per second (one client, log scale)")
-    ax.set_title("%s: %d rows, %d dims, %d queries" % (first["dataset"], first["n_base"],
-                                                       first["dim"], first["n_queries"]))
+    n_queries = max(r["n_queries"] for r in records if (r.get("clients") or 1) == 1)
+    ax.set_title("%s%s: %d rows, %d dims, %d queries" % (
+        first["dataset"], "" if first.get("metric", "l2") == "l2" else " (%s)" % first["metric"],
+        first["n_base"], first["dim"], n_queries))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
