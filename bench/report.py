@@ -1,7 +1,8 @@
 """Results: one JSON line per measurement in <out>/results.jsonl, rendered
 as a markdown table (<out>/results.md) and a recall-QPS plot
-(<out>/recall_qps.png). Later runs of the same system and knob value
-replace earlier ones, so side-by-side runs into one dir share the table.
+(<out>/recall_qps.png; recall_cpu.png plots queries per CPU second).
+Later runs of the same system and knob value replace earlier ones, so
+side-by-side runs into one dir share the table.
 
 Re-render without measuring:  /usr/bin/python3 bench/report.py bench/results/fashion-mnist
 """
@@ -141,8 +142,9 @@ def clients_table(records):
     return lines
 
 
-# Recall (x) against QPS (y, log scale), one line per system.
-def plot(records, path):
+# Recall (x) against QPS (y, log scale), one line per system; key "cpu_qps"
+# plots queries per CPU second instead.
+def plot(records, path, key="qps"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -152,8 +154,11 @@ def plot(records, path):
     first = records[-1]
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
     for s, rows in groups:
+        rows = [r for r in rows if r.get(key)]
+        if not rows:
+            continue
         xs = [r["recall_at_10"] for r in rows]
-        ys = [r["qps"] for r in rows]
+        ys = [r[key] for r in rows]
         if len(rows) == 1:
             ax.plot(xs, ys, "*", markersize=12, label=s)
         else:
@@ -161,11 +166,12 @@ def plot(records, path):
             ax.plot(xs, ys, style, marker="o", markersize=4, label=s)
         for r in rows:
             if r.get("value") is not None:
-                ax.annotate(str(r["value"]), (r["recall_at_10"], r["qps"]), fontsize=6,
+                ax.annotate(str(r["value"]), (r["recall_at_10"], r[key]), fontsize=6,
                             xytext=(2, 2), textcoords="offset points")
     ax.set_yscale("log")
     ax.set_xlabel("recall@10")
-    ax.set_ylabel("queries per second (one client, log scale)")
+    ax.set_ylabel("queries per second (one client, log scale)" if key == "qps" else
+                  "queries per CPU second (backend + client, log scale)")
     n_queries = max(r["n_queries"] for r in records if (r.get("clients") or 1) == 1)
     ax.set_title("%s%s: %d rows, %d dims, %d queries" % (
         first["dataset"], "" if first.get("metric", "l2") == "l2" else " (%s)" % first["metric"],
@@ -183,6 +189,8 @@ def render(out_dir):
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write(md)
     plot(records, os.path.join(out_dir, "recall_qps.png"))
+    if any(r.get("cpu_qps") for r in records):
+        plot(records, os.path.join(out_dir, "recall_cpu.png"), key="cpu_qps")
     return md
 
 
