@@ -14,8 +14,8 @@ ratios (goals.md). Every pass is a bench/run.py run into the same directory.
 
 pg_ivf runs through pg_ivf_pgvector on pgvector's `vector` column, so its
 ivf index, pgvector's hnsw and ivfflat share one table (database
-bench_pgvector); the exact scan runs there and on pg_ivf's own type
-(database pg_ivf_bench). Without pgvector in the server, pg_ivf runs on its
+bench_pgvector_goalN); the exact scan runs there and on pg_ivf's own type
+(database pg_ivf_bench_goalN). Without pgvector in the server, pg_ivf runs on its
 own type and the pgvector series are skipped with a message.
 """
 
