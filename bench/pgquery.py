@@ -12,8 +12,6 @@ from psycopg2 import sql
 from progress import ProgressPoller
 
 K = 10
-# pgvector's distance operators, by the harness's metric names.
-OPERATORS = {"l2": "<->", "ip": "<#>"}
 
 
 # Session settings for fair single-client timings: no JIT and no parallel
@@ -34,12 +32,15 @@ def execute_statements(queries, name="knn"):
     return ["EXECUTE %s('%s')" % (name, vector_literal(q)) for q in queries]
 
 
+# The distance operator of each metric (pgvector's names).
+OPERATORS = {"l2": "<->", "ip": "<#>", "cosine": "<=>"}
+
+
 def prepare_knn(conn, table, k=K, name="knn", metric="l2"):
     with conn.cursor() as cur:
         cur.execute("DEALLOCATE ALL")
-        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v %s $1 LIMIT {}"
-                            % OPERATORS[metric]).format(
-            sql.Identifier(name), sql.Identifier(table), sql.Literal(k)))
+        cur.execute(sql.SQL("PREPARE {} (vector) AS SELECT id FROM {} ORDER BY v " + OPERATORS[metric] +
+                            " $1 LIMIT {}").format(sql.Identifier(name), sql.Identifier(table), sql.Literal(k)))
 
 
 # Builds an index from its spec ("USING ... (...) WITH (...)"), showing

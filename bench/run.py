@@ -58,14 +58,16 @@ def parse_args(argv):
     g.add_argument("--base-limit", type=int, help="use only the first N base rows")
     g.add_argument("--queries", type=int, default=1000, help="queries per setting (default 1000)")
     g.add_argument("--seqscan", type=int, default=200, help="queries for the exact seq scan (0 skips)")
-    g.add_argument("--metric", default="l2", choices=truth.METRICS,
-                   help="l2 (<->) or ip (<#>, maximum inner product); sets truth, operator, opclass, FAISS")
     g.add_argument("--quick", action="store_true", help="smoke test: %d base rows, %d queries, %d seq scan"
                    % (QUICK_BASE, QUICK_QUERIES, QUICK_SEQSCAN))
 
     g = p.add_argument_group("indexes")
     g.add_argument("--ivf", help="pg_ivf quantizers to run, e.g. sq8,flat,pq56 (default: sq8, flat and "
                    "the data set's pq_m values; 'none' for none)")
+    g.add_argument("--metric", default="l2",
+                   help="distances, comma-separated, measured side by side in one run: l2 (<->), ip (<#>, "
+                   "inner product on the raw rows), cosine (<=>); each gets its pg_ivf indexes (its operator "
+                   "class), FAISS reference, exact scan and ground truth (default l2)")
     g.add_argument("--lists", type=int, help="lists / nlist (default: the data set's preset, scaled "
                    "to --base-limit; rows/1000 for your own data)")
     g.add_argument("--probes", type=int_list, help="ivf.probes / nprobe values, e.g. 1,2,4,8")
@@ -107,6 +109,9 @@ def parse_args(argv):
         a.base_limit = a.base_limit or QUICK_BASE
         a.queries = min(a.queries, QUICK_QUERIES)
         a.seqscan = min(a.seqscan, QUICK_SEQSCAN)
+    a.metrics = [m.strip() for m in a.metric.split(",") if m.strip()]
+    if not a.metrics or any(m not in ("l2", "ip", "cosine") for m in a.metrics):
+        p.error("--metric takes l2, ip and cosine")
     if a.index and (len(a.knob) not in (1, len(a.index)) or len(a.values) not in (1, len(a.index))):
         p.error("give --knob and --values once, or once per --index")
     return a
@@ -136,6 +141,11 @@ def load_dataset(a):
     raise SystemExit("unknown dataset %r" % a.dataset)
 
 
+# How results of a metric other than l2 are labelled.
+def metric_suffix(metric):
+    return "" if metric == "l2" else " " + metric
+
+
 # The pg_ivf index specs, their FAISS twins, and the user's own specs.
 def plan_specs(a, ds, preset):
     n = len(ds.base)
@@ -153,29 +163,25 @@ def plan_specs(a, ds, preset):
     else:
         kinds = ["sq8", "flat"] + ["pq%d" % m for m in (preset["pq_m"] if preset else [])]
     specs, refs = [], []
-    for k in kinds:
-        if k in ("sq8", "flat"):
-            opts, m = "lists = %d, quantizer = '%s'" % (lists, k), None
-        elif k.startswith("pq") and k[2:].isdigit():
-            m = int(k[2:])
-            opts = "lists = %d, quantizer = 'pq', pq_m = %d" % (lists, m)
-        else:
-            raise SystemExit("unknown --ivf quantizer %r (sq8, flat or pqM)" % k)
-        specs.append({"label": "pg_ivf %s%s" % (k, metric_suffix(a.metric)),
-                      "spec": "USING ivf (v vector_%s_ops) WITH (%s)" % (a.metric, opts),
-                      "knob": "ivf.probes", "values": probes})
-        refs.append(("pq" if m else k, m))
+    for metric in a.metrics:
+        for k in kinds:
+            if k in ("sq8", "flat"):
+                opts, m = "lists = %d, quantizer = '%s'" % (lists, k), None
+            elif k.startswith("pq") and k[2:].isdigit():
+                m = int(k[2:])
+                opts = "lists = %d, quantizer = 'pq', pq_m = %d" % (lists, m)
+            else:
+                raise SystemExit("unknown --ivf quantizer %r (sq8, flat or pqM)" % k)
+            specs.append({"label": "pg_ivf %s%s" % (k, metric_suffix(metric)), "metric": metric,
+                          "spec": "USING ivf (v vector_%s_ops) WITH (%s)" % (metric, opts),
+                          "knob": "ivf.probes", "values": probes})
+            refs.append(("pq" if m else k, m, metric))
     for i, spec in enumerate(a.index):
         knob = a.knob[i] if len(a.knob) > 1 else a.knob[0]
         values = a.values[i] if len(a.values) > 1 else a.values[0]
         label = a.label[i] if i < len(a.label) else "%s %s" % (a.extension or "pg", spec)
-        specs.append({"label": label, "spec": spec, "knob": knob, "values": values})
+        specs.append({"label": label, "spec": spec, "knob": knob, "values": values, "metric": a.metrics[0]})
     return lists, probes, specs, refs
-
-
-# Labels of other metrics than L2 say which.
-def metric_suffix(metric):
-    return "" if metric == "l2" else " " + metric
 
 
 # The exact scan's series is named after the extension whose `vector` type
@@ -201,7 +207,7 @@ def host_info():
 
 
 # The exact sequential scan, then every index spec and knob value.
-def run_postgres(a, ds, truth_ids, truth_dist, specs, common):
+def run_postgres(a, ds, truths, specs, common):
     dsn = pgload.base_dsn(a.dsn)
     conn = pgload.prepare_database(dsn, a.dbname, a.extension)
 
@@ -220,17 +226,18 @@ def run_postgres(a, ds, truth_ids, truth_dist, specs, common):
                 extension=a.extension, engine="postgres", clients=1)
     statements = pgquery.execute_statements(ds.queries)
 
-    if a.seqscan > 0:
-        log("exact sequential scan, %d queries" % min(a.seqscan, len(statements)))
+    for metric in a.metrics if a.seqscan > 0 else []:
+        truth_ids, truth_dist = truths[metric]
+        log("exact sequential scan%s, %d queries" % (metric_suffix(metric), min(a.seqscan, len(statements))))
         pgquery.apply_settings(conn, [("enable_indexscan", "off"), ("enable_bitmapscan", "off")])
-        pgquery.prepare_knn(conn, table, metric=a.metric)
+        pgquery.prepare_knn(conn, table, metric=metric)
         sts = statements[:a.seqscan]
         cpu = {}
         found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(3, len(sts)), cpu=cpu)
-        rec = dict(base, system=exact_label(a.extension, a.metric), knob=None, value=None, n_queries=len(sts),
+        rec = dict(base, system=exact_label(a.extension, metric), knob=None, value=None,
+                   n_queries=len(sts), metric=metric,
                    recall_at_10=truth.recall_at(found, truth_ids),
-                   recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist,
-                                                          metric=a.metric),
+                   recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist, metric=metric),
                    uses_index=None, index_spec=None)
         rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
@@ -241,8 +248,7 @@ def run_postgres(a, ds, truth_ids, truth_dist, specs, common):
     for n, spec in enumerate(specs):
         index_name = table + "_bench_idx"
         try:
-            measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, truth_dist,
-                         base)
+            measure_spec(a, conn, connect, table, index_name, spec, sts, ds, *truths[spec["metric"]], base)
         except psycopg2.Error as e:  # one failing index must not stop the others
             log("  FAILED: %s" % (e.pgerror or e).strip())
         if not (a.keep_index and n == len(specs) - 1):
@@ -259,7 +265,8 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
     index_bytes = pgquery.relation_bytes(conn, index_name)
     log("  built in %.2f s, index %.1f MiB (table %.1f MiB)" % (
         build_s, index_bytes / 2**20, base["table_bytes"] / 2**20))
-    pgquery.prepare_knn(conn, table, metric=a.metric)
+    metric = spec["metric"]
+    pgquery.prepare_knn(conn, table, metric=metric)
     for v in spec["values"]:
         pgquery.apply_settings(conn, [(spec["knob"], v)])
         used = pgquery.plan_index(conn, sts[0])
@@ -267,28 +274,28 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
         found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(a.warmup, len(sts)), cpu=cpu)
         if used == index_name:  # a generic plan may differ from the first custom one
             used = pgquery.plan_index(conn, sts[-1])
-        rec = dict(base, system=spec["label"], knob=spec["knob"], value=v, n_queries=len(sts),
+        rec = dict(base, system=spec["label"], knob=spec["knob"], value=v, n_queries=len(sts), metric=metric,
                    index_spec=spec["spec"], build_s=build_s, index_bytes=index_bytes,
                    uses_index=used == index_name,
                    recall_at_10=truth.recall_at(found, truth_ids),
                    recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist,
-                                                          metric=a.metric))
+                                                          metric=metric))
         rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
         log("  %s = %-5s recall@10 %.4f  %8.1f QPS  %8.1f per CPU s  p50 %.3f ms  p99 %.3f ms%s" % (
             spec["knob"], v, rec["recall_at_10"], rec["qps"], rec["cpu_qps"] or 0, rec["p50_ms"], rec["p99_ms"],
             "" if rec["uses_index"] else "  (PLAN DID NOT USE THE INDEX: %s)" % used))
         for clients in (c for c in a.clients if c > 1):
-            measure_clients(a, connect, table, spec, v, clients, sts, ds, truth_ids, rec)
+            measure_clients(a, connect, table, spec, v, clients, sts, truth_ids, rec)
 
 
 # The same prepared query loop from `clients` connections at once; the record
 # is its own series ("<label>, N clients") whose QPS is the total throughput.
-def measure_clients(a, connect, table, spec, value, clients, sts, ds, truth_ids, one):
+def measure_clients(a, connect, table, spec, value, clients, sts, truth_ids, one):
     def prepared():
         c = connect()
         pgquery.apply_settings(c, list(one["session_settings"].items()) + [(spec["knob"], value)])
-        pgquery.prepare_knn(c, table, metric=a.metric)
+        pgquery.prepare_knn(c, table, metric=spec["metric"])
         return c
     found, lat, wall, cpu_s = pgquery.run_concurrent(prepared, sts, clients, warmup=min(a.warmup, len(sts)))
     rec = dict(one, system="%s, %d clients" % (spec["label"], clients), clients=clients,
@@ -300,14 +307,16 @@ def measure_clients(a, connect, table, spec, value, clients, sts, ds, truth_ids,
         spec["knob"], value, clients, rec["qps"], rec["qps"] / one["qps"], rec["p50_ms"]))
 
 
-def run_faiss(a, ds, truth_ids, truth_dist, lists, probes, refs, common):
+def run_faiss(a, ds, truths, lists, probes, refs, common):
     sub = ds.subset(n_queries=a.queries)
-    for kind, m in refs:
-        index, build_s, size = faissref.build(ds, kind, lists, m, threads=a.threads, log=log, metric=a.metric)
-        label = faissref.describe(kind, lists, m)[1] + metric_suffix(a.metric)
+    for kind, m, metric in refs:
+        truth_ids, truth_dist = truths[metric]
+        index, build_s, size = faissref.build(ds, kind, lists, m, threads=a.threads, log=log, metric=metric)
+        _, label = faissref.describe(kind, lists, m)
+        label += metric_suffix(metric)
         for r in faissref.measure(index, sub, truth_ids[:a.queries], truth_dist[:a.queries], probes,
-                                  warmup=min(a.warmup, len(sub.queries)), metric=a.metric):
-            rec = dict(common, engine="faiss", system=label, knob="nprobe", n_queries=len(sub.queries),
+                                  warmup=min(a.warmup, len(sub.queries)), metric=metric):
+            rec = dict(common, engine="faiss", system=label, knob="nprobe", n_queries=len(sub.queries), metric=metric,
                        build_s=build_s, index_bytes=size, uses_index=None,
                        index_spec=faissref.describe(kind, lists, m)[0], faiss_build_threads=a.threads)
             rec.update(r)
@@ -329,7 +338,8 @@ def main(argv=None):
         a.queries = len(ds.queries)
     lists, probes, specs, refs = plan_specs(a, ds, preset)
     a.out = a.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                  ds.name + ("-quick" if a.quick else ""))
+                                  ds.name + "".join("-" + m for m in a.metrics if m != "l2") +
+                                  ("-quick" if a.quick else ""))
     if a.fresh and os.path.exists(a.out):
         shutil.rmtree(a.out)
     os.makedirs(a.out, exist_ok=True)
@@ -337,22 +347,22 @@ def main(argv=None):
         ds.name, len(ds.base), len(ds.queries), ds.dim, lists, a.out))
 
     t0 = time.time()
-    truth_ids, truth_dist = truth.ground_truth(ds, threads=a.threads, log=log, metric=a.metric)
+    truths = {m: truth.ground_truth(ds, threads=a.threads, log=log, metric=m) for m in a.metrics}
     log("ground truth ready (%.1f s)" % (time.time() - t0))
     common = {"run": datetime.datetime.now().isoformat(timespec="seconds"), "dataset": ds.name,
               "dataset_note": ds.note, "n_base": len(ds.base), "dim": ds.dim, "lists": lists,
-              "host": host_info(), "metric": a.metric}
+              "host": host_info()}
 
     if not a.faiss_only:
-        run_postgres(a, ds, truth_ids, truth_dist, specs, common)
-    if a.quick and not a.faiss_pq and any(k == "pq" for k, _ in refs):
+        run_postgres(a, ds, truths, specs, common)
+    if a.quick and not a.faiss_pq and any(r[0] == "pq" for r in refs):
         log("--quick: skipping FAISS IVF-PQ, whose training is slow (--faiss-pq keeps it)")
         refs = [r for r in refs if r[0] != "pq"]
     if a.faiss and refs:
         import faiss
         log("FAISS %s in process, nlist %d (build: %d threads, queries: 1 thread)" % (
             faiss.__version__, lists, a.threads))
-        run_faiss(a, ds, truth_ids, truth_dist, lists, probes, refs, common)
+        run_faiss(a, ds, truths, lists, probes, refs, common)
     md = report.render(a.out)
     log("")
     log(md)

@@ -1,11 +1,11 @@
-"""Exact ground truth (top-100 by L2, or by inner product for MIPS) and recall.
+"""Exact ground truth (top-100 by the metric: l2, ip or cosine) and recall.
 
-FAISS's IndexFlatL2 finds candidates fast with BLAS, whose float32
-||x||^2 - 2xy + ||y||^2 can misorder near-ties; so it is asked for a margin
-of extra candidates, and those are re-ranked with exact float64 distances
-(ties broken by the smaller id) before the top 100 are kept. For the inner
-product (metric "ip") the distance is pgvector's `<#>`: the negative inner
-product, smallest first, found with IndexFlatIP.
+FAISS's IndexFlatL2 (IndexFlatIP for ip and cosine) finds candidates fast
+with BLAS, whose float32 sums can misorder near-ties; so it is asked for a
+margin of extra candidates, and those are re-ranked with exact float64
+distances (ties broken by the smaller id) before the top 100 are kept.
+Distances are the SQL operators' values: <-> (l2), <#> (ip: the negative
+inner product), <=> (cosine: 1 - cosine similarity).
 """
 
 import glob
@@ -22,15 +22,21 @@ MARGIN = 28
 CHUNK = 1000
 
 
-METRICS = ("l2", "ip")
+def _unit(m):
+    m = np.asarray(m, dtype=np.float64)
+    n = np.linalg.norm(m, axis=-1, keepdims=True)
+    return m / np.where(n == 0, 1, n)
 
 
-# Exact float64 distances of rows to one query: L2, or the negative inner product.
-def distances(rows, q, metric="l2"):
-    q = q.astype(np.float64)
+# The SQL operator's value of each row of rows (float64) for one query q.
+def distances(metric, rows, q):
+    rows = np.asarray(rows, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
     if metric == "ip":
-        return -(rows.astype(np.float64) @ q)
-    diff = rows.astype(np.float64) - q
+        return -(rows @ q)
+    if metric == "cosine":
+        return 1.0 - _unit(rows) @ _unit(q)
+    diff = rows - q
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
@@ -40,8 +46,9 @@ def exact_topk(base, queries, k=TOP, threads=None, log=None, metric="l2"):
     if threads:
         faiss.omp_set_num_threads(threads)
     d = base.shape[1]
-    index = faiss.IndexFlatIP(d) if metric == "ip" else faiss.IndexFlatL2(d)
-    index.add(np.ascontiguousarray(base, dtype=np.float32))
+    index = faiss.IndexFlatL2(d) if metric == "l2" else faiss.IndexFlatIP(d)
+    base_f = _unit(base) if metric == "cosine" else base
+    index.add(np.ascontiguousarray(base_f, dtype=np.float32))
     kk = min(len(base), k + MARGIN)
     k = min(k, len(base))
     ids = np.empty((len(queries), k), dtype=np.int32)
@@ -49,10 +56,10 @@ def exact_topk(base, queries, k=TOP, threads=None, log=None, metric="l2"):
     t0 = time.time()
     for start in range(0, len(queries), CHUNK):
         q = np.ascontiguousarray(queries[start:start + CHUNK], dtype=np.float32)
-        _, cand = index.search(q, kk)
+        _, cand = index.search(np.ascontiguousarray(_unit(q) if metric == "cosine" else q, dtype=np.float32), kk)
         for j in range(len(q)):
             c = cand[j][cand[j] >= 0]
-            dd = distances(base[c], q[j], metric)
+            dd = distances(metric, base[c], q[j])
             order = np.lexsort((c, dd))[:k]
             ids[start + j] = c[order]
             dist[start + j] = dd[order]
@@ -65,7 +72,6 @@ def exact_topk(base, queries, k=TOP, threads=None, log=None, metric="l2"):
 # Ground truth for the data set's first n_queries queries, from the cache when
 # any cached file covers them, else computed and saved.
 def ground_truth(ds, threads=None, log=None, metric="l2"):
-    # L2 keeps the key it always had, so existing caches stay valid.
     key = "%s-%s-n%d%s" % (ds.name, ds.fingerprint(), len(ds.base), "" if metric == "l2" else "-" + metric)
     d = os.path.join(cache_dir(), "truth")
     os.makedirs(d, exist_ok=True)
@@ -96,15 +102,15 @@ def recall_at(found, truth_ids, k=10):
 
 
 # ann-benchmarks' rule: a returned row counts when its distance is within
-# (1 + 1e-3) of the k-th true distance, so ties at the k-th place are not lost
-# (a relative margin of |distance|, as inner-product distances may be negative).
+# (1 + 1e-3) of the k-th true distance (1e-3 of its magnitude: inner-product
+# distances are negative), so ties at the k-th place are not lost.
 def recall_at_ties(found, base, queries, truth_dist, k=10, eps=1e-3, metric="l2"):
     hits = 0
     for got, q, td in zip(found, queries, truth_dist):
         got = np.asarray(got[:k], dtype=np.int64)
         if len(got) == 0:
             continue
-        dd = distances(base[got], q, metric)
+        dd = distances(metric, base[got], q)
         kth = float(td[k - 1])
         hits += int(np.sum(dd <= kth + eps * abs(kth) + 1e-9))
     return hits / (k * len(found)) if len(found) else 0.0

@@ -102,7 +102,8 @@ answers() {
   for q in $QUANTIZERS; do
     for m in $METRICS; do
       op=${m#*:} idx=t_${q}_${m%%:*}
-      if [ "$mode" = index ]; then gucs="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS;"
+      # ivf.pq_rerank above the row count keeps every probed PQ row (0.2.0's default re-ranks a depth)
+      if [ "$mode" = index ]; then gucs="SET enable_seqscan = off; SET enable_sort = off; SET ivf.probes = $LISTS; SET ivf.pq_rerank = 2147483647;"
       else gucs="SET enable_indexscan = off; SET enable_bitmapscan = off;"; fi
       local top="SELECT '$idx', qid, ARRAY(SELECT id FROM t_$q ORDER BY v $op queries.v LIMIT 10) FROM queries ORDER BY qid"
       local all="SELECT '$idx', 'all', md5(string_agg(id::text, ',' ORDER BY id)), count(*) FROM (SELECT id FROM t_$q
@@ -170,12 +171,22 @@ info=$(psql_db upgraded -c "SELECT string_agg(format('%s %s %s', i, x.quantizer,
   FROM unnest(ARRAY['t_sq8_l2', 't_pq_ip', 't_flat_cosine']) i, ivf_index_info(i::regclass) x" 2>&1)
 [ "$info" = "t_flat_cosine flat cosine, t_pq_ip pq ip, t_sq8_l2 sq8 l2" ] &&
   ok "updated: ivf_index_info reads the $OLD_VERSION indexes" || not_ok "updated: ivf_index_info: $info"
+# a $OLD_VERSION index has no recall calibration: ivf.target_recall falls back to probes, with a WARNING
+out=$(psql_db upgraded -c "SET ivf.target_recall = 0.9; SET enable_seqscan = off" \
+  -c "SELECT count(*) FROM (SELECT id FROM t_sq8 ORDER BY v <-> (SELECT v FROM queries WHERE qid = 1) LIMIT 5) s" \
+  -c "SELECT format('%s %s', coalesce(calibrated_recall::text, 'none'), probes) FROM ivf_index_info('t_sq8_l2')" 2>&1)
+echo "$out" | grep -q 'WARNING:  ivf index "t_sq8_l2" has no recall calibration' && echo "$out" | grep -qx '5' &&
+  echo "$out" | grep -qx 'none 8' && ok "updated: target_recall on a $OLD_VERSION index: WARNING, default probes" ||
+  not_ok "updated: target_recall on a $OLD_VERSION index: $out"
 
 psql_db upgraded -f test/upgrade/dml.sql >"$tmp/dml.log" 2>&1 && ok "updated: INSERT, DELETE, VACUUM on the $OLD_VERSION indexes" ||
   abort "updated: test/upgrade/dml.sql" "$tmp/dml.log"
 check_answers "after DML" upgraded
 every_new_row_found upgraded >"$tmp/found.out" 2>&1 && ok "after DML: every new row is found through the l2 and cosine indexes" ||
   { not_ok "after DML: new rows through the index"; cat "$tmp/found.out"; }
+n=$(psql_db upgraded -c "SELECT count(*) FROM unnest(ARRAY['sq8', 'pq', 'flat']) q, unnest(ARRAY['l2', 'ip', 'cosine']) m,
+  ivf_index_info(format('t_%s_%s', q, m)::regclass) x WHERE x.calibrated_recall > 0" 2>&1)
+[ "$n" = 9 ] && ok "after DML: VACUUM calibrated the $OLD_VERSION indexes" || not_ok "after DML: calibrated indexes: $n"
 
 echo "== catalog: updated database against a fresh CREATE EXTENSION"
 "$PGBIN/createdb" fresh && psql_db fresh -c "CREATE EXTENSION pg_ivf" >"$tmp/fresh.log" 2>&1 ||

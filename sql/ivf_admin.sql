@@ -79,7 +79,7 @@ DROP INDEX ivf_admin_empty_idx;
 TRUNCATE ivf_admin_empty;
 CREATE INDEX ivf_admin_empty_idx ON ivf_admin_empty USING ivf (v vector_l2_ops);
 SELECT trained, lists_requested, lists FROM ivf_index_info('ivf_admin_empty_idx');
--- trained with rows and lists = 2; TRUNCATE rebuilds it empty: untrained again
+-- trained with rows and lists = 2; TRUNCATE keeps the trained model (see ivf_truncate)
 INSERT INTO ivf_admin_empty SELECT ARRAY[i, i]::vector FROM generate_series(1, 10) i;
 ALTER INDEX ivf_admin_empty_idx SET (lists = 2);
 REINDEX INDEX ivf_admin_empty_idx;

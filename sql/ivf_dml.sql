@@ -85,7 +85,7 @@ SELECT rows, (SELECT count(*) FROM ivf_dml_t) AS table_rows FROM ivf_index_info(
 SELECT ARRAY(SELECT id FROM ivf_dml_t ORDER BY v <-> '[0,0,0,100]' LIMIT 10)
 	= ivf_dml_exact('[0,0,0,100]', 10) AS exact;
 
--- TRUNCATE leaves an empty, untrained index that keeps working
+-- TRUNCATE leaves an empty index that keeps its trained lists and keeps working
 TRUNCATE ivf_dml_t;
 SELECT lists, rows, trained_rows FROM ivf_index_info('ivf_dml_idx');
 INSERT INTO ivf_dml_t

@@ -325,14 +325,13 @@ inline float lower_bound(const QueryBound& b, double approx, float err) {
  * lb = Lc^2 / 2 - sigma - 2^-52 as for entries.  Rows outside the cosine norm
  * range (mark_entry_unbounded) are not covered: the operator itself is then
  * inexact, and the scan must not lift their bounds.
- * IP: no such bound without per-list norms (trivial_bound).
+ * IP: see MIPS LIST BOUND below (without the reduction: trivial_bound).
  * Inputs: fa = ||p - cj||^2, fb = ||p - ci||^2, w2 = ||ci - cj||^2 and the squared
  * norms of ci, cj, p, each summed in double from float data, hence within a
- * relative gamma_d(d + 4) of its value.
+ * relative gamma_d(d + 4) of its value.  half_space_distance() returns s (0 when
+ * the formula gives nothing or the overflow condition fails).
  */
-inline float list_lower_bound(const QueryBound& b, size_t d, double fa, double fb, double w2, double ci2,
-                              double cj2, double p2) {
-    if (b.trivial || b.metric == Metric::kInnerProduct) return trivial_bound(b.metric);
+inline double half_space_distance(size_t d, double fa, double fb, double w2, double ci2, double cj2, double p2) {
     const double dd = static_cast<double>(d);
     const double r = gamma_d(dd + 4.0);
     const double g = gamma_f(dd + 2.0);
@@ -344,10 +343,18 @@ inline float list_lower_bound(const QueryBound& b, size_t d, double fa, double f
     const double slack = g * (ci2 * up + cj2 * up + 2.0 * pn * sum_c) + dd * 0x1p-145;
     const double num = f - slack - kGuard * (fa + fb + slack);
     const double den = (2.0 * w + 2.0 * g * sum_c) * (1.0 + kGuard);
-    if (!(num > 0.0) || !(den > 0.0) || !std::isfinite(num)) return 0.0f;
+    if (!(num > 0.0) || !(den > 0.0) || !std::isfinite(num)) return 0.0;
     const double s = num / den * kShrink;
     const double c_max = std::max(ci, cj);
-    if (!(ci2 < 0x1p124 && cj2 < 0x1p124 && (pn + s) * c_max < 0x1p124)) return 0.0f;
+    if (!(ci2 < 0x1p124 && cj2 < 0x1p124 && (pn + s) * c_max < 0x1p124)) return 0.0;
+    return s;
+}
+
+inline float list_lower_bound(const QueryBound& b, size_t d, double fa, double fb, double w2, double ci2,
+                              double cj2, double p2) {
+    if (b.trivial || b.metric == Metric::kInnerProduct) return trivial_bound(b.metric);
+    const double dd = static_cast<double>(d);
+    const double s = half_space_distance(d, fa, fb, w2, ci2, cj2, p2);
     if (b.metric == Metric::kL2) {
         const double lb = s * (1.0 - b.g_op) * kShrink - b.slack;
         return lb > 0.0 ? round_down(lb) : 0.0f;
@@ -358,6 +365,44 @@ inline float list_lower_bound(const QueryBound& b, size_t d, double fa, double f
     if (lb < 0.0) lb = 0.0;
     if (lb > 2.0) lb = 2.0;
     return round_down(lb);
+}
+
+/*
+ * MIPS LIST BOUND (inner product under the reduction of mips.h)
+ * ==============================================================
+ * Goal: lb_j <= D_op = -(double) fl(sum q_i x_i) for every row x of list j.
+ * Rows are stored in the list whose augmented centroid c' = [c, e_c] wins the
+ * assigner's arg-min over the stored augmented row x' = [x, e_x] (floats, d + 1
+ * of them), e_x = fl(sqrt_d(fl_d(M2 - n2))) with n2 = ||x||^2 summed in double
+ * and M2 the largest n2 of the build's rows (mips_extra).  So LIST BOUND holds
+ * verbatim in d + 1 dimensions with p = q' = [q, 0]: s <= ||q' - x'||, and
+ *     <q, x> = (||q||^2 + ||x'||^2 - ||q' - x'||^2) / 2 <= (||q||^2 + N - s^2) / 2
+ * for any N >= ||x'||^2.  N: the true ||x||^2 <= n2 (1 + gammad_d), and when
+ * n2 <= M2, e_x^2 <= (M2 - n2)(1 + ud)^3 (1 + u)^2 <= (M2 - n2)(1 + 2.01 u), so
+ * ||x'||^2 <= M2 (1 + 2.01 u) (gammad_d < 2.01 u for any d here); we take
+ * N = M2 (1 + 3u).  A row with n2 > M2 (inserted after the build) breaks this:
+ * the index then records it and the scan does not use this bound.
+ * Also <q, x> <= ||q|| ||x|| <= ||q|| sqrt(N) (which the first form reaches
+ * at s = 0), so with the operator's float error from the IP entry derivation,
+ *     D_op >= -min(||q|| sqrt(N), (||q||^2 + N - s^2) / 2) - gamma_d ||q|| sqrt(N) - d 2^-149,
+ * valid while ||q||, sqrt(N) < 2^63 (no partial sum overflows; else trivial).
+ * ||q||^2 (p2) is summed in double from floats (relative gamma_d(d + 4)); the
+ * formula's few double operations are covered by the usual guard.
+ * Inputs as LIST BOUND's, summed over d + 1 augmented coordinates (q's extra
+ * is 0); d is the row dimension.
+ */
+inline float mips_list_lower_bound(const QueryBound& b, size_t d, double fa, double fb, double w2, double ci2,
+                                   double cj2, double p2, double max_norm2) {
+    if (b.trivial || b.metric != Metric::kInnerProduct || !(max_norm2 > 0.0)) return trivial_bound(b.metric);
+    const double dd = static_cast<double>(d);
+    const double n_up = max_norm2 * (1.0 + 3.0 * kU) * (1.0 + 4.0 * kUd);
+    const double q2 = p2 * (1.0 + gamma_d(dd + 4.0)) * (1.0 + 4.0 * kUd);
+    if (!(q2 < 0x1p126 && n_up < 0x1p126)) return trivial_bound(b.metric);
+    const double qn = std::sqrt(q2) * (1.0 + 4.0 * kUd), xn = std::sqrt(n_up) * (1.0 + 4.0 * kUd);
+    const double s = half_space_distance(d + 1, fa, fb, w2, ci2, cj2, p2) * kShrink;
+    const double ip_up = std::min(qn * xn, 0.5 * (q2 + n_up - s * s));
+    const double slack = gamma_f(dd) * qn * xn + dd * 0x1p-149;
+    return round_down(-ip_up - slack - kGuard * (qn * xn + q2 + n_up + slack));
 }
 
 }  // namespace pg_ivf::core::bounds

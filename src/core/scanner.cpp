@@ -171,6 +171,26 @@ float QueryScanner::list_lower_bound(const float* other, const float* centroid) 
     return bounds::list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2);
 }
 
+float QueryScanner::mips_list_lower_bound(const float* other, float other_extra, const float* centroid,
+                                          float centroid_extra, double max_norm2) const {
+    const State& s = *state_;
+    if (s.bound.trivial || codec_.metric != Metric::kInnerProduct || !(max_norm2 > 0.0))
+        return bounds::trivial_bound(codec_.metric);
+    // the query's extra coordinate is 0
+    const double ei = other_extra, ej = centroid_extra;
+    double fa = ej * ej, fb = ei * ei, w2 = (ei - ej) * (ei - ej), ci2 = ei * ei, cj2 = ej * ej, p2 = 0;
+    for (size_t i = 0; i < codec_.d; ++i) {
+        const double p = q_[i], ci = other[i], cj = centroid[i];
+        fa += (p - cj) * (p - cj);
+        fb += (p - ci) * (p - ci);
+        w2 += (ci - cj) * (ci - cj);
+        ci2 += ci * ci;
+        cj2 += cj * cj;
+        p2 += p * p;
+    }
+    return bounds::mips_list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2, max_norm2);
+}
+
 bool QueryScanner::query_is_degenerate() const { return state_->degenerate; }
 
 double QueryScanner::kernel_value(const uint8_t* entry, float* unaligned_scratch) const {
@@ -219,6 +239,49 @@ void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride,
         const double v = kernel_value(entry, tmp);
         out[i] = bounds::lower_bound(s.bound, v, err);
         if (approx != nullptr) approx[i] = static_cast<float>(estimate(v));
+    }
+}
+
+// L2: ||q - x|| lies in ||q - x~|| +- err; IP: -<q, x> in -<q, x~> +- ||q|| err;
+// cosine: ||qh - xh|| in ||qf - x~|| +- err, then squared and halved.
+void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride, const float* approx, double z,
+                                float* lo, float* hi) const {
+    const State& s = *state_;
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    for (size_t i = 0; i < n; ++i) {
+        float err;
+        std::memcpy(&err, entries + i * stride + kEntryErrOffset, sizeof(float));
+        const double a = approx[i];
+        if (std::isnan(a) || z == 0.0) {
+            lo[i] = hi[i] = a;
+            continue;
+        }
+        if (!std::isfinite(err) || s.bound.trivial) {
+            lo[i] = -kInf;
+            hi[i] = kInf;
+            continue;
+        }
+        double l, h;
+        switch (codec_.metric) {
+            case Metric::kL2:
+                l = a - z * err;
+                h = a + z * err;
+                break;
+            case Metric::kInnerProduct:
+                l = a - z * s.bound.q_norm * err;
+                h = a + z * s.bound.q_norm * err;
+                break;
+            case Metric::kCosine:
+            default: {
+                const double dist = std::sqrt(std::max(0.0, 2.0 * a));
+                const double dl = std::max(0.0, dist - z * err), dh = dist + z * err;
+                l = 0.5 * dl * dl;
+                h = 0.5 * dh * dh;
+                break;
+            }
+        }
+        lo[i] = static_cast<float>(l);
+        hi[i] = static_cast<float>(h);
     }
 }
 

@@ -65,6 +65,11 @@
 #define PROGRESS_IVF_PHASE_WRITE	6
 
 #define IVF_MAX_LISTS		100000
+
+/* Recall calibration: query rows, neighbours per query, ranks the meta page keeps */
+#define IVF_CALIB_QUERIES	100
+#define IVF_CALIB_K			10
+#define IVF_CALIB_MAX_RANKS	(IVF_CALIB_QUERIES * IVF_CALIB_K)
 #define IVF_DEFAULT_PROBES	8
 
 typedef struct IvfPageOpaqueData
@@ -111,6 +116,35 @@ typedef struct IvfMetaPageData
 	 * new format version.
 	 */
 	int32		requested_lists;
+
+	/*
+	 * Model carried over (issue 11): 1 when a rebuild over an empty heap
+	 * (TRUNCATE, REINDEX or VACUUM FULL of an empty table) kept the trained
+	 * model of the index file it replaced instead of training on no rows;
+	 * maintenance re-checks such a model once rows come back and clears it.
+	 * 0 in older indexes, like requested_lists.
+	 */
+	int32		model_carried;
+
+	/*
+	 * Recall calibration (ivf.target_recall; ivfcalib.cpp): for
+	 * IVF_CALIB_QUERIES indexed rows, the rank in scan order of the list of
+	 * each of their IVF_CALIB_K exact nearest other rows, sorted.  All 0 in
+	 * indexes built before 0.2.0 and in untrained ones: no calibration.
+	 */
+	uint64		calib_rows;		/* entries in the index when calibrated */
+	int32		calib_count;	/* ranks stored; 0: not calibrated */
+	uint16		calib_ranks[IVF_CALIB_MAX_RANKS];
+	/*
+	 * Inner product: the MIPS-to-L2 reduction (src/core/mips.h).  0 in
+	 * indexes built before it, for other metrics and when every row was zero:
+	 * lists are then L2 cells of the rows themselves.
+	 */
+	double		mips_max_norm2;	/* M^2: the largest squared row norm at build; when > 0
+								 * the lists' extra coordinates (lists floats) follow
+								 * the codec's parameters in the stream */
+	int32		mips_overflow;	/* a row with norm above M was indexed since: no IP
+								 * list bound (set once, WAL-logged) */
 } IvfMetaPageData;
 
 typedef IvfMetaPageData *IvfMetaPage;
@@ -136,10 +170,12 @@ typedef struct IvfOptions
 	bool		residual;
 	int			sample;			/* 0: derived from lists */
 	int			probes;			/* 0: unset; read by scans, so changeable without a rebuild */
+	double		target_recall;	/* 0: unset; probes from the calibration, read like probes */
 } IvfOptions;
 
 /* GUCs */
 extern int	ivf_probes;
+extern double ivf_target_recall;
 extern int	ivf_max_probes;
 extern int	ivf_iterative_scan;	/* IVF_ITERATIVE_* */
 extern int	ivf_kmeans_iterations;
@@ -164,7 +200,7 @@ extern int	IvfGetMetric(Relation index);
 extern int	IvfGetElement(Relation index);
 extern int	IvfCopyElements(Datum value, int element, int dims, float *out);
 extern bool IvfPrepareRow(Datum value, int element, int dims, int metric, float *out, bool *bounded);
-extern int	IvfScanProbes(Relation index);
+extern int	IvfScanProbes(Relation index, const IvfMetaPageData *meta, bool warn, double *target);
 extern int	IvfBuildThreads(void);
 extern char *IvfBuildPhaseName(int64 phasenum);
 extern bool IvfValidate(Oid opclassoid);
@@ -175,9 +211,14 @@ extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
 extern void IvfReserveMetaPage(Relation index, ForkNumber fork);
 extern void IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta);
+extern bool IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg),
+							  void *arg);
+extern void IvfSetMipsOverflow(Relation index);
+extern uint64 IvfMipsExtraFloats(const IvfMetaPageData *meta);
 extern void IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Size *sizes,
 						 int nparts, BlockNumber *start, uint32 *npages);
 extern float *IvfReadBlob(Relation index, const IvfMetaPageData *meta);
+extern float *IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta);
 extern void IvfReserveDirectory(Relation index, ForkNumber fork, int lists, BlockNumber *start,
 								uint32 *npages);
 extern void IvfWriteDirectory(Relation index, ForkNumber fork, BlockNumber start, const IvfListData *dir,
@@ -211,6 +252,37 @@ extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list,
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
 extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
+
+/* ivfcalib.cpp: recall calibration for ivf.target_recall */
+extern void IvfCalibrate(Relation heap, Relation index);
+extern bool IvfCalibrationStale(const IvfMetaPageData *meta, double entries);
+extern void IvfSetCalibration(IvfMetaPageData *meta, uint64 rows, const uint16 *ranks, int count);
+
+/* A heap TID as one number, for core's calibration (which never sees TIDs) */
+static inline uint64
+IvfTidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) | ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+/*
+ * What one ivf index scan did, summed over its rescans (the inner side of a
+ * nested loop rescans once per outer row).  Counted always: a few additions
+ * per probed list and per returned row.  ivfexplain.cpp prints them under
+ * EXPLAIN ANALYZE.
+ */
+typedef struct IvfScanCounters
+{
+	int64		lists;			/* lists probed */
+	int64		codes;			/* index entries (codes) read from them */
+	int64		rows;			/* rows handed to the executor: each is fetched from the heap and re-ranked */
+	int64		batches;		/* probe batches: one per rescan, more under ivf.iterative_scan */
+	int64		rerank_depth;	/* PQ with ivf.pq_rerank: rows a scan keeps; 0 otherwise */
+} IvfScanCounters;
+
+/* ivfscan.cpp / ivfexplain.cpp */
+extern const IvfScanCounters *IvfScanGetCounters(IndexScanDesc scan);
+extern void IvfExplainInit(void);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

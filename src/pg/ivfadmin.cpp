@@ -4,6 +4,8 @@
  * row) and ivf_list_sizes() (one row per list).  Both read the meta page, the
  * directory and every data page header under share locks, never the codes
  * themselves.  ivf_recall() measures answers and is SQL (30_ivf_admin.sql).
+ * ivf_calibrate() recalibrates an index for ivf.target_recall (ivfcalib.cpp)
+ * and ivf_recall_curve() shows its calibration.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -13,6 +15,8 @@
 extern "C" {
 PG_FUNCTION_INFO_V1(ivf_index_info);
 PG_FUNCTION_INFO_V1(ivf_list_sizes);
+PG_FUNCTION_INFO_V1(ivf_calibrate);
+PG_FUNCTION_INFO_V1(ivf_recall_curve);
 }
 
 /* Per-list counts of an index. */
@@ -113,9 +117,10 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfMetaPageData meta;
 	IvfListCounts *counts;
 	TupleDesc	tupdesc;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[21];
+	bool		nulls[21];
 	int			probes;
+	double		target;
 	int			requested;
 	int64		total = 0;
 	int64		min_rows = 0;
@@ -133,7 +138,7 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	IvfGetMetaPage(index, &meta);
 	counts = CountLists(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
-	probes = Min(IvfScanProbes(index), meta.lists);
+	probes = Min(IvfScanProbes(index, &meta, false, &target), meta.lists);
 	requested = RequestedLists(index, &meta);
 	relation_close(index, AccessShareLock);
 
@@ -175,6 +180,21 @@ ivf_index_info(PG_FUNCTION_ARGS)
 	else
 		nulls[15] = true;
 	values[16] = Int32GetDatum(probes);
+	values[17] = BoolGetDatum(meta.model_carried != 0);
+
+	/* recall calibration (ivf.target_recall): NULL where there is none */
+	if (target > 0)
+		values[18] = Float8GetDatum(target);
+	else
+		nulls[18] = true;
+	if (meta.calib_count > 0)
+	{
+		values[19] = Float8GetDatum(pg_ivf::core::calibrated_recall(meta.calib_ranks, (size_t) meta.calib_count,
+																	 (size_t) probes, (size_t) meta.lists));
+		values[20] = Int64GetDatum((int64) meta.calib_rows);
+	}
+	else
+		nulls[19] = nulls[20] = true;
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -206,6 +226,71 @@ ivf_list_sizes(PG_FUNCTION_ARGS)
 		values[1] = Int64GetDatum(counts[i].rows);
 		values[2] = Int32GetDatum(counts[i].pages);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * ivf_calibrate(regclass): calibrates the index for ivf.target_recall now,
+ * as VACUUM does when the calibration is missing or stale.  Changes the
+ * index, so only the table's owner may, as for ANALYZE.
+ */
+extern "C" Datum
+ivf_calibrate(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			heapid = IndexGetRelation(relid, true);
+	Relation	heap = NULL;
+	Relation	index;
+
+	/* the table first, as every other path locks them */
+	if (OidIsValid(heapid))
+		heap = table_open(heapid, AccessShareLock);
+	index = OpenIvfIndex(relid);
+	IvfRejectCitusShell(index, "ivf_calibrate");
+	if (!pg_class_ownercheck(heapid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(heapid));
+	/* one calibration of an index at a time, and none during VACUUM's */
+	LockRelationOid(relid, ShareUpdateExclusiveLock);
+	IvfCalibrate(heap, index);
+	relation_close(index, NoLock);
+	table_close(heap, NoLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * ivf_recall_curve(regclass): the calibrated recall@10 at each probes from 1
+ * up to where it reaches 1 (or the index's lists); no rows without a
+ * calibration.
+ */
+extern "C" Datum
+ivf_recall_curve(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	index;
+	IvfMetaPageData meta;
+	size_t		n;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	index = OpenIvfIndex(relid);
+	IvfRejectCitusShell(index, "ivf_recall_curve");
+	IvfGetMetaPage(index, &meta);
+	relation_close(index, AccessShareLock);
+
+	n = (size_t) Min(Max(meta.calib_count, 0), IVF_CALIB_MAX_RANKS);
+	for (int p = 1; n > 0 && p <= meta.lists; p++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		double		recall = pg_ivf::core::calibrated_recall(meta.calib_ranks, n, (size_t) p, (size_t) meta.lists);
+
+		values[0] = Int32GetDatum(p);
+		values[1] = Float8GetDatum(recall);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (recall >= 1.0)
+			break;
 	}
 	return (Datum) 0;
 }

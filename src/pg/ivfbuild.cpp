@@ -7,6 +7,8 @@
  *   4. assign and encode every row (second heap scan, in batches) and append
  *      it at its list's tail (IvfBuildAppend) through the buffer manager
  *   5. write the directory and meta page, then WAL-log every page at once
+ * A rebuild over no rows (TRUNCATE) skips steps 2-4 when it can keep the
+ * trained model of the file it replaces (ivfcarry.cpp).
  *
  * C++ objects that must live across PostgreSQL calls (the trained codec) are
  * heap-allocated and deleted by a reset callback on the build's memory
@@ -36,13 +38,25 @@ SampleCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 
 	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->row, &bounded))
 		return;
+	if (bs->metric == IVF_METRIC_IP)
+		bs->mips_max_norm2 = Max(bs->mips_max_norm2, core::mips_squared_norm(bs->row, bs->dims));
 	slot = bs->nsample < bs->capacity ? bs->nsample
 		: (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->rows_seen);
 	if (slot < bs->capacity)
 	{
-		memcpy(bs->sample + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
+		memcpy(bs->sample + slot * bs->sample_dims, bs->row, sizeof(float) * bs->dims);
 		if (slot == bs->nsample)
 			bs->nsample++;
+	}
+	/* the calibration's query rows: their own reservoir, with their TIDs */
+	slot = bs->calib_n < IVF_CALIB_QUERIES ? bs->calib_n
+		: (int64) pg_prng_uint64_range(&bs->calib_prng, 0, (uint64) bs->rows_seen);
+	if (slot < IVF_CALIB_QUERIES)
+	{
+		memcpy(bs->calib_queries + slot * bs->dims, bs->row, sizeof(float) * bs->dims);
+		bs->calib_ids[slot] = IvfTidKey(tid);
+		if (slot == bs->calib_n)
+			bs->calib_n++;
 	}
 	bs->rows_seen++;
 	if ((bs->rows_seen & 1023) == 0)
@@ -56,7 +70,7 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	IvfOptions *opts = (IvfOptions *) bs->index->rd_options;
 	int			sample_opt = opts ? opts->sample : 0;
 	Size		budget = (Size) maintenance_work_mem * 1024;
-	int64		row_bytes = (int64) bs->dims * sizeof(float);
+	int64		row_bytes = (int64) bs->sample_dims * sizeof(float);
 	int64		target;
 	int64		wanted;
 
@@ -72,6 +86,9 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 				 errmsg("maintenance_work_mem is too small to sample one %d-dimensional row", bs->dims)));
 	bs->sample = (float *) palloc_extended((Size) bs->capacity * row_bytes, MCXT_ALLOC_HUGE);
 	pg_prng_seed(&bs->prng, IVF_SEED);
+	bs->calib_queries = (float *) palloc((Size) IVF_CALIB_QUERIES * row_bytes);
+	bs->calib_ids = (uint64 *) palloc(sizeof(uint64) * IVF_CALIB_QUERIES);
+	pg_prng_seed(&bs->calib_prng, IVF_SEED + 1);
 
 	bs->heap_tuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, SampleCallback, bs, NULL);
 
@@ -117,9 +134,9 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 
 			if (j != i)
 			{
-				memcpy(tmp, bs->sample + i * bs->dims, row_bytes);
-				memcpy(bs->sample + i * bs->dims, bs->sample + j * bs->dims, row_bytes);
-				memcpy(bs->sample + j * bs->dims, tmp, row_bytes);
+				memcpy(tmp, bs->sample + i * bs->sample_dims, row_bytes);
+				memcpy(bs->sample + i * bs->sample_dims, bs->sample + j * bs->sample_dims, row_bytes);
+				memcpy(bs->sample + j * bs->sample_dims, tmp, row_bytes);
 			}
 		}
 		pfree(tmp);
@@ -132,6 +149,12 @@ SampleRows(IvfBuildState *bs, IndexInfo *indexInfo)
 						(long long) bs->nsample, (long long) wanted),
 				 errhint("Raise maintenance_work_mem to about %zu MB for the full sample.",
 						 IvfTrainingBytes(bs, wanted, bs->lists) / (1024 * 1024) + 1)));
+}
+
+/* The NOTICE of a build from fewer rows than lists (unless its model was carried over). */
+static void
+NoticeUntrained(IvfBuildState *bs)
+{
 	/* a Citus shell is always empty: its shards, built by the same command, hold the rows */
 	if (bs->rows_seen < bs->requested_lists && !IvfIsCitusShell(RelationGetRelid(bs->heap)))
 		ereport(NOTICE,
@@ -159,20 +182,45 @@ DeleteAssigner(void *p)
 	delete static_cast<core::Assigner *>(p);
 }
 
-/* Steps 2 and 3: k-means on the sample, then the quantizer on its residuals. */
+static void
+DeleteTracker(void *p)
+{
+	delete static_cast<core::NeighbourTracker *>(p);
+}
+
+/*
+ * Steps 2 and 3: k-means on the sample, then the quantizer on its residuals.
+ * Under inner product k-means runs on the augmented rows of the MIPS
+ * reduction (src/core/mips.h): their extra coordinates are written into the
+ * sample's spare column first, and the column is dropped before step 3, whose
+ * codes stay d-dimensional.
+ */
 static void
 TrainModel(IvfBuildState *bs)
 {
 	int32	   *labels = (int32 *) palloc_extended(sizeof(int32) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
 	float	   *dist2 = (float *) palloc_extended(sizeof(float) * Max(bs->nsample, 1), MCXT_ALLOC_HUGE);
+	float	   *trained = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->sample_dims,
+													MCXT_ALLOC_HUGE);
+	bool		augmented = bs->sample_dims > bs->dims;
 	core::Codec *codec = NULL;
 	void	  **codec_slot;
 
 	bs->centroids = (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE);
+	if (augmented)
+		bs->mips_extras = (float *) palloc(sizeof(float) * bs->lists);
+	/* no reduction without a nonzero row, nor for norms where the operator itself may overflow */
+	if (!(bs->mips_max_norm2 < core::kMipsMaxSquaredNorm))
+		bs->mips_max_norm2 = 0;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
 	IvfGuard("ivf k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
+
+		/* before a GPU assigner may take the rows: extras of 0 (no reduction) are plain L2 */
+		if (augmented)
+			core::mips_augment_rows(bs->sample, bs->sample_dims, bs->nsample, bs->dims, bs->mips_max_norm2,
+									bs->sample);
 		std::unique_ptr<core::Assigner> assigner =
 			gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, bs->sample, bs->nsample);
 		core::KMeansParams params;
@@ -192,13 +240,20 @@ TrainModel(IvfBuildState *bs)
 
 			pgstat_progress_update_multi_param(2, index, val);
 		};
-		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->dims, params,
+		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->sample_dims, params,
 													   *assigner, hooks);
-		std::copy(result.centroids.begin(), result.centroids.end(), bs->centroids);
+		std::copy(result.centroids.begin(), result.centroids.end(), trained);
 		if (bs->nsample > 0)
-			assigner->assign(bs->sample, bs->nsample, bs->centroids, bs->lists, bs->dims,
-							 labels, dist2, hooks);
+			assigner->assign(bs->sample, bs->nsample, trained, bs->lists, bs->sample_dims, labels, dist2, hooks);
+		if (augmented)
+		{
+			core::mips_split_centroids(trained, bs->lists, bs->dims, bs->centroids, bs->mips_extras);
+			core::mips_drop_extra(bs->sample, bs->nsample, bs->dims);
+		}
+		else
+			std::copy(trained, trained + (size_t) bs->lists * bs->dims, bs->centroids);
 	});
+	bs->list_centroids = bs->mips_max_norm2 > 0 ? trained : bs->centroids;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_TRAIN);
 	codec_slot = IvfDeleteOnReset(bs->cxt, DeleteCodec, NULL);
@@ -215,7 +270,8 @@ TrainModel(IvfBuildState *bs)
 		elog(ERROR, "ivf entry size %zu differs from the expected %d. Please report a bug.",
 			 codec->entry_bytes(), bs->entry_size);
 	/* a model with an infinite parameter would refuse to load and block every INSERT */
-	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite())
+	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite() ||
+		(bs->mips_max_norm2 > 0 && !core::all_finite(bs->mips_extras, bs->lists)))
 		elog(ERROR, "ivf index \"%s\" training gave a non-finite model. Please report a bug.",
 			 RelationGetRelationName(bs->index));
 
@@ -226,17 +282,13 @@ TrainModel(IvfBuildState *bs)
 	pfree(dist2);
 }
 
-/* Writes the meta placeholder, the parameter stream and an empty directory. */
-static void
-WriteModelPages(IvfBuildState *bs)
+/* The trained codec's parameters, palloc'd (so an error anywhere frees them with the context). */
+static float *
+ExportParameters(IvfBuildState *bs)
 {
-	float	   *params;
 	Size		nparams = bs->codec->parameter_count();
+	float	   *params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 
-	IvfReserveMetaPage(bs->index, bs->fork);
-
-	/* palloc'd outside the guard, so an error anywhere below frees it with the context */
-	params = (float *) palloc_extended(sizeof(float) * Max(nparams, 1), MCXT_ALLOC_HUGE);
 	IvfGuard("ivf parameter export", [&]() {
 		std::vector<float> p = bs->codec->parameters();
 
@@ -245,15 +297,24 @@ WriteModelPages(IvfBuildState *bs)
 		std::copy(p.begin(), p.end(), params);
 	});
 	bs->param_floats = nparams;
+	return params;
+}
 
-	/* the stream: centroids, then codec parameters */
+/* Writes the meta placeholder, the parameter stream (centroids, then bs->param_floats params) and an empty directory. */
+static void
+WriteModelPages(IvfBuildState *bs, const float *params)
+{
+	IvfReserveMetaPage(bs->index, bs->fork);
+
+	/* the stream: centroids, then codec parameters, then the MIPS reduction's extras (if any) */
 	{
-		const char *parts[2] = {(const char *) bs->centroids, (const char *) params};
-		Size		sizes[2] = {(Size) bs->lists * bs->dims * sizeof(float), nparams * sizeof(float)};
+		const char *parts[3] = {(const char *) bs->centroids, (const char *) params, (const char *) bs->mips_extras};
+		Size		sizes[3] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float),
+		(Size) bs->lists * sizeof(float)};
 
-		IvfWriteBlob(bs->index, bs->fork, parts, sizes, 2, &bs->blob_start, &bs->blob_pages);
+		IvfWriteBlob(bs->index, bs->fork, parts, sizes, bs->mips_max_norm2 > 0 ? 3 : 2, &bs->blob_start,
+					 &bs->blob_pages);
 	}
-	pfree(params);
 
 	IvfReserveDirectory(bs->index, bs->fork, bs->lists, &bs->dir_start, &bs->dir_pages);
 	bs->dir = (IvfListData *) palloc(sizeof(IvfListData) * bs->lists);
@@ -272,17 +333,22 @@ FlushBatch(IvfBuildState *bs)
 
 	if (n == 0)
 		return;
+	for (int i = 0; i < n; i++)
+		bs->batch_ids[i] = IvfTidKey(&bs->batch_tids[i]);
 	IvfGuard("ivf row assignment", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		std::vector<float> dist2(n);
 
-		bs->assigner->assign(bs->batch, n, bs->centroids, bs->lists, bs->dims, bs->batch_labels,
-							 dist2.data(), hooks);
+		core::assign_to_lists(*bs->assigner, bs->batch, n, bs->dims, bs->list_centroids, bs->lists,
+							  bs->mips_max_norm2, bs->batch_labels, dist2.data(), hooks);
 		core::encode_rows(*bs->codec, bs->batch, n, bs->centroids, bs->batch_labels,
 						  (uint8_t *) bs->batch_entries, bs->entry_size, bs->threads);
 		for (int i = 0; i < n; i++)
 			if (!bs->batch_bounded[i])
 				core::mark_entry_unbounded((uint8_t *) bs->batch_entries + (size_t) i * bs->entry_size);
+		/* every row passes here once: the calibration's exact neighbours cost no extra heap scan */
+		if (bs->tracker != NULL)
+			bs->tracker->add(bs->batch, bs->batch_ids, bs->batch_labels, n, bs->threads, hooks);
 	});
 
 	/* counting sort by list, so each list's page is locked once per batch */
@@ -333,9 +399,30 @@ AssignCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (isnull[0] || !IvfPrepareRow(values[0], bs->element, bs->dims, bs->metric, bs->batch + (Size) bs->nbatch * bs->dims,
 									&bs->batch_bounded[bs->nbatch]))
 		return;
+	/* the first scan's maximum bounds every row but those added since (CREATE INDEX CONCURRENTLY) */
+	if (bs->mips_max_norm2 > 0 &&
+		core::mips_squared_norm(bs->batch + (Size) bs->nbatch * bs->dims, bs->dims) > bs->mips_max_norm2)
+		bs->mips_overflow = true;
 	bs->batch_tids[bs->nbatch] = *tid;
 	if (++bs->nbatch == bs->batch_cap)
 		FlushBatch(bs);
+}
+
+/*
+ * Step 4's end: the rank of each query's neighbours' lists in scan order,
+ * from the exact neighbours the pass tracked.
+ */
+static void
+CalibrateBuild(IvfBuildState *bs)
+{
+	bs->calib_ranks = (uint16 *) palloc(sizeof(uint16) * IVF_CALIB_MAX_RANKS);
+	IvfGuard("ivf recall calibration", [&]() {
+		std::vector<uint16_t> ranks = core::calibration_ranks(*bs->tracker, *bs->codec, bs->centroids,
+															  (size_t) bs->lists, IvfCancelHooks());
+
+		bs->calib_count = (int) std::min<size_t>(ranks.size(), IVF_CALIB_MAX_RANKS);
+		std::copy(ranks.begin(), ranks.begin() + bs->calib_count, bs->calib_ranks);
+	});
 }
 
 /* Step 4: the second heap scan. */
@@ -351,6 +438,7 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	bs->batch_cap = (int) Max(1, Min(4096, IVF_BATCH_BYTES / ((Size) bs->dims * sizeof(float))));
 	bs->batch = (float *) palloc((Size) bs->batch_cap * bs->dims * sizeof(float));
 	bs->batch_tids = (ItemPointerData *) palloc(sizeof(ItemPointerData) * bs->batch_cap);
+	bs->batch_ids = (uint64 *) palloc(sizeof(uint64) * bs->batch_cap);
 	bs->batch_bounded = (bool *) palloc(sizeof(bool) * bs->batch_cap);
 	bs->batch_labels = (int32 *) palloc(sizeof(int32) * bs->batch_cap);
 	bs->batch_entries = (char *) palloc((Size) bs->batch_cap * bs->entry_size);
@@ -360,11 +448,25 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 	assigner_slot = IvfDeleteOnReset(bs->cxt, DeleteAssigner, NULL);
 	IvfGuard("ivf row assignment", [&]() {
 		*assigner_slot = bs->assigner = gpu::make_assigner(bs->device == IVF_DEVICE_GPU, bs->threads, NULL, 0,
-															  bs->centroids).release();
+															  bs->list_centroids).release();
 	});
+
+	/* an untrained index has nothing to calibrate: its one list per row is read whole */
+	if (bs->rows_seen >= bs->requested_lists && bs->calib_n > 0)
+	{
+		void	  **tracker_slot = IvfDeleteOnReset(bs->cxt, DeleteTracker, NULL);
+
+		IvfGuard("ivf recall calibration", [&]() {
+			*tracker_slot = bs->tracker = new core::NeighbourTracker(
+				(core::Metric) bs->metric, (size_t) bs->dims, IVF_CALIB_K, bs->calib_queries, bs->calib_ids,
+				(size_t) bs->calib_n);
+		});
+	}
 
 	table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, AssignCallback, bs, NULL);
 	FlushBatch(bs);
+	if (bs->tracker != NULL)
+		CalibrateBuild(bs);
 }
 
 /* Step 5: directory slots and the meta page, then WAL for every page. */
@@ -387,8 +489,10 @@ FinishIndex(IvfBuildState *bs)
 	meta.pq_m = bs->pq_m;
 	meta.residual = bs->residual;
 	meta.entry_size = bs->entry_size;
-	meta.untrained = bs->rows_seen < bs->requested_lists;
+	meta.untrained = bs->carried == NULL && bs->rows_seen < bs->requested_lists;
 	meta.requested_lists = bs->requested_lists;
+	meta.mips_max_norm2 = bs->mips_max_norm2;
+	meta.mips_overflow = bs->mips_overflow;
 	meta.blob_start = bs->blob_start;
 	meta.blob_pages = bs->blob_pages;
 	meta.centroid_floats = (uint64) bs->lists * bs->dims;
@@ -397,7 +501,16 @@ FinishIndex(IvfBuildState *bs)
 	meta.dir_pages = bs->dir_pages;
 	meta.build_rows = bs->indtuples;
 	meta.trained_rows = bs->nsample;
+	if (bs->calib_count > 0)
+		IvfSetCalibration(&meta, (uint64) bs->indtuples, bs->calib_ranks, bs->calib_count);
 	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
+	if (bs->carried != NULL)
+	{
+		/* the model's own training record travels with it */
+		meta.trained_rows = bs->carried->trained_rows;
+		memcpy(meta.build_device, bs->carried->build_device, sizeof(meta.build_device));
+		meta.model_carried = 1;
+	}
 	IvfWriteMetaPage(bs->index, bs->fork, &meta);
 
 	if (RelationNeedsWAL(bs->index) || bs->fork == INIT_FORKNUM)
@@ -422,10 +535,18 @@ BuildIndex(Relation heap, Relation index, IndexInfo *indexInfo, IvfBuildState *b
 		bs->sample = (float *) palloc(sizeof(float));
 	}
 	bs->fork = fork;
-	TrainModel(bs);
-	WriteModelPages(bs);
-	if (heap != NULL)
-		AssignRows(bs, indexInfo);
+	/* nothing to train on: keep the model of the file this rebuild replaces, if it fits */
+	if (heap != NULL && bs->rows_seen == 0 && IvfCarryModel(bs))
+		WriteModelPages(bs, bs->carried_params);
+	else
+	{
+		if (heap != NULL)
+			NoticeUntrained(bs);
+		TrainModel(bs);
+		WriteModelPages(bs, ExportParameters(bs));
+		if (heap != NULL)
+			AssignRows(bs, indexInfo);
+	}
 	FinishIndex(bs);
 }
 

@@ -1,7 +1,7 @@
 /*
  * ivfcost.cpp — amcostestimate: an ivf index serves only ORDER BY distance,
- * and reads probes/lists of the index (IvfScanProbes) before it returns its
- * first row.
+ * and reads probes/lists of the index (IvfScanProbes: a target recall's
+ * probes when one is in effect) before it returns its first row.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -34,7 +34,7 @@ ivfcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	index = index_open(path->indexinfo->indexoid, NoLock);
 	IvfGetMetaPage(index, &meta);
-	probes = IvfScanProbes(index);
+	probes = IvfScanProbes(index, &meta, false, NULL);
 	index_close(index, NoLock);
 
 	ratio = Min(1.0, (double) probes / Max(meta.lists, 1));

@@ -15,7 +15,10 @@
 
 namespace core = pg_ivf::core;
 
-/* Inserts one row: the nearest list by L2 to the stored form of the row, as at build. */
+/*
+ * Inserts one row: the nearest list by L2 to the stored form of the row (under
+ * inner product, its augmented form), as at build.
+ */
 bool
 ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		  Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
@@ -45,6 +48,11 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		return false;
 	}
 
+	/* recorded before the entry exists, so no scan that can see the row still trusts the IP list bound */
+	if (meta.mips_max_norm2 > 0 && !meta.mips_overflow &&
+		core::mips_squared_norm(x, meta.dims) > meta.mips_max_norm2)
+		IvfSetMipsOverflow(index);
+
 	entry = (char *) palloc0(meta.entry_size);
 	ref = IvfModelAcquire(index, &meta);
 	IvfGuard("ivf insert", [&]() {
@@ -54,7 +62,8 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		core::Hooks hooks;
 		float		dist2;
 
-		assigner.assign(x, 1, model.centroids.data(), model.lists, model.dims, &list, &dist2, hooks);
+		core::assign_to_lists(assigner, x, 1, model.dims, model.list_centroids(), model.lists, model.mips_max_norm2,
+							  &list, &dist2, hooks);
 		core::encode_rows(model.codec, x, 1, model.centroids.data(), &list, (uint8_t *) entry,
 						  meta.entry_size, 1);
 		if (!bounded)

@@ -23,7 +23,8 @@ static std::list<std::shared_ptr<const IvfModel>> *model_cache;
 static size_t
 ModelBytes(const IvfModel &m)
 {
-	return (m.centroids.size() + m.codec.sq_bias.size() + m.codec.sq_step.size() +
+	return (m.centroids.size() + m.mips_extras.size() + m.mips_centroids.size() +
+			m.codec.sq_bias.size() + m.codec.sq_step.size() +
 			m.codec.pq_codebooks.size() + m.codec.pq_codebooks_by_dim.size()) * sizeof(float);
 }
 
@@ -72,6 +73,15 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 													static_cast<core::Metric>(meta->metric),
 													meta->dims, meta->pq_m, meta->residual != 0,
 													blob + meta->centroid_floats, meta->param_floats);
+		model->mips_max_norm2 = meta->mips_max_norm2 > 0 ? meta->mips_max_norm2 : 0.0;
+		if (model->mips_max_norm2 > 0)
+		{
+			const float *extras = blob + meta->centroid_floats + meta->param_floats;
+
+			model->mips_extras.assign(extras, extras + meta->lists);
+			model->mips_centroids = core::mips_join_centroids(model->centroids.data(), extras, meta->lists,
+															  meta->dims);
+		}
 		/* drop stale versions of this index, then bound the cache */
 		model_cache->remove_if([relid](const std::shared_ptr<const IvfModel> &m) { return m->relid == relid; });
 		model_cache->push_front(model);

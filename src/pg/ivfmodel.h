@@ -21,6 +21,16 @@ struct IvfModel
 	int			lists;
 	std::vector<float> centroids;	/* size lists * dims */
 	pg_ivf::core::Codec codec;
+	/* the MIPS reduction (meta mips_max_norm2 > 0), else all empty and 0 */
+	double		mips_max_norm2;
+	std::vector<float> mips_extras;	/* size lists: each centroid's extra coordinate */
+	std::vector<float> mips_centroids;	/* size lists * (dims + 1): what rows are assigned to */
+
+	/* The centroids rows are assigned to (core::assign_to_lists). */
+	const float *list_centroids() const
+	{
+		return mips_centroids.empty() ? centroids.data() : mips_centroids.data();
+	}
 };
 
 /* A reference that keeps a model alive; allocated with new, owned by its caller's C++ state. */

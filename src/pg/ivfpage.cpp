@@ -71,32 +71,94 @@ ReleaseBuildPage(Buffer buf)
 	UnlockReleaseBuffer(buf);
 }
 
+/*
+ * Where the readers below take pages from: an open index, or the file of an
+ * index that a rebuild in this transaction replaced (TRUNCATE, REINDEX),
+ * read through shared buffers because its pages may be dirty there.
+ */
+typedef struct IvfPageSource
+{
+	Relation	index;			/* NULL: read the file below */
+	RelFileNode node;
+	bool		permanent;
+} IvfPageSource;
+
+/* Block blkno of the source's main fork, pinned and share-locked. */
+static Buffer
+ReadSourcePage(const IvfPageSource *src, BlockNumber blkno)
+{
+	Buffer		buf = src->index != NULL ? ReadBuffer(src->index, blkno)
+		: ReadBufferWithoutRelcache(src->node, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL, src->permanent);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	return buf;
+}
+
+/* Copies the meta page; true when it is an ivf meta page of a format this library reads. */
+static bool
+ReadMeta(const IvfPageSource *src, IvfMetaPageData *meta)
+{
+	Buffer		buf = ReadSourcePage(src, IVF_METAPAGE_BLKNO);
+
+	memcpy(meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	UnlockReleaseBuffer(buf);
+	return meta->magic == IVF_MAGIC && meta->version >= IVF_OLDEST_VERSION && meta->version <= IVF_VERSION;
+}
+
+/*
+ * Reads the parameter stream into out (size total bytes); false, with *bad
+ * the offending block (InvalidBlockNumber: the pages end early), when a page
+ * is not a parameter page.
+ */
+static bool
+ReadBlob(const IvfPageSource *src, const IvfMetaPageData *meta, char *out, Size total, BlockNumber *bad)
+{
+	Size		done = 0;
+	BlockNumber blkno = meta->blob_start;
+
+	*bad = InvalidBlockNumber;
+	for (uint32 i = 0; i < meta->blob_pages && done < total; i++, blkno++)
+	{
+		Buffer		buf = ReadSourcePage(src, blkno);
+		Page		page = BufferGetPage(buf);
+		Size		n;
+
+		if (PageIsNew(page) || IvfPageGetOpaque(page)->page_type != IVF_PAGE_BLOB)
+		{
+			UnlockReleaseBuffer(buf);
+			*bad = blkno;
+			return false;
+		}
+		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
+		memcpy(out + done, (char *) page + IVF_PAGE_DATA_START, n);
+		done += n;
+		UnlockReleaseBuffer(buf);
+	}
+	return done == total;
+}
+StaticAssertDecl(sizeof(IvfMetaPageData) <= IVF_PAGE_CAPACITY, "the ivf meta data must fit its page");
+
 /* Copies the meta page, checking that this is an ivf index of a format this library reads. */
 void
 IvfGetMetaPage(Relation index, IvfMetaPageData *meta)
 {
-	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
-	Page		page;
+	IvfPageSource src = {index};
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
-	UnlockReleaseBuffer(buf);
-
+	if (ReadMeta(&src, meta))
+		return;
 	if (meta->magic != IVF_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a valid ivf index", RelationGetRelationName(index))));
 	/* Older formats stay readable (converted lazily); anything else needs a rebuild. */
-	if (meta->version < IVF_OLDEST_VERSION || meta->version > IVF_VERSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf index \"%s\" has on-disk format version %u, which this pg_ivf cannot read",
-						RelationGetRelationName(index), meta->version),
-				 errdetail("This pg_ivf reads format versions %d to %d.", IVF_OLDEST_VERSION, IVF_VERSION),
-				 errhint("Rebuild the index with REINDEX INDEX %s.",
-						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
-													RelationGetRelationName(index)))));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ivf index \"%s\" has on-disk format version %u, which this pg_ivf cannot read",
+					RelationGetRelationName(index), meta->version),
+			 errdetail("This pg_ivf reads format versions %d to %d.", IVF_OLDEST_VERSION, IVF_VERSION),
+			 errhint("Rebuild the index with REINDEX INDEX %s.",
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
+												RelationGetRelationName(index)))));
 }
 
 /* Build only: block 0, to be filled by IvfWriteMetaPage once the build knows everything. */
@@ -122,6 +184,77 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
 	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
 	ReleaseBuildPage(buf);
+}
+
+/* Floats of the MIPS reduction's centroid extras at the end of the parameter stream (0 without it). */
+uint64
+IvfMipsExtraFloats(const IvfMetaPageData *meta)
+{
+	return meta->mips_max_norm2 > 0 ? (uint64) meta->lists : 0;
+}
+
+/*
+ * Records that a row beyond the build's largest norm M is being indexed, so
+ * the augmented geometry no longer holds for every row (scans stop using the
+ * inner-product list bound).  Called before the row's entry is written, with
+ * no other page locked; WAL-logged once per index.
+ */
+void
+IvfSetMipsOverflow(Relation index)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	IvfMetaPage meta;
+	uint16		end = (uint16) ((PageGetContents(BufferGetPage(buf)) - (char *) BufferGetPage(buf)) +
+								sizeof(IvfMetaPageData));
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (IvfPageGetMeta(BufferGetPage(buf))->mips_overflow)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	meta = IvfPageGetMeta(page);
+	meta->mips_overflow = 1;
+	/* an index whose meta data predates the field keeps it inside pd_lower, where WAL covers it */
+	if (((PageHeader) page)->pd_lower < end)
+		((PageHeader) page)->pd_lower = end;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Changes the meta page of a built index in place, WAL-logged: update(meta,
+ * arg) edits a copy, which is written back unless the index was rebuilt
+ * meanwhile (its nonce changed).  False then.  The page's pd_lower moves to
+ * the end of today's meta data, so fields an older format lacks are logged.
+ */
+bool
+IvfUpdateMetaPage(Relation index, uint64 nonce, void (*update) (IvfMetaPageData *meta, void *arg), void *arg)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	IvfMetaPageData meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	memcpy(&meta, IvfPageGetMeta(BufferGetPage(buf)), sizeof(IvfMetaPageData));
+	if (meta.magic != IVF_MAGIC || meta.nonce != nonce)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	update(&meta, arg);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	memcpy(IvfPageGetMeta(page), &meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower = (PageGetContents(page) - (char *) page) + sizeof(IvfMetaPageData);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 /*
@@ -168,30 +301,60 @@ IvfWriteBlob(Relation index, ForkNumber fork, const char *const *parts, const Si
 float *
 IvfReadBlob(Relation index, const IvfMetaPageData *meta)
 {
-	Size		total = (meta->centroid_floats + meta->param_floats) * sizeof(float);
+	IvfPageSource src = {index};
+	Size		total = (meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta)) * sizeof(float);
 	char	   *out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
-	Size		done = 0;
-	BlockNumber blkno = meta->blob_start;
+	BlockNumber bad;
 
-	for (uint32 i = 0; i < meta->blob_pages && done < total; i++, blkno++)
+	if (ReadBlob(&src, meta, out, total, &bad))
+		return (float *) out;
+	if (BlockNumberIsValid(bad))
+		elog(ERROR, "ivf index \"%s\" block %u is not a parameter page. Please report a bug.",
+			 RelationGetRelationName(index), bad);
+	elog(ERROR, "ivf index \"%s\" parameter pages hold less than %zu bytes. Please report a bug.",
+		 RelationGetRelationName(index), total);
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * The meta page and parameter stream of the ivf index in file `node` (main
+ * fork), which a rebuild in this transaction replaced and which is deleted
+ * at commit: the model a rebuild over an empty heap carries over
+ * (ivfcarry.cpp).  NULL, without an error, when the file is missing or empty,
+ * is no ivf index of a format this library reads, or its meta page points
+ * outside the file; otherwise the stream, palloc'd, and *meta filled.
+ */
+float *
+IvfReadReplacedModel(RelFileNode node, bool permanent, IvfMetaPageData *meta)
+{
+	IvfPageSource src = {NULL, node, permanent};
+	SMgrRelation smgr = smgropen(node, InvalidBackendId);
+	BlockNumber nblocks;
+	Size		total;
+	char	   *out;
+	BlockNumber bad;
+
+	if (!smgrexists(smgr, MAIN_FORKNUM))
+		return NULL;
+	nblocks = smgrnblocks(smgr, MAIN_FORKNUM);
+	if (nblocks == 0 || !ReadMeta(&src, meta))
+		return NULL;
+	/* every page the stream needs lies inside the file, and holds the floats the meta page counts */
+	if (meta->lists < 1 || meta->lists > IVF_MAX_LISTS || meta->dims < 1 ||
+		meta->blob_start == IVF_METAPAGE_BLKNO || meta->blob_start >= nblocks ||
+		meta->blob_pages > nblocks - meta->blob_start ||
+		meta->centroid_floats != (uint64) meta->lists * meta->dims ||
+		meta->param_floats > (uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float) ||
+		meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta) >
+		(uint64) meta->blob_pages * IVF_PAGE_CAPACITY / sizeof(float))
+		return NULL;
+	total = (meta->centroid_floats + meta->param_floats + IvfMipsExtraFloats(meta)) * sizeof(float);
+	out = (char *) palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
+	if (!ReadBlob(&src, meta, out, total, &bad))
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		Size		n;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (IvfPageGetOpaque(page)->page_type != IVF_PAGE_BLOB)
-			elog(ERROR, "ivf index \"%s\" block %u is not a parameter page. Please report a bug.",
-				 RelationGetRelationName(index), blkno);
-		n = Min((Size) IVF_PAGE_CAPACITY, total - done);
-		memcpy(out + done, (char *) page + IVF_PAGE_DATA_START, n);
-		done += n;
-		UnlockReleaseBuffer(buf);
+		pfree(out);
+		return NULL;
 	}
-	if (done != total)
-		elog(ERROR, "ivf index \"%s\" parameter pages hold %zu of %zu bytes. Please report a bug.",
-			 RelationGetRelationName(index), done, total);
 	return (float *) out;
 }
 

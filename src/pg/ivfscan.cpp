@@ -1,9 +1,11 @@
 /*
  * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
  *
- * amrescan ranks the lists by their centroid's distance to the query.  The
+ * amrescan ranks the lists by their centroid's distance to the query (inner
+ * product: by -<q, c>; its lists are cells of the MIPS reduction, mips.h).  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
- * session's ivf.probes, else the index's probes option, else ivf.probes) and
+ * session's ivf.probes, else the index's probes option, else ivf.probes, or
+ * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
  * src/core/bounds.h); rows then come out in increasing lower bound with
  * xs_recheckorderby, so the executor recomputes the exact distance from the
@@ -12,13 +14,28 @@
  *
  * PQ bounds are loose (a PQ code says little about a row's exact distance),
  * so nearly every probed row has a lower bound below the k-th distance and
- * gets fetched.  With ivf.pq_rerank = R > 0 a PQ scan instead keeps only the R
- * probed rows with the nearest PQ estimates and ends after them, as FAISS's
- * refinement does: exact distances in exact order among those R rows, at most
- * R heap fetches, and at most R rows returned (no iterative scan).  The
- * executor only releases a row once the index reports a bound at or above
- * its exact distance, so a scan cannot hand over R rows, let the executor
- * settle them, and then continue: ending the scan is the only flush.
+ * would be fetched.  The executor only releases a row once the index reports
+ * a bound at or above its exact distance, so a scan cannot hand over some
+ * rows, let the executor settle them, and then go on with nearer ones.  What
+ * a scan can do is leave rows out: any subset of the probed rows handed over
+ * in increasing bound comes out in exact order, and the first row of it whose
+ * bound passes a row's exact distance releases that row.  So a PQ scan at
+ * default settings (ivf.pq_rerank = 0, not strict_order) keeps, of its first
+ * batch:
+ *   - the rows likely among the nearest kRerankCover (20): each row's PQ
+ *     estimate +- a share z of its guaranteed error interval is its likely
+ *     range (core/rerank.h, QueryScanner::likely_range); X, the 20th smallest
+ *     upper end, is the likely reach of the nearest 20, and every row whose
+ *     range starts at or below X is kept;
+ *   - every row whose guaranteed bound is at or above X: provably no nearer
+ *     than X, they cost nothing until a LIMIT reaches past the kept rows, and
+ *     the first of them releases every kept row nearer than X;
+ * and drops the rest (relaxed_order hands them over as its next batch).
+ * LIMIT 10 then fetches the ~100 kept rows and one more; larger LIMITs get
+ * their further rows from those beyond X, in exact order, though rows the
+ * depth dropped are missing from them (and the count can fall short).  With ivf.pq_rerank = R > 0 a PQ scan keeps
+ * only the R probed rows with the nearest PQ estimates and ends after them,
+ * as FAISS's refinement does: at most R rows, in every mode.
  *
  * When the probed rows run out and ivf.iterative_scan is not off, the next
  * `probes` nearest lists are probed (up to ivf.max_probes).  A row of a
@@ -29,16 +46,20 @@
  * answers in exact order among the lists up to ivf.max_probes, at a cost that
  * adapts to the query:
  *   - once the first batch is read, each unprobed list gets a lower bound of
- *     the distance of any row it holds (L2 and cosine: the Voronoi half-space
- *     between its centroid and the nearest one, bounds.h); its rows' bounds
- *     are raised to it, the remaining lists are probed in order of it, and
- *     no row is handed over while an unprobed list's bound is below the
- *     row's.  Inner product has no list bound: every list is read first.
+ *     the distance of any row it holds (the Voronoi half-space between its
+ *     centroid and the nearest one, bounds.h; inner product: the same in the
+ *     MIPS reduction's augmented space); its rows' bounds are raised to it,
+ *     the remaining lists are probed in order of it, and no row is handed
+ *     over while an unprobed list's bound is below the row's.  Inner product
+ *     without the reduction (indexes built before it) or after a row beyond
+ *     the build's largest norm was inserted has no list bound: every list is
+ *     read first.
  *   - a row whose bound is still below one already reported (only a cosine
  *     row outside the norm range the list bound covers) is dropped, as
  *     pgvector's HNSW strict_order drops rows, rather than handed over late.
  * In many dimensions the list bounds are weak, so strict_order then reads
- * most lists: it is an opt-in, not the default.
+ * most lists: it is an opt-in, not the default.  It keeps every PQ row (no
+ * automatic depth): its answer is exact.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -52,7 +73,8 @@ namespace core = pg_ivf::core;
 struct IvfCandidate
 {
 	float		bound;			/* guaranteed lower bound of the operator value */
-	float		approx;			/* the code's estimate of it (PQ batching only) */
+	float		lo;				/* PQ depth: likely range of the value (core::rerank.h); */
+	float		hi;				/* with ivf.pq_rerank set, both are the code's estimate */
 	ItemPointerData tid;
 };
 
@@ -99,11 +121,12 @@ ReturnCandidateArray(std::vector<IvfCandidate> &v) noexcept
 /* The C++ half of a scan: new'd at rescan, deleted by the scan context's reset callback or the next rescan. */
 struct IvfScanState
 {
-	IvfScanState() : heap(TakeCandidateArray()), pending(TakeCandidateArray()) {}
+	IvfScanState() : heap(TakeCandidateArray()), pending(TakeCandidateArray()), deferred(TakeCandidateArray()) {}
 	~IvfScanState()
 	{
 		ReturnCandidateArray(heap);
 		ReturnCandidateArray(pending);
+		ReturnCandidateArray(deferred);
 	}
 
 	std::unique_ptr<IvfModelRef> ref;
@@ -113,6 +136,10 @@ struct IvfScanState
 	std::vector<IvfCandidate> heap;	/* min-heap on bound */
 	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
+	bool		auto_depth = false; /* PQ, no ivf.pq_rerank: the first batch is cut by likely range */
+	double		share = 0;		/* z of QueryScanner::likely_range: 0 with batch_rows */
+	std::vector<IvfCandidate> deferred;	/* relaxed_order: rows the automatic depth set aside */
+	bool		relaxed = false;	/* ivf.iterative_scan = relaxed_order */
 	bool		strict = false;	/* ivf.iterative_scan = strict_order */
 	float		reported = -INFINITY;	/* highest bound handed over so far */
 	bool		lists_bounded = false;	/* strict: list_floor is set and orders list_order */
@@ -120,6 +147,8 @@ struct IvfScanState
 	bool		refined = false;	/* the kept rows were handed over: end after them */
 	std::vector<float> bounds;	/* per-page scratch */
 	std::vector<float> approx;	/* per-page scratch */
+	std::vector<float> lo;		/* per-page scratch */
+	std::vector<float> hi;		/* per-page scratch */
 };
 
 typedef struct IvfScanOpaqueData
@@ -131,6 +160,7 @@ typedef struct IvfScanOpaqueData
 	bool		null_query;
 	int			probes;			/* lists per probe batch: IvfScanProbes() read once, at rescan */
 	float	   *query;			/* size meta.dims */
+	IvfScanCounters counters;	/* kept across rescans (nested loops): EXPLAIN ANALYZE prints the totals */
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
@@ -211,7 +241,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 							element == IVF_ELEMENT_HALF ? "halfvec" : "vector", so->meta.dims, dim)));
 	}
 
-	so->probes = probes = Min(IvfScanProbes(index), so->meta.lists);
+	so->probes = probes = Min(IvfScanProbes(index, &so->meta, true, NULL), so->meta.lists);
 	max_probes = so->null_query ? so->meta.lists
 		: ivf_iterative_scan == IVF_ITERATIVE_OFF ? probes
 		: ivf_max_probes < 0 ? so->meta.lists
@@ -227,9 +257,15 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		const IvfModel &model = *s->ref->model;
 
 		s->scanner.reset(new core::QueryScanner(model.codec, so->query));
-		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query)
-			s->batch_rows = (size_t) ivf_pq_rerank;
 		s->strict = ivf_iterative_scan == IVF_ITERATIVE_STRICT;
+		s->relaxed = ivf_iterative_scan == IVF_ITERATIVE_RELAXED;
+		if (model.codec.kind == core::QuantizerKind::kPq && !so->null_query && !s->scanner->query_is_degenerate())
+		{
+			s->batch_rows = (size_t) ivf_pq_rerank;
+			/* strict_order promises the exact answer: it keeps every row */
+			s->auto_depth = s->batch_rows == 0 && !s->strict;
+			s->share = s->auto_depth ? core::rerank_share(model.dims) : 0.0;
+		}
 		if (so->null_query)
 		{
 			s->list_order.resize(model.lists);
@@ -242,6 +278,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		*st_slot = st = s.release();
 	});
 	so->st = st;
+	if (st->batch_rows > 0)
+		so->counters.rerank_depth = (int64) st->batch_rows;
 	MemoryContextSwitchTo(old);
 }
 
@@ -253,12 +291,15 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	IvfScanState *st = so->st;
 	int			entry_size = so->meta.entry_size;
 	bool		null_query = so->null_query;
+	bool		ranged = st->batch_rows > 0 || st->auto_depth;
 	Buffer		buf;
 
 	IvfGuard("ivf list setup", [&]() {
 		st->scanner->set_list(st->ref->model->centroids.data() + (size_t) list * so->meta.dims);
 		st->bounds.resize(IvfPageCapacity(entry_size));
 		st->approx.resize(IvfPageCapacity(entry_size));
+		st->lo.resize(IvfPageCapacity(entry_size));
+		st->hi.resize(IvfPageCapacity(entry_size));
 	});
 	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
 		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
@@ -270,19 +311,20 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
 			if (null_query)
-			{
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
-				std::fill(st->approx.begin(), st->approx.begin() + n, 0.0f);
-			}
 			else
 				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
-										  st->batch_rows > 0 ? st->approx.data() : nullptr);
+										  ranged ? st->approx.data() : nullptr);
+			if (ranged)
+				st->scanner->likely_range((const uint8_t *) entries, n, entry_size, st->approx.data(), st->share,
+										  st->lo.data(), st->hi.data());
 			for (int i = 0; i < n; i++)
 			{
 				IvfCandidate c;
 
 				c.bound = st->bounds[i];
-				c.approx = st->batch_rows > 0 ? st->approx[i] : 0.0f;
+				c.lo = ranged ? st->lo[i] : 0.0f;
+				c.hi = ranged ? st->hi[i] : 0.0f;
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
 				st->pending.push_back(c);
 			}
@@ -293,10 +335,13 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 }
 
 /*
- * Moves pending rows into the heap: all of them, or only the batch_rows
- * nearest by estimate.  Under strict_order, rows bounded below what was
- * already reported are dropped (nothing is reported before the first batch,
- * so it keeps every row).
+ * Moves pending rows into the heap: all of them, only the batch_rows nearest
+ * by estimate, or (automatic depth, first batch) the rows likely among the
+ * nearest kRerankCover plus every row whose bound is at or above their
+ * likely reach X (the kRerankCover-th smallest hi): see the header comment.
+ * The rest is dropped, or under relaxed_order deferred to the next batch.
+ * Under strict_order, rows bounded below what was already reported are
+ * dropped (nothing is reported before the first batch, so it keeps every row).
  */
 static void
 FillHeap(IvfScanState *st)
@@ -318,8 +363,26 @@ FillHeap(IvfScanState *st)
 
 			/* the nearest estimates go to the tail, which is cheap to cut off */
 			std::nth_element(p.begin(), cut, p.end(),
-							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.approx > b.approx; });
+							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.lo > b.lo; });
 			st->heap.insert(st->heap.end(), cut, p.end());
+		}
+		else if (st->auto_depth)
+		{
+			std::vector<float> hi(p.size());
+			float		reach;
+
+			for (size_t i = 0; i < p.size(); i++)
+				hi[i] = p[i].hi;
+			reach = core::rerank_threshold(hi.data(), hi.size(), core::kRerankCover);
+			/* NaN ranges (never expected) keep their row */
+			auto cut = std::partition(p.begin(), p.end(), [reach](const IvfCandidate &c) {
+				return !(c.lo > reach) || c.bound >= reach;
+			});
+
+			if (st->relaxed)
+				st->deferred.assign(cut, p.end());
+			st->heap.insert(st->heap.end(), p.begin(), cut);
+			st->auto_depth = false;
 		}
 		else if (st->heap.empty())
 			st->heap.swap(p);
@@ -333,25 +396,33 @@ FillHeap(IvfScanState *st)
 /*
  * strict_order, once the first batch is read: the lower bound of every
  * unprobed list against the nearest list, and the unprobed lists reordered by
- * it (ties keep the centroid order).  Inner product has no such bound.
+ * it (ties keep the centroid order).  Inner product has such a bound only
+ * under the MIPS reduction, and only while no row beyond the build's largest
+ * norm was indexed (mips_overflow).
  */
 static void
-BoundUnprobedLists(IvfScanState *st, int dims)
+BoundUnprobedLists(IvfScanState *st, const IvfMetaPageData *meta)
 {
 	IvfGuard("ivf list bounds", [&]() {
 		const IvfModel &model = *st->ref->model;
-		const float *nearest = model.centroids.data() + (size_t) st->list_order[0] * dims;
+		int			dims = model.dims;
+		int32_t		first = st->list_order[0];
+		const float *nearest = model.centroids.data() + (size_t) first * dims;
 		size_t		n = st->list_order.size();
+		bool		mips = model.codec.metric == core::Metric::kInnerProduct;
 		std::vector<std::pair<float, int32_t>> ranked;
 
-		if (model.codec.metric == core::Metric::kInnerProduct || st->scanner->query_is_degenerate())
+		if ((mips && (model.mips_max_norm2 <= 0 || meta->mips_overflow)) || st->scanner->query_is_degenerate())
 			return;
 		ranked.reserve(n - st->next_list);
 		for (size_t i = st->next_list; i < n; i++)
 		{
 			int32_t		list = st->list_order[i];
+			const float *centroid = model.centroids.data() + (size_t) list * dims;
 
-			ranked.emplace_back(st->scanner->list_lower_bound(nearest, model.centroids.data() + (size_t) list * dims),
+			ranked.emplace_back(mips ? st->scanner->mips_list_lower_bound(nearest, model.mips_extras[first], centroid,
+																		  model.mips_extras[list], model.mips_max_norm2)
+								: st->scanner->list_lower_bound(nearest, centroid),
 								list);
 		}
 		std::stable_sort(ranked.begin(), ranked.end(),
@@ -431,15 +502,18 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 
 	if (st->next_list >= end)
 		return false;
+	so->counters.batches++;
 	for (; st->next_list < end; st->next_list++)
 	{
 		size_t		from = st->pending.size();
 
 		ProbeList(scan, so, st->list_order[st->next_list]);
 		probed += (int64) (st->pending.size() - from);
+		so->counters.lists++;
 		if (st->lists_bounded)
 			LiftBounds(st, from, st->list_floor[st->next_list]);
 	}
+	so->counters.codes += probed;
 	WarnUntrained(scan->indexRelation, &so->meta, probed);
 	return true;
 }
@@ -472,12 +546,19 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		pgstat_count_index_scan(scan->indexRelation);
 		ProbeNextLists(scan, so);
 		if (st->strict && !so->null_query)
-			BoundUnprobedLists(st, so->meta.dims);
+			BoundUnprobedLists(st, &so->meta);
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
 	}
 	while (st->heap.empty() || MustProbeFirst(st))
 	{
+		if (!st->deferred.empty())
+		{
+			/* relaxed_order: the rows set aside are the next batch */
+			st->pending.swap(st->deferred);
+			FillHeap(st);
+			continue;
+		}
 		if (st->refined || !ProbeNextLists(scan, so))
 		{
 			if (st->heap.empty())
@@ -493,6 +574,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	});
 	if (next.bound > st->reported)
 		st->reported = next.bound;
+	so->counters.rows++;
 
 	scan->xs_heaptid = next.tid;
 	scan->xs_recheck = false;
@@ -503,6 +585,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		scan->xs_orderbynulls[0] = so->null_query;
 	}
 	return true;
+}
+
+/* The counters of an ivf index scan; NULL when `scan` belongs to another access method. */
+const IvfScanCounters *
+IvfScanGetCounters(IndexScanDesc scan)
+{
+	if (scan == NULL || scan->opaque == NULL || scan->indexRelation->rd_indam->amgettuple != ivfgettuple)
+		return NULL;
+	return &((IvfScanOpaque) scan->opaque)->counters;
 }
 
 void

@@ -145,6 +145,8 @@ IvfInitBuildShape(IvfBuildState *bs, Relation heap, Relation index)
 	}
 
 	bs->device = IvfChooseBuildDevice(index, bs->threads);
+	/* inner product trains its lists on rows with the MIPS reduction's extra coordinate */
+	bs->sample_dims = bs->dims + (bs->metric == IVF_METRIC_IP ? 1 : 0);
 }
 
 /* The quantizer the index's settings ask for, as core trains it and sizes its training. */
@@ -166,11 +168,11 @@ IvfIndexCodecOptions(const IvfBuildState *bs)
 Size
 IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists)
 {
-	Size		bytes = (Size) s * bs->dims * sizeof(float);
+	Size		bytes = (Size) s * bs->sample_dims * sizeof(float);
 
-	bytes += core::kmeans_memory_bytes(s, lists, bs->dims);
+	bytes += core::kmeans_memory_bytes(s, lists, bs->sample_dims);
 	bytes += core::codec_training_memory_bytes(IvfIndexCodecOptions(bs), s, bs->dims);
-	bytes += (Size) lists * bs->dims * sizeof(float) * 2 + (Size) s * sizeof(int32) * 2;
+	bytes += (Size) lists * bs->sample_dims * sizeof(float) * 3 + (Size) s * sizeof(int32) * 2;
 	return bytes;
 }
 
@@ -178,7 +180,8 @@ IvfTrainingBytes(IvfBuildState *bs, int64 s, int lists)
 Size
 IvfModelBytes(IvfBuildState *bs, int lists)
 {
-	return ((Size) lists * bs->dims +
+	/* with the MIPS reduction: the augmented centroids and their extras too */
+	return ((Size) lists * bs->dims + (bs->sample_dims > bs->dims ? (Size) lists * (bs->dims + 2) : 0) +
 			core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims)) * sizeof(float);
 }
 

@@ -42,6 +42,9 @@ IvfInitRelOptions(void)
 	add_int_reloption(ivf_relopt_kind, "probes",
 					  "Lists a scan of this index probes unless the session sets ivf.probes (0: ivf.probes)",
 					  0, 0, IVF_MAX_LISTS, ShareUpdateExclusiveLock);
+	add_real_reloption(ivf_relopt_kind, "target_recall",
+					   "Recall@10 scans of this index aim for, choosing probes from its calibration (0: none)",
+					   0, 0, 1, ShareUpdateExclusiveLock);
 }
 
 /* The reloption spelling of a quantizer code. */
@@ -65,6 +68,7 @@ ivfoptions(Datum reloptions, bool validate)
 		{"residual", RELOPT_TYPE_BOOL, offsetof(IvfOptions, residual)},
 		{"sample", RELOPT_TYPE_INT, offsetof(IvfOptions, sample)},
 		{"probes", RELOPT_TYPE_INT, offsetof(IvfOptions, probes)},
+		{"target_recall", RELOPT_TYPE_REAL, offsetof(IvfOptions, target_recall)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, ivf_relopt_kind,
@@ -141,44 +145,134 @@ IvfCopyElements(Datum value, int element, int dims, float *out)
 }
 
 /*
- * True when ivf.probes was set for this session: SET (also SET LOCAL, a
- * function's SET clause, set_config()) or the client's connection options.
- * Values from postgresql.conf, ALTER SYSTEM, ALTER DATABASE or ALTER ROLE
- * are defaults, less specific than an index's own probes option.
+ * Where the current value of the custom setting `name` comes from.  Custom
+ * GUCs are allocated once and never moved (only the array of pointers
+ * grows), so the lookup is cached in *cache.
  */
-static bool
-ProbesSetInSession(void)
+static GucSource
+IvfGucSource(const char *name, struct config_generic **cache)
 {
-	static struct config_generic *probes_guc = NULL;
-
-	/* custom GUCs are allocated once and never moved; only the array of pointers grows */
-	if (probes_guc == NULL)
+	if (*cache == NULL)
 	{
 		struct config_generic **gucs = get_guc_variables();
 		int			n = GetNumConfigOptions();
 
-		for (int i = 0; i < n && probes_guc == NULL; i++)
-			if (strcmp(gucs[i]->name, "ivf.probes") == 0 && gucs[i]->vartype == PGC_INT)
-				probes_guc = gucs[i];
-		if (probes_guc == NULL)
-			elog(ERROR, "setting ivf.probes is not defined. Please report a bug.");
+		for (int i = 0; i < n && *cache == NULL; i++)
+			if (strcmp(gucs[i]->name, name) == 0 && gucs[i]->vartype != PGC_STRING)
+				*cache = gucs[i];
+		if (*cache == NULL)
+			elog(ERROR, "setting %s is not defined. Please report a bug.", name);
 	}
-	return probes_guc->source >= PGC_S_CLIENT;
+	return (*cache)->source;
 }
 
 /*
- * Lists a scan of the index probes per batch: the session's ivf.probes, else
- * the index's probes option, else ivf.probes from the server's settings or
- * its default.  The most specific setting wins.
+ * A setting is the session's when SET (also SET LOCAL, a function's SET
+ * clause, set_config()) or the client's connection options gave it.  Values
+ * from postgresql.conf, ALTER SYSTEM, ALTER DATABASE or ALTER ROLE are
+ * defaults, less specific than an index's own options.
  */
-int
-IvfScanProbes(Relation index)
+static bool
+SetInSession(GucSource source)
+{
+	return source >= PGC_S_CLIENT;
+}
+
+/* The probes of IvfScanProbes's order with every target left out: its fallback. */
+static int
+ProbesWithoutTarget(Relation index, GucSource probes_source)
 {
 	IvfOptions *opts = (IvfOptions *) index->rd_options;
 
-	if (opts != NULL && opts->probes > 0 && !ProbesSetInSession())
+	if (opts != NULL && opts->probes > 0 && !SetInSession(probes_source))
 		return opts->probes;
 	return ivf_probes;
+}
+
+/*
+ * ivf.target_recall asked for an index without a calibration: a 0.1.0 index,
+ * an untrained one, or one built before its calibration could run.  The scan
+ * probes as without the target; the first scan of the index in a session
+ * says so, and how to calibrate it.
+ */
+static void
+WarnUncalibrated(Relation index, const IvfMetaPageData *meta, int probes)
+{
+	static List *warned = NIL;
+	MemoryContext old;
+	char	   *name;
+
+	if (list_member_oid(warned, RelationGetRelid(index)))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	warned = lappend_oid(warned, RelationGetRelid(index));
+	MemoryContextSwitchTo(old);
+	name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(index)),
+									  RelationGetRelationName(index));
+	if (meta->untrained)
+		ereport(WARNING,
+				(errmsg("ivf index \"%s\" is untrained, so target_recall cannot choose its probes",
+						RelationGetRelationName(index)),
+				 errdetail_plural("Scans probe %d list, as set without a target.",
+								  "Scans probe %d lists, as set without a target.", probes, probes),
+				 errhint("REINDEX INDEX %s after loading the table trains and calibrates it.", name)));
+	else
+		ereport(WARNING,
+				(errmsg("ivf index \"%s\" has no recall calibration, so target_recall cannot choose its probes",
+						RelationGetRelationName(index)),
+				 errdetail_plural("Scans probe %d list, as set without a target.",
+								  "Scans probe %d lists, as set without a target.", probes, probes),
+				 errhint("SELECT ivf_calibrate('%s') calibrates it; so does VACUUM of its table.", name)));
+}
+
+/*
+ * Lists a scan of the index probes per batch.  The most specific setting
+ * wins: the session's (SET ivf.probes, else SET ivf.target_recall), else the
+ * index's options (probes, else target_recall), else the server's settings
+ * (ivf.probes set there, else ivf.target_recall), else ivf.probes's default.
+ * A target recall (0 = none) gives the smallest probes whose calibrated
+ * recall meets it (core::probes_for_recall, with its margin); without a
+ * calibration it falls back to the probes the order gives without targets,
+ * with a WARNING once per index and session when warn.  *target (may be
+ * NULL) receives the target that was asked for, or 0.
+ */
+int
+IvfScanProbes(Relation index, const IvfMetaPageData *meta, bool warn, double *target)
+{
+	static struct config_generic *probes_guc = NULL;
+	static struct config_generic *target_guc = NULL;
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+	GucSource	probes_source = IvfGucSource("ivf.probes", &probes_guc);
+	GucSource	target_source = IvfGucSource("ivf.target_recall", &target_guc);
+	double		wanted = 0;
+	int			probes = 0;
+
+	if (target != NULL)
+		*target = 0;
+	if (SetInSession(probes_source))
+		return ivf_probes;
+	if (SetInSession(target_source) && ivf_target_recall > 0)
+		wanted = ivf_target_recall;
+	else if (opts != NULL && opts->probes > 0)
+		return opts->probes;
+	else if (opts != NULL && opts->target_recall > 0)
+		wanted = opts->target_recall;
+	else if (probes_source > PGC_S_DEFAULT || ivf_target_recall <= 0)
+		return ivf_probes;
+	else
+		wanted = ivf_target_recall;
+
+	if (target != NULL)
+		*target = wanted;
+	if (meta->calib_count > 0 && meta->calib_count <= IVF_CALIB_MAX_RANKS)
+		probes = (int) pg_ivf::core::probes_for_recall(meta->calib_ranks, (size_t) meta->calib_count, wanted,
+													   (size_t) Max(meta->lists, 1));
+	if (probes > 0)
+		return probes;
+	probes = ProbesWithoutTarget(index, probes_source);
+	if (warn)
+		WarnUncalibrated(index, meta, Min(probes, meta->lists));
+	return probes;
 }
 
 /*

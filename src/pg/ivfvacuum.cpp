@@ -3,7 +3,8 @@
  * heap rows are dead, compacting each data page in place, unlinks the pages
  * it empties and gives them to the free space map, and points each list's
  * insert slot at the list's first page with room; amvacuumcleanup reports
- * the index's size and entry count.
+ * the index's size and entry count, and recalibrates the index for
+ * ivf.target_recall when its calibration is missing or stale (ivfcalib.cpp).
  *
  * Freed room is reused: inserts walk a list from its insert slot to the
  * first page with room before they link a page, and a new page comes from
@@ -203,5 +204,19 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->estimated_count = false;
+	if (stats->num_pages > 0)
+	{
+		IvfMetaPageData meta;
+
+		IvfGetMetaPage(index, &meta);
+		/* VACUUM holds a stronger lock on the table than this (PostgreSQL 15 passes no heap) */
+		if (IvfCalibrationStale(&meta, stats->num_index_tuples))
+		{
+			Relation	heap = table_open(IndexGetRelation(RelationGetRelid(index), false), AccessShareLock);
+
+			IvfCalibrate(heap, index);
+			table_close(heap, AccessShareLock);
+		}
+	}
 	return stats;
 }

@@ -16,6 +16,7 @@ PG_FUNCTION_INFO_V1(ivf_metric_cosine);
 }
 
 int			ivf_probes = IVF_DEFAULT_PROBES;
+double		ivf_target_recall = 0;
 int			ivf_max_probes = -1;
 int			ivf_iterative_scan = IVF_ITERATIVE_OFF;
 int			ivf_kmeans_iterations = 10;
@@ -62,6 +63,12 @@ _PG_init(void)
 							"Higher finds more true neighbours and costs more time.",
 							&ivf_probes, IVF_DEFAULT_PROBES, 1, IVF_MAX_LISTS,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("ivf.target_recall",
+							 "Recall@10 an ivf index scan aims for; it chooses probes from the index's calibration.",
+							 "0 means no target: ivf.probes decides.  A session's ivf.probes, then an index's probes "
+							 "option, take precedence over a target set at the same level or below.",
+							 &ivf_target_recall, 0, 0, 1,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ivf.iterative_scan",
 							 "What an ivf scan does when its probed lists run out of rows.",
 							 "off ends the scan; relaxed_order probes further lists so that filtered queries get more rows, "
@@ -86,7 +93,7 @@ _PG_init(void)
 	DefineCustomIntVariable("ivf.pq_rerank",
 							"Rows a PQ index scan keeps for exact re-ranking.",
 							"A PQ scan re-ranks only the probed rows with the nearest PQ estimates and returns "
-							"at most this many rows; 0 re-ranks every probed row that could enter the result.",
+							"at most this many rows; 0 chooses the rows from the PQ estimates and error bounds.",
 							&ivf_pq_rerank, 0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ivf.inline_storage",
@@ -95,6 +102,7 @@ _PG_init(void)
 							 "a table's own toast_tuple_target is never changed.",
 							 &ivf_inline_storage, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ivf");
+	IvfExplainInit();
 }
 
 /* The access method's capabilities and callbacks. */

@@ -164,6 +164,21 @@ EXPLAIN (COSTS OFF) SELECT r.id FROM r_sq8 r LEFT JOIN LATERAL (
 like($lateral_plan, qr/Index Scan using r_sq8_v_idx on r_sq8 s/,
 	'self-lookup query scans the ivf index on its inner side');
 
+# The recall calibration reaches the standby through WAL: ivf_calibrate on the
+# primary rewrites the meta page's calibration (GenericXLog, fields beyond
+# 0.1.0's meta data included), and the standby's target_recall chooses probes
+# from it.
+my $calib_sql = "SET ivf.target_recall = 0.95;
+SELECT probes, calibrated_recall, calibrated_rows FROM ivf_index_info('r_sq8_v_idx')";
+my $calib_before = $primary->safe_psql('postgres', $calib_sql);
+$primary->safe_psql('postgres', "INSERT INTO r_sq8 SELECT id + 100000, v FROM r_sq8 WHERE id <= 400;
+SELECT ivf_calibrate('r_sq8_v_idx')");
+my $calib_after = $primary->safe_psql('postgres', $calib_sql);
+isnt($calib_after, $calib_before, 'ivf_calibrate recalibrated the primary after inserts');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($standby->safe_psql('postgres', $calib_sql), $calib_after,
+	'standby: the calibration ivf_calibrate wrote on the primary');
+
 check_log($primary);
 check_log($standby);
 

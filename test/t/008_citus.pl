@@ -94,6 +94,20 @@ my $q = "'" . $coord->safe_psql('postgres', 'SELECT v FROM items WHERE id = 7') 
 like($coord->safe_psql('postgres', "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[" . join(',', (0.1) x $dims) . "]' LIMIT 10"),
 	qr/Index Scan using items_v_idx_\d+ on items_\d+/, 'the k-NN query uses the shard indexes');
 
+# EXPLAIN ANALYZE through Citus (pg_ivf's ProcessUtility and ExecutorEnd hooks
+# chained with Citus's): it runs and its JSON is valid.  Citus explains each
+# task on its worker inside a function, not an EXPLAIN statement, so the nested
+# worker plans carry no ivf counters (README).
+my $knn = "SELECT id FROM items ORDER BY v <-> '[" . join(',', (0.1) x $dims) . "]' LIMIT 10";
+is($coord->safe_psql('postgres', qq{
+DO \$\$ DECLARE doc text; BEGIN
+	EXECUTE \$q\$EXPLAIN (ANALYZE, FORMAT JSON) $knn\$q\$ INTO doc;
+	PERFORM doc::json;
+END \$\$;
+SELECT 'valid'}), 'valid', 'EXPLAIN (ANALYZE, FORMAT JSON) of the k-NN query is valid JSON');
+like($coord->safe_psql('postgres', "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) $knn"),
+	qr/Index Scan using items_v_idx_\d+ on items_\d+/, 'EXPLAIN ANALYZE shows a shard index scan');
+
 # the index's probes option reaches the shards: one list per shard returns fewer rows than all
 my $per_shard_probes = sub {
 	return $coord->safe_psql('postgres', qq{

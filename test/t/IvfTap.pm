@@ -35,6 +35,8 @@ sub index_count
 	return $node->safe_psql('postgres', qq{
 SET enable_seqscan = off;
 SET ivf.probes = $lists;
+-- every probed row: PQ's automatic depth leaves out rows a LIMIT 10 does not need
+SET ivf.iterative_scan = strict_order;
 SELECT (SELECT count(*) FROM (SELECT id FROM $table
 			ORDER BY v $op array_fill(0.25::real, ARRAY[$dims])::vector($dims) LIMIT 100000000) s)
 	|| '|' || (SELECT count(v) FROM $table);});

@@ -21,6 +21,7 @@
 #include "core/bounds.h"
 #include "core/codec.h"
 #include "core/half.h"
+#include "core/mips.h"
 #include "core/pq.h"
 #include "core/sq8.h"
 
@@ -712,7 +713,136 @@ TEST(ListBound, NeverAboveOperatorValue) {
     EXPECT_GT(positive, pairs / 5);
 }
 
-// Inner product has no list-level bound.
+// The inner-product list bound of the MIPS reduction (MIPS LIST BOUND in
+// bounds.h): rows placed by the real assigner in the augmented space, plus
+// rows planted on both sides of the point where the assigner's choice flips
+// between two lists (found by bisection along the segment between two rows,
+// so ties are resolved by the assigner's own rounding), never have an
+// operator value below their list's bound against any other list, under every
+// summation order.  M^2 is above every row's squared norm (segments and
+// one-ulp nudges stay inside), as the index guarantees while no row beyond it
+// was inserted.  The bound must also beat Cauchy-Schwarz (-||q|| M) for some
+// pairs (about 8 % here), or it would be the trivial half of its own formula.
+TEST(ListBound, InnerProductUnderMipsReduction) {
+    const std::vector<Evaluator> evs = evaluators();
+    const size_t k = 10;
+    size_t pairs = 0, beyond_cs = 0, checked = 0;
+    for (size_t d : {2, 8, 37, 128, 784}) {
+        for (Scenario sc : {Scenario::kClusters, Scenario::kMagnitudes, Scenario::kOffset}) {
+            Generator gen(sc, d, 7000 + d * 3 + static_cast<size_t>(sc));
+            std::vector<float> rows = gen.rows(d >= 784 ? 150 : 400, 1.0);
+            std::mt19937_64 rng(d + 11);
+            double max2 = 0;
+            for (size_t r = 0; r < rows.size() / d; ++r) max2 = std::max(max2, mips_squared_norm(&rows[r * d], d));
+            const double m2 = max2 * 1.5;
+            CpuAssigner assigner(1);
+            // centroids: k augmented rows, shrunk a little so no row sits on one
+            std::vector<float> aug(rows.size() / d * (d + 1));
+            mips_augment_rows(rows.data(), d, rows.size() / d, d, m2, aug.data());
+            std::vector<float> cent(aug.begin(), aug.begin() + k * (d + 1));
+            for (float& v : cent) v *= 0.999f;
+            auto label_of = [&](const std::vector<float>& x) {
+                std::vector<float> a(d + 1);
+                int32_t label;
+                float dist2;
+                mips_augment_rows(x.data(), d, 1, d, m2, a.data());
+                assigner.assign(a.data(), 1, cent.data(), k, d + 1, &label, &dist2, Hooks{});
+                return label;
+            };
+            // near-ties: bisect the segment between rows of two different lists
+            const size_t base_n = rows.size() / d;
+            for (int t = 0; t < 24; ++t) {
+                const size_t ra = rng() % base_n, rb = rng() % base_n;
+                std::vector<float> xa(rows.begin() + ra * d, rows.begin() + (ra + 1) * d);
+                std::vector<float> xb(rows.begin() + rb * d, rows.begin() + (rb + 1) * d);
+                const int32_t la = label_of(xa), lb = label_of(xb);
+                if (la == lb) continue;
+                double lo = 0, hi = 1;
+                std::vector<float> x(d);
+                auto at = [&](double w) {
+                    for (size_t j = 0; j < d; ++j)
+                        x[j] = static_cast<float>((1.0 - w) * xa[j] + w * xb[j]);
+                    return x;
+                };
+                for (int it = 0; it < 60; ++it) {
+                    const double mid = 0.5 * (lo + hi);
+                    if (label_of(at(mid)) == la)
+                        lo = mid;
+                    else
+                        hi = mid;
+                }
+                for (double w : {lo, hi}) {
+                    at(w);
+                    rows.insert(rows.end(), x.begin(), x.end());
+                    for (size_t j = 0; j < d; ++j)
+                        if (rng() % 2) x[j] = std::nextafter(x[j], (rng() % 2) ? 1e30f : -1e30f);
+                    rows.insert(rows.end(), x.begin(), x.end());
+                }
+            }
+            const size_t n = rows.size() / d;
+            for (size_t r = 0; r < n; ++r) ASSERT_LE(mips_squared_norm(&rows[r * d], d), m2);
+            std::vector<int32_t> labels(n);
+            std::vector<float> dist2(n);
+            std::vector<float> cent_d(k * d), extras(k);
+            mips_split_centroids(cent.data(), k, d, cent_d.data(), extras.data());
+            assign_to_lists(assigner, rows.data(), n, d, cent.data(), k, m2, labels.data(), dist2.data(), Hooks{});
+            Codec codec;
+            codec.kind = QuantizerKind::kFlat;
+            codec.metric = Metric::kInnerProduct;
+            codec.d = d;
+            codec.residual = false;
+            const std::vector<float> queries = make_queries(gen, rows, d, 6, 4, rng);
+            for (size_t qi = 0; qi < queries.size() / d; ++qi) {
+                const float* q = queries.data() + qi * d;
+                QueryScanner scanner(codec, q);
+                const double cs = -std::sqrt(mips_squared_norm(q, d) * m2);
+                std::vector<float> lb(k * k, 0.0f);
+                for (size_t i = 0; i < k; ++i)
+                    for (size_t j = 0; j < k; ++j) {
+                        if (i == j) continue;
+                        lb[i * k + j] = scanner.mips_list_lower_bound(cent_d.data() + i * d, extras[i],
+                                                                      cent_d.data() + j * d, extras[j], m2);
+                        ASSERT_TRUE(std::isfinite(lb[i * k + j]));
+                        ++pairs;
+                        beyond_cs += lb[i * k + j] > cs * (1.0 - 1e-6);
+                    }
+                for (size_t r = 0; r < n; ++r) {
+                    const size_t j = static_cast<size_t>(labels[r]);
+                    float worst = -std::numeric_limits<float>::infinity();
+                    for (size_t i = 0; i < k; ++i)
+                        if (i != j) worst = std::max(worst, lb[i * k + j]);
+                    for (const Evaluator& ev : evs) {
+                        const double op = sql_operator(Metric::kInnerProduct, ev, q, rows.data() + r * d, d);
+                        ++checked;
+                        ASSERT_FALSE(worst > op) << "d=" << d << " scenario=" << scenario_name(sc) << " query " << qi
+                                                 << " row " << r << " (" << ev.name << "): list bound " << worst
+                                                 << " > operator " << op;
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(checked, 100000u);
+    EXPECT_GT(beyond_cs, pairs / 20);
+}
+
+// Without the reduction (max_norm2 = 0), and for other metrics, no MIPS list bound.
+TEST(ListBound, MipsTrivialWithoutReduction) {
+    Codec codec;
+    codec.kind = QuantizerKind::kFlat;
+    codec.metric = Metric::kInnerProduct;
+    codec.d = 2;
+    codec.residual = false;
+    const float q[2] = {1.0f, 0.0f}, a[2] = {1.0f, 0.0f}, b[2] = {-1.0f, 0.0f};
+    QueryScanner scanner(codec, q);
+    EXPECT_EQ(scanner.mips_list_lower_bound(a, 0.5f, b, 0.5f, 0.0), -std::numeric_limits<float>::infinity());
+    EXPECT_GT(scanner.mips_list_lower_bound(a, 0.5f, b, 0.5f, 2.0), -std::numeric_limits<float>::infinity());
+    codec.metric = Metric::kL2;
+    QueryScanner l2(codec, q);
+    EXPECT_EQ(l2.mips_list_lower_bound(a, 0.5f, b, 0.5f, 2.0), 0.0f);
+}
+
+// Inner product has no list-level bound from the plain L2 geometry.
 TEST(ListBound, TrivialForInnerProduct) {
     Codec codec;
     codec.kind = QuantizerKind::kFlat;

@@ -13,6 +13,7 @@
 
 #include "core/codec.h"
 #include "core/pq.h"
+#include "core/rerank.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -225,6 +226,122 @@ TEST(QueryScannerContract, SetListBatchAndAlignment) {
         scanner.lower_bounds(buf.data() + 1, n, stride, shifted.data());
         EXPECT_EQ(aligned, shifted);
         for (float v : aligned) EXPECT_TRUE(std::isfinite(v));
+    }
+}
+
+
+// The operator value of row x for query q, in double (what the SQL operator returns).
+double operator_value(Metric metric, const float* q, const float* x, size_t d) {
+    double l2 = 0, ip = 0, qq = 0, xx = 0;
+    for (size_t j = 0; j < d; ++j) {
+        l2 += (static_cast<double>(q[j]) - x[j]) * (static_cast<double>(q[j]) - x[j]);
+        ip += static_cast<double>(q[j]) * x[j];
+        qq += static_cast<double>(q[j]) * q[j];
+        xx += static_cast<double>(x[j]) * x[j];
+    }
+    if (metric == Metric::kL2) return std::sqrt(l2);
+    if (metric == Metric::kInnerProduct) return -ip;
+    return 1.0 - ip / std::sqrt(qq * xx);
+}
+
+// likely_range: z = 0 is the estimate itself; z = 1 is the guaranteed
+// interval, so it holds every row's operator value (up to float slack); a
+// larger z never narrows it; unbounded entries get (-inf, inf).
+TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
+    const size_t d = 64, n = 200;
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+        ScanFixture s = make_setup(QuantizerKind::kPq, metric, true, d, n, 21);
+        const size_t stride = s.codec.entry_bytes();
+        mark_entry_unbounded(s.entries.data() + 5 * stride);
+        const std::vector<float> queries = gaussian(3, d, 0.5, 1.0, 22);
+        for (size_t qi = 0; qi < 3; ++qi) {
+            const float* q = queries.data() + qi * d;
+            QueryScanner scanner(s.codec, q);
+            for (size_t i = 0; i < n; ++i) {
+                const uint8_t* e = s.entries.data() + i * stride;
+                scanner.set_list(s.cent.data() + s.labels[i] * d);
+                float bound, approx, lo0, hi0, lo1, hi1, lo2, hi2;
+                scanner.lower_bounds(e, 1, stride, &bound, &approx);
+                scanner.likely_range(e, 1, stride, &approx, 0.0, &lo0, &hi0);
+                scanner.likely_range(e, 1, stride, &approx, 1.0, &lo1, &hi1);
+                scanner.likely_range(e, 1, stride, &approx, 0.5, &lo2, &hi2);
+                if (i == 5) {
+                    EXPECT_FLOAT_EQ(lo0, approx);
+                    EXPECT_EQ(lo1, -std::numeric_limits<float>::infinity());
+                    EXPECT_EQ(hi1, std::numeric_limits<float>::infinity());
+                    continue;
+                }
+                EXPECT_FLOAT_EQ(lo0, approx);
+                EXPECT_FLOAT_EQ(hi0, approx);
+                EXPECT_LE(lo1, lo2);
+                EXPECT_LE(lo2, lo0);
+                EXPECT_LE(hi0, hi2);
+                EXPECT_LE(hi2, hi1);
+                EXPECT_LE(bound, lo1 + 1e-4 * (1 + std::fabs(lo1)));
+                const double v = operator_value(metric, q, s.rows.data() + i * d, d);
+                const double tol = 1e-4 * (1 + std::fabs(v));
+                EXPECT_LE(lo1, v + tol) << "metric " << static_cast<int>(metric) << " row " << i;
+                EXPECT_GE(hi1, v - tol) << "metric " << static_cast<int>(metric) << " row " << i;
+            }
+        }
+    }
+}
+
+// The depth's reach is the cover-th smallest hi, NaN last, +inf when fewer rows.
+TEST(RerankDepth, ThresholdAndShare) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> hi = {5, nan, 1, 4, 2, 3};
+    EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 1), 1.0f);
+    EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 3), 3.0f);
+    EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 5), 5.0f);
+    EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 6), inf);
+    EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 7), inf);
+    EXPECT_EQ(rerank_threshold(hi.data(), 0, kRerankCover), inf);
+    EXPECT_DOUBLE_EQ(rerank_share(784), 0.12);
+    EXPECT_DOUBLE_EQ(rerank_share(16), 0.5);
+    EXPECT_DOUBLE_EQ(rerank_share(4), 1.0);
+    EXPECT_DOUBLE_EQ(rerank_share(1), 1.0);
+}
+
+// On clustered data with a coarse code (loose bounds), the rows the automatic
+// depth keeps hold the exact nearest kRerankCover / 2.
+TEST(RerankDepth, KeepsTheNearest) {
+    const size_t d = 128, n = 4000;
+    std::mt19937_64 rng(31);
+    std::normal_distribution<double> g(0, 1);
+    std::vector<float> centres = gaussian(40, d, 0.0, 1.0, 32);
+    std::vector<float> rows(n * d);
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < d; ++j) rows[i * d + j] = static_cast<float>(centres[(i % 40) * d + j] + 0.6 * g(rng));
+    Codec codec;
+    {
+        CodecOptions opt;
+        opt.kind = QuantizerKind::kPq;
+        opt.metric = Metric::kL2;
+        opt.residual = false;
+        opt.m = 16;
+        opt.pq_iterations = 6;
+        CpuAssigner assigner(1);
+        codec = train_codec(opt, rows.data(), n, d, nullptr, nullptr, assigner, Hooks{});
+    }
+    const size_t stride = codec.entry_bytes();
+    std::vector<uint8_t> entries(n * stride);
+    encode_rows(codec, rows.data(), n, nullptr, nullptr, entries.data(), stride, 1);
+    const std::vector<float> queries = gaussian(10, d, 0.0, 1.0, 33);
+    for (size_t qi = 0; qi < 10; ++qi) {
+        std::vector<float> q(d);
+        for (size_t j = 0; j < d; ++j) q[j] = centres[(qi * 7 % 40) * d + j] + 0.6f * queries[qi * d + j];
+        QueryScanner scanner(codec, q.data());
+        std::vector<float> bound(n), approx(n), lo(n), hi(n);
+        scanner.lower_bounds(entries.data(), n, stride, bound.data(), approx.data());
+        scanner.likely_range(entries.data(), n, stride, approx.data(), rerank_share(d), lo.data(), hi.data());
+        const float reach = rerank_threshold(hi.data(), n, kRerankCover);
+        std::vector<std::pair<double, size_t>> exact(n);
+        for (size_t i = 0; i < n; ++i) exact[i] = {operator_value(Metric::kL2, q.data(), rows.data() + i * d, d), i};
+        std::sort(exact.begin(), exact.end());
+        for (size_t r = 0; r < kRerankCover / 2; ++r)
+            EXPECT_LE(lo[exact[r].second], reach) << "query " << qi << " rank " << r;
     }
 }
 

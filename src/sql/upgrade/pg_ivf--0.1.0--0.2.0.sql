@@ -67,7 +67,8 @@ END
 $$;
 
 -- ivf_index_info gains the training state, the lists requested, the largest
--- list / average and the probes a scan uses (issue 11).  New OUT columns
+-- list / average, the probes a scan uses, whether the model was carried over
+-- an empty rebuild, and its recall calibration (issue 11).  New OUT columns
 -- change its result type, which CREATE OR REPLACE cannot; nothing depends on
 -- the function inside the extension.
 DROP FUNCTION ivf_index_info(regclass);
@@ -88,10 +89,16 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT trained bool,
 	OUT lists_requested int4,
 	OUT list_max_ratio float8,
-	OUT probes int4)
+	OUT probes int4,
+	OUT model_carried bool,
+	-- recall calibration (ivf.target_recall): the target in effect, the
+	-- calibrated recall@10 at probes, the rows the index held when calibrated
+	OUT target_recall float8,
+	OUT calibrated_recall float8,
+	OUT calibrated_rows int8)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated';
 
 -- Recall@k of an ivf index at the session's settings, against the exact scan.
 -- The queries are `queries` rows of the index's table (those the index holds:
@@ -217,3 +224,20 @@ END
 $$;
 COMMENT ON FUNCTION ivf_recall(regclass, int4, int4) IS
 	'recall@k of an ivf index at the session''s settings against the exact scan, over rows of its table as queries';
+
+-- Recall calibration for ivf.target_recall (ivfcalib.cpp): CREATE INDEX
+-- calibrates, VACUUM recalibrates when the index has doubled or halved since;
+-- ivf_calibrate does it now (the table's owner only: it changes the index).
+CREATE FUNCTION ivf_calibrate(index regclass)
+	RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION ivf_calibrate(regclass) IS
+	'recalibrates the recall estimate ivf.target_recall chooses probes from, from the index''s rows and its table';
+
+CREATE FUNCTION ivf_recall_curve(index regclass,
+	OUT probes int4,
+	OUT recall float8)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION ivf_recall_curve(regclass) IS
+	'calibrated recall@10 of an ivf index at each probes, up to where it reaches 1; no rows without a calibration';

@@ -39,6 +39,9 @@ BEGIN
 	cases := 0; mismatches := 0; index_used := true;
 	EXECUTE format('CREATE INDEX ivf_idx ON items USING ivf (%I %s) WITH (lists = 8, %s)', col, opclass, opts);
 	PERFORM set_config('ivf.probes', '8', true);
+	-- PQ's automatic depth re-ranks the rows likely among the nearest 20: the
+	-- exact 25 need every probed row kept
+	PERFORM set_config('ivf.iterative_scan', CASE WHEN opts LIKE '%pq%' THEN 'strict_order' ELSE 'off' END, true);
 	FOR q IN SELECT * FROM queries ORDER BY qid LOOP
 		sql := format('SELECT array_agg(id), array_agg(d) FROM (SELECT id, %1$I %2$s %3$L::%4$s AS d FROM items '
 					  'ORDER BY %1$I %2$s %3$L::%4$s LIMIT 25) s', col, op, q.x::text, typ);
