@@ -6,6 +6,9 @@ Data sets:
                  10,000 t10k images as queries, 784 dims (ann-benchmarks'
                  fashion-mnist-784-euclidean uses exactly these splits).
   synth-1m-128   the seeded Gaussian mixture of issue 5 (see generate_synth).
+  synth-5m-128   the same recipe with 5,000,000 base rows (issue 13's scaling
+                 goal): its first 1,000,000 base rows are synth-1m-128's, its
+                 queries are drawn after the 5M rows, so they differ.
   table          rows of a user's table and column, with queries held out.
   npy            a user's own base and query .npy files.
 """
@@ -23,6 +26,7 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 PRESETS = {
     "fashion-mnist": {"lists": 245, "probes": [1, 2, 4, 8, 16, 32], "pq_m": [56, 112]},
     "synth-1m-128": {"lists": 1000, "probes": [1, 2, 4, 8, 16, 32, 64, 128], "pq_m": [16, 32]},
+    "synth-5m-128": {"lists": 2236, "probes": [1, 2, 4, 8, 16, 32, 64, 128], "pq_m": [16, 32]},
 }
 
 SYNTH_SEED = 1234
@@ -112,8 +116,10 @@ def load_fashion_mnist():
 # Every draw comes from one default_rng(1234) stream in this order:
 # P, mu, s, then per block of base rows and then per block of query rows:
 # c, z's noise, x's noise.
+# With labels=True it also returns each row's component (bench/drift.py splits
+# the data by component).
 def generate_synth(n_base=1_000_000, n_queries=10_000, d=128, latent=24, comps=1000,
-                   seed=SYNTH_SEED, block=SYNTH_BLOCK):
+                   seed=SYNTH_SEED, block=SYNTH_BLOCK, labels=False):
     rng = np.random.default_rng(seed)
     P, _ = np.linalg.qr(rng.normal(size=(d, latent)))
     mu = rng.normal(size=(comps, latent))
@@ -121,29 +127,36 @@ def generate_synth(n_base=1_000_000, n_queries=10_000, d=128, latent=24, comps=1
 
     def rows(n):
         out = np.empty((n, d), dtype=np.float32)
+        comp = np.empty(n, dtype=np.int32)
         for start in range(0, n, block):
             m = min(block, n - start)
             c = rng.integers(0, comps, m)
             z = mu[c] + s[c][:, None] * rng.normal(size=(m, latent))
             out[start:start + m] = z @ P.T + 0.1 * s[c][:, None] * rng.normal(size=(m, d))
-        return out
+            comp[start:start + m] = c
+        return out, comp
 
-    base = rows(n_base)
-    queries = rows(n_queries)
+    base, base_c = rows(n_base)
+    queries, query_c = rows(n_queries)
+    if labels:
+        return base, queries, base_c, query_c
     return base, queries
 
 
-def load_synth():
+SYNTH_SIZES = {"synth-1m-128": 1_000_000, "synth-5m-128": 5_000_000}
+
+
+def load_synth(name="synth-1m-128"):
     parts = {}
 
     def make(which):
         if not parts:
-            parts["base"], parts["queries"] = generate_synth()
+            parts["base"], parts["queries"] = generate_synth(n_base=SYNTH_SIZES[name])
         return parts[which]
 
-    base = _cached("synth-1m-128", "base", lambda: make("base"))
-    queries = _cached("synth-1m-128", "queries", lambda: make("queries"))
-    return Dataset("synth-1m-128", base, queries, "seeded Gaussian mixture (issue 5 recipe)")
+    base = _cached(name, "base", lambda: make("base"))
+    queries = _cached(name, "queries", lambda: make("queries"))
+    return Dataset(name, base, queries, "seeded Gaussian mixture (issue 5 recipe)")
 
 
 def load_npy(base_path, query_path, name=None):

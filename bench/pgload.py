@@ -44,7 +44,8 @@ def connect(dsn, dbname=None, autocommit=True):
     return conn
 
 
-# Creates the database (when missing) and the extension in it.
+# Creates the database (when missing) and the extensions in it: one name,
+# or several separated by commas (e.g. "vector,pg_ivf_pgvector").
 def prepare_database(dsn, dbname, extension):
     if dbname:
         try:
@@ -57,10 +58,24 @@ def prepare_database(dsn, dbname, extension):
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
             admin.close()
     conn = connect(dsn, dbname)
-    if extension:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+    with conn.cursor() as cur:
+        for ext in extension_list(extension):
+            cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
     return conn
+
+
+def extension_list(extension):
+    return [e.strip() for e in (extension or "").split(",") if e.strip()]
+
+
+# Whether the server can CREATE EXTENSION name (its control file is installed).
+def extension_available(dsn, name):
+    conn = connect(dsn, "postgres")
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,))
+        ok = cur.fetchone() is not None
+    conn.close()
+    return ok
 
 
 # A table name for a data set: letters, digits and _ only, with the row count.

@@ -45,7 +45,7 @@ def int_list(text):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", required=True, help="fashion-mnist | synth-1m-128 | table | npy")
+    g.add_argument("--dataset", required=True, help="fashion-mnist | synth-1m-128 | synth-5m-128 | table | npy")
     g.add_argument("--table", help="dataset table: the user's table (schema.name allowed)")
     g.add_argument("--column", help="dataset table: its vector column")
     g.add_argument("--source-dsn", help="dataset table: libpq string of the database holding it "
@@ -85,13 +85,16 @@ def parse_args(argv):
     g = p.add_argument_group("server")
     g.add_argument("--dsn", help="libpq connection string (default: PG* variables, else the `make demo` cluster)")
     g.add_argument("--dbname", default="pg_ivf_bench", help="database to use, created if missing")
-    g.add_argument("--extension", default="pg_ivf", help="extension providing `vector` ('' for none)")
+    g.add_argument("--extension", default="pg_ivf", help="extensions to create, comma-separated: the one "
+                   "providing `vector` first, e.g. vector,pg_ivf_pgvector ('' for none)")
     g.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="session setting for builds and queries (repeatable)")
     g.add_argument("--maintenance-work-mem", default="1GB")
     g.add_argument("--parallel-workers", type=int, default=0,
                    help="max_parallel_workers_per_gather for queries (default 0: one core)")
     g.add_argument("--warmup", type=int, default=50, help="untimed queries before each setting")
+    g.add_argument("--clients", type=int_list, default=[1],
+                   help="also measure throughput with these many connections at once, e.g. 1,2")
     g.add_argument("--reload", action="store_true", help="reload the table even if it holds the data")
     g.add_argument("--keep-index", action="store_true", help="leave the last index built in place")
     g.add_argument("--no-progress", action="store_true", help="do not show CREATE INDEX progress")
@@ -117,9 +120,10 @@ def parse_args(argv):
 def load_dataset(a):
     if a.dataset == "fashion-mnist":
         return datasets.load_fashion_mnist()
-    if a.dataset == "synth-1m-128":
-        log("synth-1m-128: generating (or reading the cache of) 1,000,000 + 10,000 rows")
-        return datasets.load_synth()
+    if a.dataset in datasets.SYNTH_SIZES:
+        log("%s: generating (or reading the cache of) %d + 10,000 rows" % (
+            a.dataset, datasets.SYNTH_SIZES[a.dataset]))
+        return datasets.load_synth(a.dataset)
     if a.dataset == "npy":
         if not a.base_file or not a.query_file:
             raise SystemExit("--dataset npy needs --base-file and --query-file")
@@ -154,7 +158,7 @@ def plan_specs(a, ds, preset):
     probes = a.probes or (preset["probes"] if preset else [1, 2, 4, 8, 16, 32])
     if a.ivf:
         kinds = [] if a.ivf == "none" else [k.strip() for k in a.ivf.split(",") if k.strip()]
-    elif a.index or a.extension != "pg_ivf":
+    elif a.index or "ivf" not in a.extension:
         kinds = []
     else:
         kinds = ["sq8", "flat"] + ["pq%d" % m for m in (preset["pq_m"] if preset else [])]
@@ -178,6 +182,15 @@ def plan_specs(a, ds, preset):
         label = a.label[i] if i < len(a.label) else "%s %s" % (a.extension or "pg", spec)
         specs.append({"label": label, "spec": spec, "knob": knob, "values": values, "metric": a.metrics[0]})
     return lists, probes, specs, refs
+
+
+# The exact scan's series is named after the extension whose `vector` type
+# (and so storage and distance code) it measures: a pgvector run and a pg_ivf
+# run into one directory keep both.
+def exact_label(extension, metric):
+    exts = pgload.extension_list(extension)
+    owner = "pgvector" if "vector" in exts else (exts[0] if exts else "server")
+    return "seqscan (exact, %s)%s" % (owner, metric_suffix(metric))
 
 
 def host_info():
@@ -210,7 +223,7 @@ def run_postgres(a, ds, truths, specs, common):
     knobs = sorted({s["knob"] for s in specs})
     server = pgquery.server_settings(conn, knobs)
     base = dict(common, table_bytes=table_bytes, server=server, session_settings=dict(settings),
-                extension=a.extension, engine="postgres")
+                extension=a.extension, engine="postgres", clients=1)
     statements = pgquery.execute_statements(ds.queries)
 
     for metric in a.metrics if a.seqscan > 0 else []:
@@ -219,13 +232,14 @@ def run_postgres(a, ds, truths, specs, common):
         pgquery.apply_settings(conn, [("enable_indexscan", "off"), ("enable_bitmapscan", "off")])
         pgquery.prepare_knn(conn, table, metric=metric)
         sts = statements[:a.seqscan]
-        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(3, len(sts)))
-        rec = dict(base, system="seqscan (exact)" + metric_suffix(metric), knob=None, value=None,
+        cpu = {}
+        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(3, len(sts)), cpu=cpu)
+        rec = dict(base, system=exact_label(a.extension, metric), knob=None, value=None,
                    n_queries=len(sts), metric=metric,
                    recall_at_10=truth.recall_at(found, truth_ids),
                    recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist, metric=metric),
                    uses_index=None, index_spec=None)
-        rec.update(pgquery.timing_stats(lat, wall))
+        rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
         log("  recall@10 %.4f  %.1f QPS  p50 %.1f ms" % (rec["recall_at_10"], rec["qps"], rec["p50_ms"]))
         pgquery.apply_settings(conn, [("enable_indexscan", "on"), ("enable_bitmapscan", "on")])
@@ -256,7 +270,8 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
     for v in spec["values"]:
         pgquery.apply_settings(conn, [(spec["knob"], v)])
         used = pgquery.plan_index(conn, sts[0])
-        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(a.warmup, len(sts)))
+        cpu = {}
+        found, lat, wall = pgquery.run_queries(conn, sts, warmup=min(a.warmup, len(sts)), cpu=cpu)
         if used == index_name:  # a generic plan may differ from the first custom one
             used = pgquery.plan_index(conn, sts[-1])
         rec = dict(base, system=spec["label"], knob=spec["knob"], value=v, n_queries=len(sts), metric=metric,
@@ -265,11 +280,31 @@ def measure_spec(a, conn, connect, table, index_name, spec, sts, ds, truth_ids, 
                    recall_at_10=truth.recall_at(found, truth_ids),
                    recall_at_10_ties=truth.recall_at_ties(found, ds.base, ds.queries, truth_dist,
                                                           metric=metric))
-        rec.update(pgquery.timing_stats(lat, wall))
+        rec.update(pgquery.timing_stats(lat, wall, cpu.get("cpu_s")))
         report.append(a.out, rec)
-        log("  %s = %-5s recall@10 %.4f  %8.1f QPS  p50 %.3f ms  p99 %.3f ms%s" % (
-            spec["knob"], v, rec["recall_at_10"], rec["qps"], rec["p50_ms"], rec["p99_ms"],
+        log("  %s = %-5s recall@10 %.4f  %8.1f QPS  %8.1f per CPU s  p50 %.3f ms  p99 %.3f ms%s" % (
+            spec["knob"], v, rec["recall_at_10"], rec["qps"], rec["cpu_qps"] or 0, rec["p50_ms"], rec["p99_ms"],
             "" if rec["uses_index"] else "  (PLAN DID NOT USE THE INDEX: %s)" % used))
+        for clients in (c for c in a.clients if c > 1):
+            measure_clients(a, connect, table, spec, v, clients, sts, truth_ids, rec)
+
+
+# The same prepared query loop from `clients` connections at once; the record
+# is its own series ("<label>, N clients") whose QPS is the total throughput.
+def measure_clients(a, connect, table, spec, value, clients, sts, truth_ids, one):
+    def prepared():
+        c = connect()
+        pgquery.apply_settings(c, list(one["session_settings"].items()) + [(spec["knob"], value)])
+        pgquery.prepare_knn(c, table, metric=spec["metric"])
+        return c
+    found, lat, wall, cpu_s = pgquery.run_concurrent(prepared, sts, clients, warmup=min(a.warmup, len(sts)))
+    rec = dict(one, system="%s, %d clients" % (spec["label"], clients), clients=clients,
+               base_system=spec["label"], n_queries=len(sts) * clients,
+               recall_at_10=truth.recall_at(found, truth_ids), recall_at_10_ties=None)
+    rec.update(pgquery.timing_stats(lat, wall, cpu_s))
+    report.append(a.out, rec)
+    log("  %s = %-5s %d clients: %8.1f QPS in all (%.2f x one client)  p50 %.3f ms" % (
+        spec["knob"], value, clients, rec["qps"], rec["qps"] / one["qps"], rec["p50_ms"]))
 
 
 def run_faiss(a, ds, truths, lists, probes, refs, common):
