@@ -4,6 +4,8 @@
 // CpuAssigner computes ||c||^2 - 2 x.c with a register-blocked micro-kernel
 // (6 rows x 16 centroids, AVX2/FMA when the CPU has it, portable C++
 // otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
+// The same tile, stored instead of reduced, is tile_dot() (tile.h): the
+// recall calibration filters its (query, row) pairs with it.
 // It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
 // is not safe for concurrent callers (upstream needs USE_LOCKING=1 for that);
 // two threads entering sgemm together can share a packing buffer and get
