@@ -60,7 +60,7 @@ UNIT_CXXFLAGS = $(CORE_CXXFLAGS) -g -Wall -Wextra -Wno-unused-parameter -Isrc
 # The optional CUDA module, its loader and the GPU tests (check-gpu).
 include cuda/cuda.mk
 
-.PHONY: unit check upgradecheck regress tap demo demo-stop bench-micro bench-train
+.PHONY: unit check upgradecheck regress tap demo demo-stop bench-micro bench-train bench-calib
 
 # PGXS's own `check` refuses to run for extensions; ours runs everything on a
 # throwaway cluster, so PGXS is left out when `check` is the goal.
@@ -108,6 +108,13 @@ build/bench/micro_train: bench/micro_train.cpp $(CORE_SRCS) $(wildcard src/core/
 
 bench-train: build/bench/micro_train
 	build/bench/micro_train
+
+build/bench/micro_calib: bench/micro_calib.cpp $(CORE_SRCS) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CORE_CXXFLAGS) -Isrc bench/micro_calib.cpp $(CORE_SRCS) -o $@ -lbenchmark -pthread
+
+bench-calib: build/bench/micro_calib
+	build/bench/micro_calib
 
 upgradecheck:
 	@PG_CONFIG='$(PG_CONFIG)' bash scripts/upgrade-check.sh

@@ -4,6 +4,8 @@
 // CpuAssigner computes ||c||^2 - 2 x.c with a register-blocked micro-kernel
 // (6 rows x 16 centroids, AVX2/FMA when the CPU has it, portable C++
 // otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
+// The same tile, stored instead of reduced, is tile_dot() (tile.h): the
+// recall calibration filters its (query, row) pairs with it.
 // It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
 // is not safe for concurrent callers (upstream needs USE_LOCKING=1 for that);
 // two threads entering sgemm together can share a packing buffer and get
@@ -23,12 +25,13 @@
 #include "kmeans.h"
 #include "kmeans_math.h"
 #include "parallel.h"
+#include "tile.h"
 
 namespace pg_ivf::core {
 namespace {
 
-constexpr size_t kMicroRows = 6;    // rows of x per micro-tile
-constexpr size_t kPanel = 16;       // centroids per packed panel (two 8-float vectors)
+constexpr size_t kMicroRows = kTileRows;
+constexpr size_t kPanel = kTileCols;  // centroids per packed panel
 constexpr size_t kLanes = 8;        // running minima kept per row, one per vector lane
 static_assert(kAssignRowBlock % kMicroRows == 0, "row blocks hold whole micro-tiles");
 
@@ -62,11 +65,12 @@ struct LaneBest {
 using MicroKernel = void (*)(const float* const* rows, const float* panel, size_t d,
                              const float* norms, int32_t col0, LaneBest* const* best);
 using NormKernel = float (*)(const float* v, size_t d);
+// out: the 6 x 16 tile of dot products, row-major (tile.h).
+using DotTileKernel = void (*)(const float* const* rows, const float* panel, size_t d, float* out);
 
-// Portable micro-kernel; the compiler vectorizes the 16-wide inner loops.
-void micro_kernel_generic(const float* const* rows, const float* panel, size_t d,
-                          const float* norms, int32_t col0, LaneBest* const* best) {
-    float acc[kMicroRows][kPanel] = {};
+// The portable tile; the compiler vectorizes the 16-wide inner loops.
+inline void accumulate_generic(const float* const* rows, const float* panel, size_t d,
+                               float (&acc)[kMicroRows][kPanel]) {
     for (size_t t = 0; t < d; ++t) {
         const float* b = panel + t * kPanel;
         for (size_t r = 0; r < kMicroRows; ++r) {
@@ -74,6 +78,19 @@ void micro_kernel_generic(const float* const* rows, const float* panel, size_t d
             for (size_t j = 0; j < kPanel; ++j) acc[r][j] += a * b[j];
         }
     }
+}
+
+void dot_tile_generic(const float* const* rows, const float* panel, size_t d, float* out) {
+    float acc[kMicroRows][kPanel] = {};
+    accumulate_generic(rows, panel, d, acc);
+    std::copy(&acc[0][0], &acc[0][0] + kMicroRows * kPanel, out);
+}
+
+// Portable micro-kernel.
+void micro_kernel_generic(const float* const* rows, const float* panel, size_t d,
+                          const float* norms, int32_t col0, LaneBest* const* best) {
+    float acc[kMicroRows][kPanel] = {};
+    accumulate_generic(rows, panel, d, acc);
     for (size_t r = 0; r < kMicroRows; ++r) {
         LaneBest* lb = best[r];
         for (size_t j = 0; j < kPanel; ++j) {
@@ -112,12 +129,12 @@ __attribute__((target("avx2,fma"))) inline void merge_lanes_avx2(LaneBest* lb, _
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb->index), _mm256_castps_si256(bi));
 }
 
-// 6 x 16 tile in twelve ymm accumulators: per step two panel loads, six
-// broadcasts, twelve FMAs; the epilogue turns x.c into ||c||^2 - 2 x.c and
-// merges it into the lane minima without storing the tile.
-__attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* rows, const float* panel,
-                                                           size_t d, const float* norms, int32_t col0,
-                                                           LaneBest* const* best) {
+// 6 x 16 tile in twelve ymm accumulators (c[2 r] and c[2 r + 1] hold row
+// r): per step two panel loads, six broadcasts, twelve FMAs.  Inlined into
+// each epilogue, so the accumulators stay in registers.
+__attribute__((target("avx2,fma"), always_inline)) inline void accumulate_avx2(const float* const* rows,
+                                                                              const float* panel, size_t d,
+                                                                              __m256 (&c)[2 * kMicroRows]) {
     const float* x0 = rows[0];
     const float* x1 = rows[1];
     const float* x2 = rows[2];
@@ -152,24 +169,35 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* r
         c50 = _mm256_fmadd_ps(a, b0, c50);
         c51 = _mm256_fmadd_ps(a, b1, c51);
     }
+    c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21;
+    c[6] = c30, c[7] = c31, c[8] = c40, c[9] = c41, c[10] = c50, c[11] = c51;
+}
+
+// The assigner's tile: the epilogue turns x.c into ||c||^2 - 2 x.c and
+// merges it into the lane minima without storing the tile.
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* rows, const float* panel,
+                                                           size_t d, const float* norms, int32_t col0,
+                                                           LaneBest* const* best) {
+    __m256 c[2 * kMicroRows];
+    accumulate_avx2(rows, panel, d, c);
     const __m256 two = _mm256_set1_ps(2.0f);
     const __m256 n0 = _mm256_loadu_ps(norms);
     const __m256 n1 = _mm256_loadu_ps(norms + 8);
     const __m256i i0 = _mm256_add_epi32(_mm256_set1_epi32(col0), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const __m256i i1 = _mm256_add_epi32(i0, _mm256_set1_epi32(8));
     // Lane l sees column col0 + l before col0 + 8 + l: increasing, as the tie rule needs.
-    merge_lanes_avx2(best[0], _mm256_fnmadd_ps(two, c00, n0), i0);
-    merge_lanes_avx2(best[0], _mm256_fnmadd_ps(two, c01, n1), i1);
-    merge_lanes_avx2(best[1], _mm256_fnmadd_ps(two, c10, n0), i0);
-    merge_lanes_avx2(best[1], _mm256_fnmadd_ps(two, c11, n1), i1);
-    merge_lanes_avx2(best[2], _mm256_fnmadd_ps(two, c20, n0), i0);
-    merge_lanes_avx2(best[2], _mm256_fnmadd_ps(two, c21, n1), i1);
-    merge_lanes_avx2(best[3], _mm256_fnmadd_ps(two, c30, n0), i0);
-    merge_lanes_avx2(best[3], _mm256_fnmadd_ps(two, c31, n1), i1);
-    merge_lanes_avx2(best[4], _mm256_fnmadd_ps(two, c40, n0), i0);
-    merge_lanes_avx2(best[4], _mm256_fnmadd_ps(two, c41, n1), i1);
-    merge_lanes_avx2(best[5], _mm256_fnmadd_ps(two, c50, n0), i0);
-    merge_lanes_avx2(best[5], _mm256_fnmadd_ps(two, c51, n1), i1);
+    for (size_t r = 0; r < kMicroRows; ++r) {
+        merge_lanes_avx2(best[r], _mm256_fnmadd_ps(two, c[2 * r], n0), i0);
+        merge_lanes_avx2(best[r], _mm256_fnmadd_ps(two, c[2 * r + 1], n1), i1);
+    }
+}
+
+// The stored tile (tile_dot).
+__attribute__((target("avx2,fma"))) void dot_tile_avx2(const float* const* rows, const float* panel, size_t d,
+                                                       float* out) {
+    __m256 c[2 * kMicroRows];
+    accumulate_avx2(rows, panel, d, c);
+    for (size_t i = 0; i < 2 * kMicroRows; ++i) _mm256_storeu_ps(out + 8 * i, c[i]);
 }
 
 // Squared norm in one ymm accumulator pair plus a scalar tail.
@@ -194,9 +222,10 @@ __attribute__((target("avx2,fma"))) float squared_norm_avx2(const float* v, size
 struct AssignKernels {
     MicroKernel micro;
     NormKernel norm;
+    DotTileKernel dot_tile;
 };
 
-const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic};
+const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic, dot_tile_generic};
 std::atomic<bool> force_portable{false};
 
 // The fastest kernels this CPU runs, detected once; the test hook can force
@@ -205,7 +234,7 @@ const AssignKernels& cpu_kernels() {
     static const AssignKernels best = [] {
 #ifdef PG_IVF_HAVE_X86
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            return AssignKernels{micro_kernel_avx2, squared_norm_avx2};
+            return AssignKernels{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2};
 #endif
         return kPortableAssignKernels;
     }();
@@ -219,33 +248,10 @@ void check_shape(size_t n, size_t k) {
         throw std::invalid_argument("k-means assignment supports at most 2^31 - 1 centroids");
 }
 
-// Centroids regrouped into panels of 16, each stored d-major so the kernel
-// reads two contiguous vectors per dimension; the last panel is zero-padded
-// and its padding gets norm +inf so it can never win.
-struct PackedCentroids {
-    size_t panels = 0;
-    std::vector<float> data;   // size panels * d * 16
-    std::vector<float> norms;  // size panels * 16
-};
-
-PackedCentroids pack_centroids(const float* centroids, size_t k, size_t d, NormKernel norm) {
-    PackedCentroids p;
-    p.panels = (k + kPanel - 1) / kPanel;
-    p.data.assign(p.panels * d * kPanel, 0.0f);
-    p.norms.assign(p.panels * kPanel, std::numeric_limits<float>::infinity());
-    for (size_t c = 0; c < k; ++c) {
-        const float* src = centroids + c * d;
-        float* dst = p.data.data() + (c / kPanel) * d * kPanel + c % kPanel;
-        for (size_t t = 0; t < d; ++t) dst[t * kPanel] = src[t];
-        p.norms[c] = norm(src, d);
-    }
-    return p;
-}
-
 // Labels and distances of rows [row0, row0 + rows): panels are swept in
 // L2-sized groups; within a group every 6-row micro-tile meets every panel.
 // lanes: per-thread scratch of kAssignRowBlock entries.
-void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const PackedCentroids& pc,
+void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const PackedPanels& pc,
                       const AssignKernels& kern, LaneBest* lanes, int32_t* labels, float* dist2) {
     auto reset = [](LaneBest& lb) {
         std::fill(lb.value, lb.value + kLanes, std::numeric_limits<float>::infinity());
@@ -285,6 +291,27 @@ void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const 
 
 }  // namespace
 
+PackedPanels pack_panels(const float* v, size_t count, size_t d) {
+    const NormKernel norm = cpu_kernels().norm;
+    PackedPanels p;
+    p.panels = (count + kPanel - 1) / kPanel;
+    p.data.assign(p.panels * d * kPanel, 0.0f);
+    p.norms.assign(p.panels * kPanel, std::numeric_limits<float>::infinity());
+    for (size_t c = 0; c < count; ++c) {
+        const float* src = v + c * d;
+        float* dst = p.data.data() + (c / kPanel) * d * kPanel + c % kPanel;
+        for (size_t t = 0; t < d; ++t) dst[t * kPanel] = src[t];
+        p.norms[c] = norm(src, d);
+    }
+    return p;
+}
+
+void tile_dot(const float* const* rows, const float* panel, size_t d, float* out) {
+    cpu_kernels().dot_tile(rows, panel, d, out);
+}
+
+float tile_squared_norm(const float* v, size_t d) { return cpu_kernels().norm(v, d); }
+
 // Kept beside assign() so the bound cannot drift from what it allocates.
 size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads) {
     const size_t panels = (k + kPanel - 1) / kPanel;
@@ -312,7 +339,7 @@ void CpuAssigner::assign(const float* x, size_t n, const float* centroids, size_
     }
     const int threads = threads_;
     const AssignKernels& kern = cpu_kernels();
-    const PackedCentroids pc = pack_centroids(centroids, k, d, kern.norm);
+    const PackedPanels pc = pack_panels(centroids, k, d);
 
     const size_t blocks = (n + kAssignRowBlock - 1) / kAssignRowBlock;
     const double block_macs = static_cast<double>(kAssignRowBlock) * static_cast<double>(k) *

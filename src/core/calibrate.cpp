@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "distance.h"
@@ -12,55 +13,119 @@ namespace pg_ivf::core {
 
 namespace {
 
+// Rows a thread takes at a time: its 6-row tiles stay in L1 while they meet
+// every packed query, and the packed queries (100 x 784 floats: 350 KB) in L2.
+constexpr size_t kRowsPerBlock = 240;
+static_assert(kRowsPerBlock % kTileRows == 0, "blocks hold whole tiles");
+
 bool nearer(const NeighbourTracker::Neighbour& a, const NeighbourTracker::Neighbour& b) {
     return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
 }
 
+// Offers cand to a max-heap (on nearer) of at most k.
+void offer(std::vector<NeighbourTracker::Neighbour>& heap, const NeighbourTracker::Neighbour& cand, size_t k) {
+    if (heap.size() < k) {
+        heap.push_back(cand);
+        std::push_heap(heap.begin(), heap.end(), nearer);
+    } else if (nearer(cand, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), nearer);
+        heap.back() = cand;
+        std::push_heap(heap.begin(), heap.end(), nearer);
+    }
+}
+
 }  // namespace
+
+// One thread's share of a batch: per query, the nearest of its rows that
+// could still enter the query's heap, and the distance a row must not exceed
+// to be one of them (the k-th of the heap or of these, when full).
+struct NeighbourTracker::Scratch {
+    std::vector<std::vector<Neighbour>> heaps;
+    std::vector<float> bound;
+};
 
 NeighbourTracker::NeighbourTracker(Metric metric, size_t d, size_t k, const float* queries, const uint64_t* ids,
                                    size_t q)
     : metric_(metric), d_(d), k_(k), q_(q), queries_(queries, queries + q * d), ids_(ids, ids + q), heaps_(q) {
     if (k == 0 || d == 0) throw std::invalid_argument("calibration needs k > 0 and d > 0");
     for (auto& h : heaps_) h.reserve(k);
+    panels_ = pack_panels(queries_.data(), q, d);
+    query_norms_.resize(q);
+    for (size_t i = 0; i < q; ++i) query_norms_[i] = std::sqrt(panels_.norms[i]);
+    // The tile's value a (L2: fl(||q||^2) + fl(||x||^2) - 2 fl(<q, x>); IP and
+    // cosine: -fl(<q, x>)) and the exact s (l2_squared, -dot) are each within
+    // gamma_{d+2} (||q|| + ||x||)^2 plus d 2^-147 of the true value (bounds.h
+    // (F1): float sums in any order), so |a - s| is below half this slack;
+    // the other half absorbs the rounding of the norms, of the slack and of
+    // the comparison itself.  A pair with a > bound + slack has s > bound and
+    // cannot enter a full heap: skipping it changes nothing.
+    slack_rel_ = static_cast<float>(4.0 * (static_cast<double>(d) + 4.0) * 0x1p-24);
+    slack_abs_ = static_cast<float>(static_cast<double>(d) * 0x1p-140);
+}
+
+// Tiles of 6 rows against every packed query; the pairs that pass the filter
+// get their exact distance and go through the heaps' own rule.
+void NeighbourTracker::scan_block(const float* rows, const uint64_t* ids, const int32_t* lists, size_t n,
+                                  Scratch& s) const {
+    float tile[kTileRows * kTileCols];
+    for (size_t m0 = 0; m0 < n; m0 += kTileRows) {
+        const size_t m = std::min(kTileRows, n - m0);
+        const float* rp[kTileRows];
+        float norm2[kTileRows], norm[kTileRows];
+        for (size_t r = 0; r < kTileRows; ++r) rp[r] = rows + (m0 + std::min(r, m - 1)) * d_;  // short tile: repeats
+        for (size_t r = 0; r < m; ++r) {
+            norm2[r] = tile_squared_norm(rp[r], d_);
+            norm[r] = std::sqrt(norm2[r]);
+        }
+        for (size_t p = 0; p < panels_.panels; ++p) {
+            tile_dot(rp, panels_.data.data() + p * d_ * kTileCols, d_, tile);
+            const size_t i0 = p * kTileCols, i1 = std::min(q_, i0 + kTileCols);
+            for (size_t r = 0; r < m; ++r)
+                for (size_t i = i0; i < i1; ++i) {
+                    const float xq = tile[r * kTileCols + (i - i0)];
+                    const float approx = metric_ == Metric::kL2 ? panels_.norms[i] + norm2[r] - 2.0f * xq : -xq;
+                    const float reach = query_norms_[i] + norm[r];
+                    // NaN or infinite terms fail this test and are measured exactly
+                    if (approx > s.bound[i] + (slack_rel_ * reach * reach + slack_abs_)) continue;
+                    const size_t j = m0 + r;
+                    if (ids[j] == ids_[i]) continue;
+                    const float* qv = query(i);
+                    const float dist = metric_ == Metric::kL2 ? l2_squared(qv, rp[r], d_) : -dot(qv, rp[r], d_);
+                    if (std::isnan(dist)) continue;
+                    const Neighbour cand{dist, ids[j], lists[j]};
+                    if (heaps_[i].size() == k_ && !nearer(cand, heaps_[i].front())) continue;
+                    std::vector<Neighbour>& local = s.heaps[i];
+                    offer(local, cand, k_);
+                    if (local.size() == k_) s.bound[i] = std::min(s.bound[i], local.front().dist);
+                }
+        }
+    }
 }
 
 void NeighbourTracker::add(const float* rows, const uint64_t* ids, const int32_t* lists, size_t n, int threads,
                            const Hooks& hooks) {
     if (hooks.cancelled()) throw Cancelled();
     if (n == 0 || q_ == 0) return;
-    // Threads take groups of queries, so each owns its queries' heaps and
-    // nothing is shared; each group reads the rows in blocks that stay in
-    // cache while every query of the group visits them (a batch of rows is
-    // megabytes: read once per query it would be memory-bound).
-    constexpr size_t kQueriesPerGroup = 16;
-    constexpr size_t kRowsPerBlock = 32;
-    const size_t groups = (q_ + kQueriesPerGroup - 1) / kQueriesPerGroup;
-    parallel_for(groups, threads, [&](size_t g, int) {
-        const size_t q_end = std::min(q_, (g + 1) * kQueriesPerGroup);
-        for (size_t r0 = 0; r0 < n; r0 += kRowsPerBlock) {
-            const size_t r_end = std::min(n, r0 + kRowsPerBlock);
-            for (size_t i = g * kQueriesPerGroup; i < q_end; ++i) {
-                const float* qv = query(i);
-                std::vector<Neighbour>& heap = heaps_[i];
-                for (size_t j = r0; j < r_end; ++j) {
-                    if (ids[j] == ids_[i]) continue;
-                    const float* x = rows + j * d_;
-                    const float dist = metric_ == Metric::kL2 ? l2_squared(qv, x, d_) : -dot(qv, x, d_);
-                    if (std::isnan(dist)) continue;
-                    const Neighbour cand{dist, ids[j], lists[j]};
-                    if (heap.size() < k_) {
-                        heap.push_back(cand);
-                        std::push_heap(heap.begin(), heap.end(), nearer);
-                    } else if (nearer(cand, heap.front())) {
-                        std::pop_heap(heap.begin(), heap.end(), nearer);
-                        heap.back() = cand;
-                        std::push_heap(heap.begin(), heap.end(), nearer);
-                    }
-                }
-            }
-        }
+    // Threads take blocks of rows and keep their own candidates, read-only
+    // against the shared heaps; the merge after the region makes the top k
+    // the same for any split, as the order (dist, id) is total.
+    const size_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
+    const size_t team = std::min(blocks, static_cast<size_t>(std::max(threads, 1)));
+    std::vector<Scratch> scratch(team);
+    for (Scratch& s : scratch) {
+        s.heaps.resize(q_);
+        s.bound.resize(q_);
+        for (size_t i = 0; i < q_; ++i)
+            s.bound[i] = heaps_[i].size() < k_ ? std::numeric_limits<float>::infinity() : heaps_[i].front().dist;
+    }
+    parallel_for(blocks, threads, [&](size_t b, int thread) {
+        const size_t r0 = b * kRowsPerBlock;
+        scan_block(rows + r0 * d_, ids + r0, lists + r0, std::min(kRowsPerBlock, n - r0),
+                   scratch[static_cast<size_t>(thread)]);
     });
+    for (const Scratch& s : scratch)
+        for (size_t i = 0; i < q_; ++i)
+            for (const Neighbour& nb : s.heaps[i]) offer(heaps_[i], nb, k_);
 }
 
 std::vector<NeighbourTracker::Neighbour> NeighbourTracker::neighbours(size_t i) const {

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "hooks.h"
+#include "tile.h"
 
 namespace pg_ivf::core {
 
@@ -22,7 +23,11 @@ constexpr uint16_t kCalibRankBeyond = 0xFFFF;
 
 // Exact k nearest neighbours of q query rows among rows streamed in batches,
 // by the index's metric on prepared rows (unit length under cosine).  Each
-// query skips the row whose id equals its own.
+// query skips the row whose id equals its own; a NaN distance is skipped.
+// The neighbours, their order and their distances are those of l2_squared()
+// / -dot() on every (query, row) pair, ties broken by the lower id, whatever
+// the batching and thread count: a tile of all pairs only filters, with a
+// rounding slack (see add()), and the pairs it keeps are measured that way.
 class NeighbourTracker {
 public:
     struct Neighbour {
@@ -52,6 +57,15 @@ private:
     std::vector<float> queries_;
     std::vector<uint64_t> ids_;
     std::vector<std::vector<Neighbour>> heaps_;   // per query: max-heap on dist, size <= k
+    // the tiled filter: queries packed once, their norms (not squared), and
+    // the slack's relative factor and absolute term (add())
+    PackedPanels panels_;
+    std::vector<float> query_norms_;
+    float slack_rel_, slack_abs_;
+
+    struct Scratch;
+    void scan_block(const float* rows, const uint64_t* ids, const int32_t* lists, size_t n,
+                    Scratch& s) const;
 };
 
 // The rank (0 = probed first) of each neighbour's list in the order

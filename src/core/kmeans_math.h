@@ -36,8 +36,8 @@ constexpr int kMaxAssignThreads = 64;
 // Host only; defined in assign_cpu.cpp.
 size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads);
 
-// Test hook: true makes CpuAssigner use its portable kernel even where AVX2
-// exists, so both kernels are tested on one machine; false restores the
+// Test hook: true makes CpuAssigner (and tile_dot) use the portable kernel even
+// where AVX2 exists, so both kernels are tested on one machine; false restores the
 // automatic choice.  Host only; do not flip it while an assignment runs.
 void cpu_assign_force_portable(bool portable);
 

@@ -1,5 +1,6 @@
 // Recall calibration: the streamed exact neighbours equal a brute-force
-// top-k (self excluded, any batching and thread count), list ranks equal the
+// top-k (self excluded, any batching and thread count), the tiled filter keeps
+// exactly the per-pair scalar result (both kernels), list ranks equal the
 // count of nearer centroids, and the probes chosen for a target follow the
 // sorted ranks with the documented margin.
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "core/calibrate.h"
+#include "core/distance.h"
+#include "core/kmeans_math.h"
 
 namespace pg_ivf::core {
 namespace {
@@ -79,6 +82,84 @@ TEST(Calibrate, NeighboursMatchBruteForce) {
                 }
             }
         }
+}
+
+// The per-pair scalar top-k the tracker must reproduce: l2_squared / -dot on
+// every pair, NaN skipped, self skipped, (dist, id) order.
+std::vector<NeighbourTracker::Neighbour> scalar_top_k(Metric metric, const float* qv, uint64_t qid,
+                                                      const std::vector<float>& rows,
+                                                      const std::vector<uint64_t>& ids,
+                                                      const std::vector<int32_t>& lists, size_t d, size_t k) {
+    std::vector<NeighbourTracker::Neighbour> all;
+    for (size_t r = 0; r < ids.size(); ++r) {
+        if (ids[r] == qid) continue;
+        const float* x = rows.data() + r * d;
+        const float dist = metric == Metric::kL2 ? l2_squared(qv, x, d) : -dot(qv, x, d);
+        if (!std::isnan(dist)) all.push_back({dist, ids[r], lists[r]});
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
+    });
+    all.resize(std::min(all.size(), k));
+    return all;
+}
+
+// The tile's ||q||^2 + ||x||^2 - 2 q.x form cancels badly far from the origin
+// and cannot tell near-ties apart; as it only filters (with a rounding slack)
+// the result must still be the scalar one, bit for bit, on data built to trip
+// it: rows on a tiny sphere around a point far from the origin, exact
+// duplicates (ties broken by id), a NaN row, raw inner product with spread norms.
+TEST(Calibrate, TiledFilterEqualsScalarPairs) {
+    const size_t d = 37, n = 1000, q = 21, k = 10;   // d, q: partial vectors and panels
+    for (bool portable : {false, true})
+        for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine})
+            for (int threads : {1, 2}) {
+                cpu_assign_force_portable(portable);
+                std::vector<float> rows = gaussian(n, d, 21);
+                for (size_t i = 0; i < n; ++i)
+                    for (size_t j = 0; j < d; ++j) {
+                        float& v = rows[i * d + j];
+                        if (metric == Metric::kL2) v = 1000.0f + 0.01f * v;      // cancellation
+                        if (metric == Metric::kInnerProduct) v *= 1.0f + static_cast<float>(i % 13);
+                    }
+                if (metric == Metric::kCosine) normalize(rows, d);
+                for (size_t i = 500; i < 560; ++i)   // duplicates of earlier rows: exact ties
+                    std::copy(rows.begin() + (i - 500) * d, rows.begin() + (i - 499) * d, rows.begin() + i * d);
+                rows[777 * d + 5] = std::nanf("");
+                std::vector<uint64_t> ids(n);
+                std::vector<int32_t> lists(n);
+                for (size_t i = 0; i < n; ++i) {
+                    ids[i] = (i * 7919) % 100003;   // ids not in row order
+                    lists[i] = static_cast<int32_t>(i % 5);
+                }
+                std::vector<float> queries;
+                std::vector<uint64_t> qids;
+                for (size_t i = 0; i < q; ++i) {
+                    const size_t r = i * 47 + 2;   // includes rows with duplicates
+                    queries.insert(queries.end(), rows.begin() + r * d, rows.begin() + (r + 1) * d);
+                    qids.push_back(ids[r]);
+                }
+                NeighbourTracker tracker(metric, d, k, queries.data(), qids.data(), q);
+                for (size_t from = 0; from < n; from += 333) {
+                    const size_t m = std::min<size_t>(333, n - from);
+                    tracker.add(rows.data() + from * d, ids.data() + from, lists.data() + from, m, threads,
+                                Hooks{});
+                }
+                for (size_t i = 0; i < q; ++i) {
+                    const auto want = scalar_top_k(metric, tracker.query(i), qids[i], rows, ids, lists, d, k);
+                    const auto got = tracker.neighbours(i);
+                    ASSERT_EQ(got.size(), want.size());
+                    for (size_t j = 0; j < want.size(); ++j) {
+                        SCOPED_TRACE(testing::Message() << "portable " << portable << " metric "
+                                                        << static_cast<int>(metric) << " threads " << threads
+                                                        << " query " << i << " rank " << j);
+                        EXPECT_EQ(got[j].id, want[j].id);
+                        EXPECT_EQ(got[j].dist, want[j].dist);
+                        EXPECT_EQ(got[j].list, want[j].list);
+                    }
+                }
+            }
+    cpu_assign_force_portable(false);
 }
 
 TEST(Calibrate, FewerRowsThanK) {
