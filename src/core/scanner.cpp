@@ -35,6 +35,23 @@ struct QueryScanner::State {
 
 namespace {
 
+// The sums in double a list bound needs (bounds.h, LIST BOUND): query p,
+// the nearest centroid c_i ("other") and the bounded list's c_j.
+struct ListSums {
+    double fa = 0, fb = 0, w2 = 0, ci2 = 0, cj2 = 0, p2 = 0;
+    void add(const float* q, const float* other, const float* centroid, size_t d) {
+        for (size_t i = 0; i < d; ++i) {
+            const double p = q[i], ci = other[i], cj = centroid[i];
+            fa += (p - cj) * (p - cj);
+            fb += (p - ci) * (p - ci);
+            w2 += (ci - cj) * (ci - cj);
+            ci2 += ci * ci;
+            cj2 += cj * cj;
+            p2 += p * p;
+        }
+    }
+};
+
 // Each table entry is a float sum of d / m terms in order, as bounds.h
 // assumes; the 256 centroids of a sub-quantizer are computed side by side
 // from the (m, d / m, 256) layout, which the compiler vectorizes.
@@ -160,17 +177,9 @@ float QueryScanner::list_lower_bound(const float* other, const float* centroid) 
     const State& s = *state_;
     if (s.bound.trivial || s.degenerate || codec_.metric == Metric::kInnerProduct)
         return bounds::trivial_bound(codec_.metric);
-    double fa = 0, fb = 0, w2 = 0, ci2 = 0, cj2 = 0, p2 = 0;
-    for (size_t i = 0; i < codec_.d; ++i) {
-        const double p = q_[i], ci = other[i], cj = centroid[i];
-        fa += (p - cj) * (p - cj);
-        fb += (p - ci) * (p - ci);
-        w2 += (ci - cj) * (ci - cj);
-        ci2 += ci * ci;
-        cj2 += cj * cj;
-        p2 += p * p;
-    }
-    return bounds::list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2);
+    ListSums t;
+    t.add(q_.data(), other, centroid, codec_.d);
+    return bounds::list_lower_bound(s.bound, codec_.d, t.fa, t.fb, t.w2, t.ci2, t.cj2, t.p2);
 }
 
 float QueryScanner::mips_list_lower_bound(const float* other, float other_extra, const float* centroid,
@@ -180,17 +189,14 @@ float QueryScanner::mips_list_lower_bound(const float* other, float other_extra,
         return bounds::trivial_bound(codec_.metric);
     // the query's extra coordinate is 0
     const double ei = other_extra, ej = centroid_extra;
-    double fa = ej * ej, fb = ei * ei, w2 = (ei - ej) * (ei - ej), ci2 = ei * ei, cj2 = ej * ej, p2 = 0;
-    for (size_t i = 0; i < codec_.d; ++i) {
-        const double p = q_[i], ci = other[i], cj = centroid[i];
-        fa += (p - cj) * (p - cj);
-        fb += (p - ci) * (p - ci);
-        w2 += (ci - cj) * (ci - cj);
-        ci2 += ci * ci;
-        cj2 += cj * cj;
-        p2 += p * p;
-    }
-    return bounds::mips_list_lower_bound(s.bound, codec_.d, fa, fb, w2, ci2, cj2, p2, max_norm2);
+    ListSums t;
+    t.fa = ej * ej;
+    t.fb = ei * ei;
+    t.w2 = (ei - ej) * (ei - ej);
+    t.ci2 = ei * ei;
+    t.cj2 = ej * ej;
+    t.add(q_.data(), other, centroid, codec_.d);
+    return bounds::mips_list_lower_bound(s.bound, codec_.d, t.fa, t.fb, t.w2, t.ci2, t.cj2, t.p2, max_norm2);
 }
 
 bool QueryScanner::query_is_degenerate() const { return state_->degenerate; }

@@ -502,6 +502,28 @@ AssignRows(IvfBuildState *bs, IndexInfo *indexInfo)
 		CalibrateBuild(bs);
 }
 
+/*
+ * The meta fields that say what model was built and where it lies: set by a
+ * build's step 5 and by a maintenance's swap (ivfmaint.cpp), which then add
+ * their own.
+ */
+void
+IvfSetModelMeta(const IvfBuildState *bs, IvfMetaPageData *meta)
+{
+	meta->lists = bs->lists;
+	meta->requested_lists = bs->requested_lists;
+	meta->mips_max_norm2 = bs->mips_max_norm2;
+	meta->mips_overflow = bs->mips_overflow;
+	meta->blob_start = bs->blob_start;
+	meta->blob_pages = bs->blob_pages;
+	meta->centroid_floats = (uint64) bs->lists * bs->dims;
+	meta->param_floats = bs->param_floats;
+	meta->dir_start = bs->dir_start;
+	meta->dir_pages = bs->dir_pages;
+	meta->trained_rows = bs->nsample;
+	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
+}
+
 /* Step 5: directory slots and the meta page, then WAL for every page. */
 static void
 FinishIndex(IvfBuildState *bs)
@@ -518,25 +540,14 @@ FinishIndex(IvfBuildState *bs)
 	meta.dims = bs->dims;
 	meta.metric = bs->metric;
 	meta.quantizer = bs->quantizer;
-	meta.lists = bs->lists;
 	meta.pq_m = bs->pq_m;
 	meta.residual = bs->residual;
 	meta.entry_size = bs->entry_size;
 	meta.untrained = bs->carried == NULL && bs->rows_seen < bs->requested_lists;
-	meta.requested_lists = bs->requested_lists;
-	meta.mips_max_norm2 = bs->mips_max_norm2;
-	meta.mips_overflow = bs->mips_overflow;
-	meta.blob_start = bs->blob_start;
-	meta.blob_pages = bs->blob_pages;
-	meta.centroid_floats = (uint64) bs->lists * bs->dims;
-	meta.param_floats = bs->param_floats;
-	meta.dir_start = bs->dir_start;
-	meta.dir_pages = bs->dir_pages;
+	IvfSetModelMeta(bs, &meta);
 	meta.build_rows = bs->indtuples;
-	meta.trained_rows = bs->nsample;
 	if (bs->calib_count > 0)
 		IvfSetCalibration(&meta, (uint64) bs->indtuples, bs->calib_ranks, bs->calib_count);
-	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
 	if (bs->carried != NULL)
 	{
 		/* the model's own training record travels with it */

@@ -102,6 +102,7 @@ extern Size IvfModelBytes(IvfBuildState *bs, int lists);
 /* ivfbuild.cpp: the steps a maintenance shares with the build */
 extern void IvfTrainModel(IvfBuildState *bs);
 extern void IvfWriteModel(IvfBuildState *bs, const float *params);
+extern void IvfSetModelMeta(const IvfBuildState *bs, IvfMetaPageData *meta);
 extern void IvfStartBatches(IvfBuildState *bs);
 extern void IvfBatchRow(IvfBuildState *bs, ItemPointer tid, Datum value);
 extern void IvfFlushBatch(IvfBuildState *bs);

@@ -521,24 +521,13 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	meta.retired_dir_pages = meta.dir_pages;
 	meta.retired_fxid = U64FromFullTransactionId(ReadNextFullTransactionId());
 	meta.nonce = pg_prng_uint64(&pg_global_prng_state) ^ (uint64) GetCurrentTimestamp();
-	meta.lists = bs->lists;
-	meta.requested_lists = bs->requested_lists;
+	IvfSetModelMeta(bs, &meta);
 	meta.untrained = 0;
 	meta.model_carried = 0;
 	/* the calibration measured the old lists: VACUUM recalibrates (ivfcalib.cpp) */
 	meta.calib_count = 0;
 	meta.calib_rows = 0;
-	meta.blob_start = bs->blob_start;
-	meta.blob_pages = bs->blob_pages;
-	meta.centroid_floats = (uint64) bs->lists * bs->dims;
-	meta.param_floats = bs->param_floats;
-	meta.dir_start = bs->dir_start;
-	meta.dir_pages = bs->dir_pages;
-	meta.trained_rows = bs->nsample;
 	meta.maintained_rows = bs->indtuples;
-	meta.mips_max_norm2 = bs->mips_max_norm2;
-	meta.mips_overflow = bs->mips_overflow;
-	strlcpy(meta.build_device, IvfDeviceName(bs->device), sizeof(meta.build_device));
 	meta.generation = bs->generation;
 	meta.last_maintenance = GetCurrentTimestamp();
 	meta.maint_state = IVF_MAINT_NONE;
