@@ -188,29 +188,54 @@ CountAndRecordFree(IndexVacuumInfo *info)
 }
 
 /*
- * Runs a maintenance when due (ivfmaint.cpp) in a subtransaction, so that a
- * failure (a sample that trains a non-finite model, ...) is a WARNING and the
- * VACUUM of the table goes on: an index that fails the same way every time
- * must not keep its table from being vacuumed.  A cancel still ends the
- * VACUUM.  A parallel VACUUM cannot start subtransactions: there an error
- * ends it, as an error of any index's cleanup does.
+ * What VACUUM does for the index beyond PostgreSQL's own work: a maintenance
+ * when due (ivfmaint.cpp), then a recalibration when the calibration is
+ * missing or stale (ivfcalib.cpp; a swap clears it, so the new lists are
+ * calibrated in the same VACUUM).
  */
 static void
-MaintainInVacuum(Relation index, int elevel)
+Maintain(Relation index, int elevel, double entries)
+{
+	IvfMetaPageData meta;
+
+	IvfMaintain(index, elevel);
+	if (RelationGetNumberOfBlocks(index) == 0)
+		return;
+	IvfGetMetaPage(index, &meta);
+	/* VACUUM holds a stronger lock on the table than this (PostgreSQL 15 passes no heap) */
+	if (IvfCalibrationStale(&meta, entries))
+	{
+		Relation	heap = table_open(IndexGetRelation(RelationGetRelid(index), false), AccessShareLock);
+
+		IvfCalibrate(heap, index);
+		table_close(heap, AccessShareLock);
+	}
+}
+
+/*
+ * Runs Maintain in a subtransaction, so that a failure (a sample that trains
+ * a non-finite model, ...) is a WARNING and the VACUUM of the table goes on:
+ * an index that fails the same way every time must not keep its table from
+ * being vacuumed.  A cancel still ends the VACUUM.  A parallel VACUUM cannot
+ * start subtransactions: there an error ends it, as an error of any index's
+ * cleanup does.
+ */
+static void
+MaintainInVacuum(Relation index, int elevel, double entries)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 
 	if (IsInParallelMode())
 	{
-		IvfMaintain(index, elevel);
+		Maintain(index, elevel, entries);
 		return;
 	}
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		IvfMaintain(index, elevel);
+		Maintain(index, elevel, entries);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -250,25 +275,11 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		if (RelationGetNumberOfBlocks(index) > 0)
 			stats->num_index_tuples = CountAndRecordFree(info);
 	}
-	/* train or re-balance when due (ivfmaint.cpp); the table is held as VACUUM holds it */
-	MaintainInVacuum(index, info->message_level);
+	/* train, re-balance, recalibrate when due; the table is held as VACUUM holds it */
+	MaintainInVacuum(index, info->message_level, stats->num_index_tuples);
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	stats->estimated_count = false;
-	if (stats->num_pages > 0)
-	{
-		IvfMetaPageData meta;
-
-		IvfGetMetaPage(index, &meta);
-		/* VACUUM holds a stronger lock on the table than this (PostgreSQL 15 passes no heap) */
-		if (IvfCalibrationStale(&meta, stats->num_index_tuples))
-		{
-			Relation	heap = table_open(IndexGetRelation(RelationGetRelid(index), false), AccessShareLock);
-
-			IvfCalibrate(heap, index);
-			table_close(heap, AccessShareLock);
-		}
-	}
 	return stats;
 }
