@@ -87,5 +87,10 @@ SELECT maintenance FROM ivf_index_info('ivf_split_l2');
 SELECT ivf_maintain('ivf_split_l2') LIKE 'retrain: 40 lists %' AS retrained;
 SELECT lists, lists_requested FROM ivf_index_info('ivf_split_l2');
 
+-- 5. TRUNCATE keeps a split model (its lists option asks for the lists the model was asked for)
+ALTER INDEX ivf_split_ip SET (lists = 32);
+TRUNCATE ivf_split_t;
+SELECT lists > 32 AS split_lists, lists_requested, model_carried FROM ivf_index_info('ivf_split_ip');
+
 DROP TABLE ivf_split_t, ivf_split_q;
 DROP FUNCTION ivf_split_row(int, int), ivf_split_check(regclass, text);
