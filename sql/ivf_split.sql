@@ -52,7 +52,10 @@ CREATE INDEX ivf_split_ip ON ivf_split_t USING ivf (v vector_ip_ops) WITH (lists
 CREATE INDEX ivf_split_cos ON ivf_split_t USING ivf (v vector_cosine_ops) WITH (lists = 32);
 INSERT INTO ivf_split_t SELECT i, ivf_split_row(i, 32 + i % 4) FROM generate_series(16001, 21000) i;
 SELECT lists, rows, list_max_ratio > 4 AS unbalanced, maintenance FROM ivf_index_info('ivf_split_l2');
+SELECT trained_rows AS trained_before FROM ivf_index_info('ivf_split_l2') \gset
 SELECT ivf_maintain('ivf_split_l2');
+-- the split keeps the model's training record
+SELECT trained_rows = :trained_before AS training_record_kept FROM ivf_index_info('ivf_split_l2');
 -- more lists, none above the threshold, still asked for 32 lists; the retired model is then freed
 -- and nothing is left to do (the lists option is compared with the lists asked for, not grown ones)
 SELECT lists > 32 AS grown, list_max_ratio < 4 AS balanced, lists_requested, maintenance, maintenances

@@ -260,6 +260,8 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 			pfree(trained);
 		}
 	}
+	/* the model's training record stays the retrain's or the build's */
+	bs->nsample = (int64) live->trained_rows;
 	if (bs->mips_max_norm2 > 0)
 	{
 		bs->list_centroids = (float *) palloc_extended(sizeof(float) * (Size) newlists * (bs->dims + 1),
