@@ -6,18 +6,25 @@
  *
  * Plan.  A list of n rows, n above twice the average a, splits into
  * p = ceil(n / a) parts, largest lists first, while the model fits
- * maintenance_work_mem and IVF_MAX_LISTS.  A sample of its rows (the heap
- * rows, prepared as an insert prepares them; augmented under the MIPS
- * reduction) trains p centroids with core's one k-means; part 0 takes the
- * list's slot, parts 1.. are appended as new lists.  The codec parameters, M
- * and every other centroid stay as they are.  When the split lists hold more
- * than half the rows, the caller re-trains the whole model instead.
+ * maintenance_work_mem and IVF_MAX_LISTS.  When the split lists hold more
+ * than half the rows, the caller re-trains the whole model instead.  Each
+ * split list's IVF_SPLIT_NEIGHBOURS nearest lists (by centroid) are
+ * re-trained with them, max(1, round(n / a)) parts each, while all these
+ * "changed" lists hold at most half the rows: data that drifted past a
+ * grown list usually also filled its neighbours, whose centroids lie in the
+ * old data (measured on bench/drift.py at 1M rows: recall 0.902x of a
+ * REINDEX splitting the grown lists alone; see README "Drift").  A sample of
+ * the changed lists' rows (the heap rows, prepared as an insert prepares
+ * them; augmented under the MIPS reduction) trains all their centroids with
+ * core's one k-means; each changed list's slot takes one, the others are
+ * appended as new lists.  The codec parameters, M and every other centroid
+ * stay as they are.
  *
  * Re-assignment.  Every row must sit in the list whose centroid wins the
  * assigner's arg-min over all centroids of the live model (strict_order's
- * LIST BOUND and MIPS LIST BOUND rely on it).  Rows of a split list are
+ * LIST BOUND and MIPS LIST BOUND rely on it).  Rows of a changed list are
  * fetched from the heap and assigned over all new centroids, so some land in
- * neighbouring lists.  A row of another list k can only move to a new
+ * other lists.  A row of an unchanged list k can only move to a new
  * centroid (c_k and all other centroids are unchanged): core's STAY PROOF
  * (src/core/split.h) proves from its code that it stays, and such an entry
  * is copied byte for byte (its residual is to c_k, which is unchanged); a row
@@ -49,6 +56,8 @@
 
 /* Lists above this many times the average are split. */
 #define IVF_SPLIT_RATIO		2
+/* Nearest lists of each split list re-trained with it. */
+#define IVF_SPLIT_NEIGHBOURS	8
 
 struct IvfSplitState
 {
@@ -124,32 +133,70 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	}
 }
 
-/* Trains the p centroids of one split list on a sample of its rows; into out (p * sample_dims). */
-static void
-TrainParts(IvfCopyState *cs, IvfBuildState *bs, int list, int p, float *out)
+/*
+ * Trains the `total` centroids of the changed lists (parts[l] > 0) with one
+ * k-means on a sample of their rows, parts[l] * IVF_SAMPLE_PER_LIST rows of
+ * list l; into out (total * sample_dims).  False when that does not fit
+ * maintenance_work_mem.
+ */
+static bool
+TrainChanged(IvfCopyState *cs, IvfBuildState *bs, const int *parts, int lists, int total, float *out)
 {
-	IvfMaintSample(cs, bs, (int64) p * IVF_SAMPLE_PER_LIST, list);
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	int64		target = (int64) total * IVF_SAMPLE_PER_LIST;
+	float	   *sample;
+	int64		n = 0;
+
+	if ((Size) target * bs->sample_dims * sizeof(float) * 2 +
+		core::kmeans_memory_bytes(target, total, bs->sample_dims) > budget)
+		return false;
+	sample = (float *) palloc_extended(sizeof(float) * bs->sample_dims * Max(target, 1), MCXT_ALLOC_HUGE);
+	for (int l = 0; l < lists; l++)
+	{
+		if (parts[l] == 0)
+			continue;
+		IvfMaintSample(cs, bs, (int64) parts[l] * IVF_SAMPLE_PER_LIST, l);
+		memcpy(sample + n * bs->sample_dims, bs->sample, sizeof(float) * bs->sample_dims * bs->nsample);
+		n += bs->nsample;
+		pfree(bs->sample);
+		bs->sample = NULL;
+	}
 	IvfGuard("ivf split k-means", [&]() {
 		core::Hooks hooks = IvfCancelHooks();
 		core::CpuAssigner assigner(bs->threads);
 		core::KMeansParams params;
 
 		if (bs->sample_dims > bs->dims)
-			core::mips_augment_rows(bs->sample, bs->sample_dims, bs->nsample, bs->dims, bs->mips_max_norm2,
-									bs->sample);
-		params.k = p;
+			core::mips_augment_rows(sample, bs->sample_dims, n, bs->dims, bs->mips_max_norm2, sample);
+		params.k = total;
 		params.iterations = ivf_kmeans_iterations;
-		params.seed = IVF_SEED + list;
+		params.seed = IVF_SEED;
 		params.spherical = bs->metric == IVF_METRIC_COSINE;
-		core::KMeansResult result = core::train_kmeans(bs->sample, bs->nsample, bs->sample_dims, params,
-													   assigner, hooks);
+		core::KMeansResult result = core::train_kmeans(sample, n, bs->sample_dims, params, assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), out);
 	});
-	pfree(bs->sample);
-	bs->sample = NULL;
-	if (!core::all_finite(out, (size_t) p * bs->sample_dims))
+	pfree(sample);
+	if (!core::all_finite(out, (size_t) total * bs->sample_dims))
 		elog(ERROR, "ivf index \"%s\" split gave a non-finite centroid. Please report a bug.",
 			 RelationGetRelationName(bs->index));
+	return true;
+}
+
+/* Squared distance between the centroids of lists a and b (extras included under the MIPS reduction). */
+static double
+CentroidDistance2(const IvfBuildState *bs, int a, int b)
+{
+	double		s = 0;
+
+	for (int j = 0; j < bs->dims; j++)
+	{
+		double		t = (double) bs->centroids[(Size) a * bs->dims + j] - bs->centroids[(Size) b * bs->dims + j];
+
+		s += t * t;
+	}
+	if (bs->mips_extras != NULL)
+		s += ((double) bs->mips_extras[a] - bs->mips_extras[b]) * ((double) bs->mips_extras[a] - bs->mips_extras[b]);
+	return s;
 }
 
 /*
@@ -174,6 +221,7 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	double		average;
 	int			newlists = lists;
 	int			nsplit = 0;
+	int			nneighbours = 0;
 	int64		split_rows = 0;
 	float	   *blob;
 	float	   *trained;
@@ -185,6 +233,16 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	bs->requested_lists = live->requested_lists > 0 ? live->requested_lists : live->lists;
 	bs->param_floats = live->param_floats;
 	bs->nsample = (int64) live->trained_rows;
+
+	/* the live model's centroids; the changed ones are overwritten below */
+	blob = IvfReadBlob(index, live);
+	bs->centroids = (float *) palloc_extended(sizeof(float) * (Size) lists * bs->dims, MCXT_ALLOC_HUGE);
+	memcpy(bs->centroids, blob, sizeof(float) * (Size) lists * bs->dims);
+	if (bs->mips_max_norm2 > 0)
+	{
+		bs->mips_extras = (float *) palloc(sizeof(float) * lists);
+		memcpy(bs->mips_extras, blob + live->centroid_floats + live->param_floats, sizeof(float) * lists);
+	}
 
 	/* the plan: largest lists first, while the model fits */
 	for (int l = 0; l < lists; l++)
@@ -220,46 +278,90 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 		MemoryContextDelete(cxt);
 		return NULL;
 	}
+	/*
+	 * The split lists' nearest neighbours are re-trained with them (one part
+	 * per average of rows, at least one), while the re-trained lists hold at
+	 * most half the rows: rows that drifted past a grown list's edge into
+	 * its neighbours are re-clustered with it, instead of staying in lists
+	 * whose centroids lie in the old data.
+	 */
+	{
+		int		   *split = (int *) palloc(sizeof(int) * nsplit);
+		int		   *near = (int *) palloc(sizeof(int) * lists);
+		double	   *dist = (double *) palloc(sizeof(double) * lists);
+		int			nearest = Min(IVF_SPLIT_NEIGHBOURS, lists - 1);
+
+		for (int i = 0; i < nsplit; i++)
+			split[i] = order[i];
+		for (int i = 0; i < nsplit; i++)
+		{
+			int			l = split[i];
+
+			for (int m = 0; m < lists; m++)
+			{
+				near[m] = m;
+				dist[m] = m == l ? -1 : CentroidDistance2(bs, l, m);
+			}
+			std::partial_sort(near, near + nearest + 1, near + lists,
+							  [dist](int a, int b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
+			for (int k = 1; k <= nearest; k++)
+			{
+				int			m = near[k];
+				int			p = (int) Max(1, lround(count[m] / average));
+
+				if (parts[m] > 0 || (split_rows + count[m]) * 2 > rows || newlists + p - 1 > IVF_MAX_LISTS ||
+					IvfModelBytes(bs, newlists + p - 1) > budget)
+					continue;
+				parts[m] = p;
+				newlists += p - 1;
+				nneighbours++;
+				split_rows += count[m];
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		pfree(split);
+		pfree(near);
+		pfree(dist);
+	}
 
 	IvfMaintBeginCopy(cs, cxt, heap, index, live);
-	/* from here on a crash or an error leaves orphan pages for the next maintenance */
-	IvfMaintSetState(index, IVF_MAINT_RUNNING);
 
-	/* the new model: the live one's centroids, the split lists' parts in their slots and appended */
-	blob = IvfReadBlob(index, live);
+	/* the new model: the changed lists' centroids in their slots, then appended */
 	bs->lists = newlists;
-	bs->centroids = (float *) palloc_extended(sizeof(float) * (Size) newlists * bs->dims, MCXT_ALLOC_HUGE);
-	memcpy(bs->centroids, blob, sizeof(float) * (Size) lists * bs->dims);
+	bs->centroids = (float *) repalloc_huge(bs->centroids, sizeof(float) * (Size) newlists * bs->dims);
 	if (bs->mips_max_norm2 > 0)
-	{
-		bs->mips_extras = (float *) palloc(sizeof(float) * newlists);
-		memcpy(bs->mips_extras, blob + live->centroid_floats + live->param_floats, sizeof(float) * lists);
-	}
+		bs->mips_extras = (float *) repalloc(bs->mips_extras, sizeof(float) * newlists);
 	ss->changed = (bool *) palloc0(sizeof(bool) * newlists);
 	{
-		int			next = lists;
+		int			total = 0;
+		int			next = 0;
+		int			appended = lists;
 
 		for (int l = 0; l < lists; l++)
+			total += parts[l];
+		trained = (float *) palloc_extended(sizeof(float) * bs->sample_dims * (Size) total, MCXT_ALLOC_HUGE);
+		if (!TrainChanged(cs, bs, parts, lists, total, trained))
 		{
-			float	   *part;
-
-			if (parts[l] == 0)
-				continue;
-			trained = (float *) palloc(sizeof(float) * bs->sample_dims * parts[l]);
-			TrainParts(cs, bs, l, parts[l], trained);
+			IvfMaintEndCopy(cs);
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			return psprintf("skipped (split): training %d lists needs more than maintenance_work_mem", total);
+		}
+		for (int l = 0; l < lists; l++)
 			for (int j = 0; j < parts[l]; j++)
 			{
-				int			slot = j == 0 ? l : next++;
+				int			slot = j == 0 ? l : appended++;
+				const float *part = trained + (Size) next++ * bs->sample_dims;
 
-				part = trained + (Size) j * bs->sample_dims;
 				memcpy(bs->centroids + (Size) slot * bs->dims, part, sizeof(float) * bs->dims);
 				if (bs->mips_max_norm2 > 0)
 					bs->mips_extras[slot] = part[bs->dims];
 				ss->changed[slot] = true;
 			}
-			pfree(trained);
-		}
+		pfree(trained);
 	}
+	/* from here on a crash or an error leaves orphan pages for the next maintenance */
+	IvfMaintSetState(index, IVF_MAINT_RUNNING);
 	/* the model's training record stays the retrain's or the build's */
 	bs->nsample = (int64) live->trained_rows;
 	if (bs->mips_max_norm2 > 0)
@@ -307,9 +409,10 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	IvfMaintEndCopy(cs);
 
 	MemoryContextSwitchTo(old);
-	result = psprintf("split: %d list%s split, %d new lists (%d in all), %lld rows re-assigned from the heap, "
-					  "%lld rows kept in their lists, %d lists rewritten",
-					  nsplit, nsplit == 1 ? "" : "s", newlists - lists, newlists, (long long) ss->fetched,
+	result = psprintf("split: %d list%s split and %d neighbour%s re-trained with %s, %d new lists (%d in all), "
+					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten",
+					  nsplit, nsplit == 1 ? "" : "s", nneighbours, nneighbours == 1 ? "" : "s",
+					  nsplit == 1 ? "it" : "them", newlists - lists, newlists, (long long) ss->fetched,
 					  (long long) ss->kept, newlists);
 	MemoryContextDelete(cxt);
 	return result;
