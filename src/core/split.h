@@ -57,9 +57,10 @@ void entry_reconstruction(const Codec& codec, const uint8_t* entry, const float*
  * hi_k^2 = (||x~ - c_k|| + r)^2 + max over that interval of (e_x - e_ck)^2,
  * lo_c^2 = max(0, ||x~ - c|| - r)^2 + (distance of e_c to the interval)^2,
  * X^2 = nh^2 + e_hi^2.
- * Evaluation.  Norms are summed in double from floats (relative gammad_{d+4});
- * (*) is tested with g doubled and the guard kGuard on every side, far above
- * the double rounding of these few operations.
+ * Evaluation.  Norms and distances are summed in double from floats and x~
+ * (any order: relative gammad_{d+4}, plus x~'s own 3-term sums), each
+ * widened by up_ = 1 + gammad_{d+8} + 2^-40 in the safe direction; (*) is
+ * tested with g doubled and the guard kGuard on every side.
  */
 class StayProof {
 public:
@@ -88,6 +89,8 @@ private:
     int32_t list_ = -1;
     std::vector<double> to_list_;  // ||c' - c_k'|| per changed centroid
     std::vector<double> rec_;      // scratch: x~
+    double up_;                    // 1 + the relative rounding of a distance computed here, rounded up
+    std::vector<size_t> nearest_;  // indices into changed_, nearest to the list first
     uint64_t measured_ = 0;
 };
 

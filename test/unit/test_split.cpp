@@ -152,8 +152,9 @@ void check_split(const Case& cs, size_t d, uint64_t seed, double min_proven) {
         << "proven " << proven << " of " << eligible << " (" << moved << " move)";
     // the changed list's own rows are never proven
     proof.set_list(big);
-    for (size_t i = 0; i < n; ++i)
+    for (size_t i = 0; i < n; ++i) {
         if (labels[i] == big) EXPECT_FALSE(proof.stays(&entries[i * es]));
+    }
 }
 
 TEST(StayProof, ProvenRowsStay) {
