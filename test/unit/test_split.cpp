@@ -153,7 +153,9 @@ void check_split(const Case& cs, size_t d, uint64_t seed, double min_proven) {
     // the changed list's own rows are never proven
     proof.set_list(big);
     for (size_t i = 0; i < n; ++i) {
-        if (labels[i] == big) EXPECT_FALSE(proof.stays(&entries[i * es]));
+        if (labels[i] == big) {
+            EXPECT_FALSE(proof.stays(&entries[i * es]));
+        }
     }
 }
 
