@@ -2,8 +2,9 @@
  * ivfmaint.cpp — an index that trains and re-balances itself: VACUUM's
  * amvacuumcleanup (autovacuum's insert-triggered runs included) and
  * ivf_maintain(index) train an index built with too few rows once it holds
- * enough, and re-train one whose lists fill unevenly or whose rows outgrew
- * them.  The caller holds ShareUpdateExclusiveLock on the table, so at most
+ * enough, re-train one whose lists the rows outgrew, and split the lists
+ * that grew (ivfsplit.cpp, through the copy and swap below).  The caller
+ * holds ShareUpdateExclusiveLock on the table, so at most
  * one maintenance runs per index.  See docs/ARCHITECTURE.md "Maintenance".
  *
  * A maintenance builds a whole new structure (parameter stream, directory,
