@@ -21,8 +21,10 @@ ivf_list_sizes (probes x sum(size^2) / rows: a query from the data lands in
 a list with probability proportional to its size, so scans size-weighted
 lists), shared buffers per query from EXPLAIN (ANALYZE, BUFFERS), codes
 scanned when the server's EXPLAIN shows them, and ivf_index_info's
-list_max_ratio; plus the time of the INSERT, VACUUM, ivf_maintain and
-REINDEX. Writes <out>/drift.md and drift.jsonl.
+list_max_ratio and lists; plus the time of the INSERT, VACUUM, ivf_maintain and
+REINDEX, and what VACUUM's maintenance did (its message: lists split, rows
+re-assigned from the heap, rows kept in their lists). Writes
+<out>/drift.md and drift.jsonl.
 """
 
 import argparse
@@ -163,12 +165,12 @@ def render(a, recs, common):
              "lists %d, %s, probes %d, %d queries" % (
                  a.rows, common["n_old"], a.rows - common["n_old"], a.lists, a.quantizer, a.probes,
                  a.queries), "",
-             "| state | seconds | recall@10 | recall@10, new region | est. rows scanned/query | "
+             "| state | seconds | lists | recall@10 | recall@10, new region | est. rows scanned/query | "
              "buffers/query | codes/query | list_max_ratio | QPS | recall vs REINDEX | rows vs REINDEX |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in recs:
-        lines.append("| %s | %s | %.4f | %.4f | %.0f | %s | %s | %.2f | %.0f | %.3f | %.2f |" % (
-            r["state"], "—" if r.get("seconds") is None else "%.1f" % r["seconds"], r["recall_at_10"],
+        lines.append("| %s | %s | %d | %.4f | %.4f | %.0f | %s | %s | %.2f | %.0f | %.3f | %.2f |" % (
+            r["state"], "—" if r.get("seconds") is None else "%.1f" % r["seconds"], r["lists"], r["recall_at_10"],
             r["recall_new_region"], r["est_rows_scanned"],
             "—" if r["buffers_per_query"] is None else "%.0f" % r["buffers_per_query"],
             "—" if r["codes_per_query"] is None else "%.0f" % r["codes_per_query"],
@@ -176,6 +178,9 @@ def render(a, recs, common):
             r["est_rows_scanned"] / ref["est_rows_scanned"]))
     lines += ["", "The first row is the old region's rows alone, against their own exact answer; the others hold every row. "
               "Goal (issue 11): after maintenance, recall and rows scanned within 10 % of the fresh REINDEX."]
+    for r in recs:
+        if r.get("maintenance"):
+            lines.append("%s: %s" % (r["state"], r["maintenance"]))
     if not common["has_maintain"]:
         lines.append("ivf_maintain() does not exist in this server's pg_ivf: that state is not measured.")
     return "\n".join(lines) + "\n"
@@ -221,9 +226,16 @@ def main(argv=None):
         recs.append(dict(measure(a, conn, table, index, "after the inserts", statements, truth_all,
                                  new_region, common), seconds=ins))
 
+        # the maintenance says what it did (lists split, rows re-assigned and kept) at VACUUM's index
+        # message level, DEBUG2 on PostgreSQL 15 even under VERBOSE
+        del conn.notices[:]
+        cur.execute("SET client_min_messages = debug2")
         vac = timed(cur, sql.SQL("VACUUM {}").format(sql.Identifier(table)))
+        cur.execute("RESET client_min_messages")
+        did = " ".join(m.strip().split("ivf index ", 1)[1] for m in conn.notices if "ivf index " in m)
+        log("VACUUM's maintenance: %s" % (did or "none"))
         recs.append(dict(measure(a, conn, table, index, "after VACUUM", statements, truth_all, new_region,
-                                 common), seconds=vac))
+                                 common), seconds=vac, maintenance=did))
         if common["has_maintain"]:
             t = time.perf_counter()
             cur.execute("SELECT ivf_maintain(%s::regclass)", (index,))
@@ -231,7 +243,7 @@ def main(argv=None):
             mnt = time.perf_counter() - t
             log("ivf_maintain: %s" % (did,))
             recs.append(dict(measure(a, conn, table, index, "after ivf_maintain()", statements, truth_all,
-                                     new_region, common), seconds=mnt, maintain_result=str(did)))
+                                     new_region, common), seconds=mnt, maintenance=str(did)))
         else:
             log("ivf_maintain() does not exist in this server's pg_ivf: skipped")
         rdx = timed(cur, sql.SQL("REINDEX INDEX {}").format(sql.Identifier(index)))

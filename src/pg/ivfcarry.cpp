@@ -25,7 +25,8 @@
  *    an earlier command of the transaction replaced one;
  *  - a model of another shape than the options now ask for: dims, metric,
  *    quantizer, pq_m, residual, or a `lists` option that differs from the
- *    model's lists (ALTER INDEX ... SET (lists = 7) asks for a new model);
+ *    lists the model was asked for (ALTER INDEX ... SET (lists = 7) asks for
+ *    a new model; a split grows the lists beyond those asked for);
  *  - an untrained model (built from fewer rows than lists);
  *  - the init fork of an unlogged index (ambuildempty): crash recovery resets
  *    the index to it, untrained as before.
@@ -112,7 +113,8 @@ ModelFits(const IvfBuildState *bs, const IvfMetaPageData *meta)
 		(bs->quantizer != IVF_QUANTIZER_PQ || meta->pq_m == bs->pq_m) &&
 		(meta->residual != 0) == bs->residual &&
 		meta->param_floats == core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims) &&
-		(opts == NULL || opts->lists == 0 || opts->lists == meta->lists);
+		(opts == NULL || opts->lists == 0 ||
+		 opts->lists == (meta->requested_lists > 0 ? meta->requested_lists : meta->lists));
 }
 
 /*

@@ -2,8 +2,9 @@
  * ivfmaint.cpp — an index that trains and re-balances itself: VACUUM's
  * amvacuumcleanup (autovacuum's insert-triggered runs included) and
  * ivf_maintain(index) train an index built with too few rows once it holds
- * enough, and re-train one whose lists fill unevenly or whose rows outgrew
- * them.  The caller holds ShareUpdateExclusiveLock on the table, so at most
+ * enough, re-train one whose lists the rows outgrew, and split the lists
+ * that grew (ivfsplit.cpp, through the copy and swap below).  The caller
+ * holds ShareUpdateExclusiveLock on the table, so at most
  * one maintenance runs per index.  See docs/ARCHITECTURE.md "Maintenance".
  *
  * A maintenance builds a whole new structure (parameter stream, directory,
@@ -37,6 +38,7 @@
 #include "ivf.h"
 #include "guard.h"
 #include "ivfbuild.h"
+#include "ivfmaint.h"
 #include "ivfcitus.h"
 #include "ivfgpu.h"
 
@@ -52,27 +54,9 @@ PG_FUNCTION_INFO_V1(ivf_maintain);
 
 int			ivf_maintain_pause_ms = 0;
 
-/* The copy's view of the live structure and the heap rows behind its entries. */
-typedef struct IvfCopyState
-{
-	Relation	heap;
-	Relation	index;
-	IvfMetaPageData meta;		/* the live structure being copied */
-	IndexInfo  *indexInfo;
-	EState	   *estate;
-	TupleTableSlot *slot;
-	IndexFetchTableData *fetch;
-	int32	   *copied;			/* per block: entries already copied */
-	BlockNumber ncopied;
-	ItemPointerData *tids;		/* scratch: entries collected from one list */
-	int64		ntids;
-	int64		captids;
-	int64		rows_copied;
-} IvfCopyState;
-
 /* Developer option ivf.maintain_pause_ms: a pause at a named point, for tests that crash or cancel there. */
-static void
-PausePoint(Relation index, const char *point)
+void
+IvfMaintPause(Relation index, const char *point)
 {
 	if (ivf_maintain_pause_ms <= 0)
 		return;
@@ -117,10 +101,11 @@ WantedLists(Relation index, int64 rows)
 /*
  * What the next maintenance does, or NULL: "reclaim" (orphans of an
  * interrupted maintenance, or a retired model), "train" (untrained, with
- * enough rows), "rebalance" (a list over IVF_MAINT_MAX_RATIO times the
- * average, the rows grown by a quarter since the last training), "retrain"
- * (the default lists rule now asks for twice the lists, or the lists option
- * changed) or "recheck" (a model carried over a TRUNCATE).
+ * enough rows), "split" (a list over IVF_MAINT_MAX_RATIO times the
+ * average, the rows grown by a quarter since the last maintenance: the lists
+ * that grew are split, ivfsplit.cpp), "retrain" (the default lists rule now
+ * asks for twice the lists the model was asked for, or the lists option
+ * differs from them) or "recheck" (a model carried over a TRUNCATE).
  */
 const char *
 IvfMaintenanceNeed(Relation index, const IvfMetaPageData *meta, int64 rows, int64 max_list)
@@ -130,6 +115,7 @@ IvfMaintenanceNeed(Relation index, const IvfMetaPageData *meta, int64 rows, int6
 	int			wanted = WantedLists(index, rows);
 	bool		enough = rows >= (int64) Max(wanted, 1) * IVF_MAINT_ROWS_PER_LIST;
 	uint64		base = meta->maintained_rows > 0 ? meta->maintained_rows : meta->build_rows;
+	int			asked = meta->requested_lists > 0 ? meta->requested_lists : meta->lists;
 
 	if (meta->maint_state != IVF_MAINT_NONE || meta->retired_lists > 0)
 		return "reclaim";
@@ -137,24 +123,25 @@ IvfMaintenanceNeed(Relation index, const IvfMetaPageData *meta, int64 rows, int6
 		return NULL;
 	if (meta->untrained)
 		return "train";
-	if ((option > 0 && option != meta->lists) || (option == 0 && wanted >= 2 * meta->lists))
+	/* the lists the model was asked for: a split grows meta->lists past them, and must not undo itself */
+	if ((option > 0 && option != asked) || (option == 0 && wanted >= 2 * asked))
 		return "retrain";
 	if (meta->lists > 1 && max_list * meta->lists > IVF_MAINT_MAX_RATIO * rows &&
 		(uint64) rows >= base + base / 4)
-		return "rebalance";
+		return "split";
 	if (meta->model_carried)
 		return "recheck";
 	return NULL;
 }
 
-/* Collects the TIDs of the entries of one live list not copied yet, and counts them as copied. */
+/* Collects the entries of one live list not copied yet, and counts them as copied. */
 static void
 CollectNew(IvfCopyState *cs, int list)
 {
 	int			entry_size = cs->meta.entry_size;
 	Buffer		buf;
 
-	cs->ntids = 0;
+	cs->nentries = 0;
 	for (buf = IvfListFirstPage(cs->index, &cs->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
 		 buf = IvfListNextPage(cs->index, buf, BUFFER_LOCK_SHARE, NULL))
 	{
@@ -170,13 +157,17 @@ CollectNew(IvfCopyState *cs, int list)
 			memset(cs->copied + cs->ncopied, 0, sizeof(int32) * (grown - cs->ncopied));
 			cs->ncopied = grown;
 		}
-		if (cs->ntids + n > cs->captids)
+		if (cs->nentries + n > cs->capentries)
 		{
-			cs->captids = Max(cs->captids * 2, cs->ntids + n);
-			cs->tids = (ItemPointerData *) repalloc_huge(cs->tids, sizeof(ItemPointerData) * cs->captids);
+			cs->capentries = Max(cs->capentries * 2, cs->nentries + n);
+			cs->entries = (char *) repalloc_huge(cs->entries, (Size) entry_size * cs->capentries);
 		}
-		for (int i = cs->copied[blkno]; i < n; i++)
-			memcpy(&cs->tids[cs->ntids++], IvfPageEntry(page, entry_size, i), sizeof(ItemPointerData));
+		if (n > cs->copied[blkno])
+		{
+			memcpy(cs->entries + (Size) cs->nentries * entry_size, IvfPageEntry(page, entry_size, cs->copied[blkno]),
+				   (Size) (n - cs->copied[blkno]) * entry_size);
+			cs->nentries += n - cs->copied[blkno];
+		}
 		cs->copied[blkno] = Max(cs->copied[blkno], n);
 	}
 }
@@ -186,8 +177,8 @@ CollectNew(IvfCopyState *cs, int list)
  * per-tuple context; false when the row is gone (dead to every snapshot and
  * pruned: VACUUM would remove the entry).
  */
-static bool
-FetchValue(IvfCopyState *cs, ItemPointer tid, Datum *value)
+bool
+IvfMaintFetchValue(IvfCopyState *cs, ItemPointer tid, Datum *value)
 {
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
@@ -202,25 +193,36 @@ FetchValue(IvfCopyState *cs, ItemPointer tid, Datum *value)
 	return !isnull[0];
 }
 
-/* Copies the collected entries into the new lists (through the build's batches). */
-static void
-CopyCollected(IvfCopyState *cs, IvfBuildState *bs)
+/* Re-assigns the row of a live entry from its heap row: into the batch, unless the row is gone. */
+void
+IvfMaintCopyRow(IvfCopyState *cs, IvfBuildState *bs, const char *entry)
 {
 	ExprContext *econtext = GetPerTupleExprContext(cs->estate);
+	MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	ItemPointerData tid;
+	Datum		value;
 
-	for (int64 i = 0; i < cs->ntids; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-		Datum		value;
+	memcpy(&tid, entry, sizeof(ItemPointerData));
+	if (IvfMaintFetchValue(cs, &tid, &value))
+		IvfBatchRow(bs, &tid, value);
+	MemoryContextSwitchTo(old);
+	ResetExprContext(econtext);
+}
 
-		if (FetchValue(cs, &cs->tids[i], &value))
-			IvfBatchRow(bs, &cs->tids[i], value);
-		MemoryContextSwitchTo(old);
-		ResetExprContext(econtext);
-		if ((i & 255) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	cs->rows_copied += cs->ntids;
+/* Copies the collected entries of a live list into the new lists (through the build's batches). */
+static void
+CopyCollected(IvfCopyState *cs, IvfBuildState *bs, int list)
+{
+	if (cs->split != NULL)
+		IvfSplitPlace(cs, bs, list);
+	else
+		for (int64 i = 0; i < cs->nentries; i++)
+		{
+			IvfMaintCopyRow(cs, bs, cs->entries + (Size) i * cs->meta.entry_size);
+			if ((i & 255) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+	cs->rows_copied += cs->nentries;
 }
 
 /* One pass over every live list copying what the previous passes did not; returns the entries it found. */
@@ -232,22 +234,27 @@ CopyPass(IvfCopyState *cs, IvfBuildState *bs, bool pause)
 	for (int list = 0; list < cs->meta.lists; list++)
 	{
 		CollectNew(cs, list);
-		found += cs->ntids;
-		CopyCollected(cs, bs);
+		found += cs->nentries;
+		CopyCollected(cs, bs, list);
 		if (pause && list == 0 && ivf_maintain_pause_ms > 0)
 		{
 			/* with new lists on disk, for tests that crash here */
 			IvfFlushBatch(bs);
-			PausePoint(cs->index, "during its copy");
+			IvfMaintPause(cs->index, "during its copy");
 		}
 	}
 	IvfFlushBatch(bs);
 	return found;
 }
 
-/* Samples up to `target` of the index's entries (reservoir over TIDs) and fetches their rows into bs->sample. */
-static void
-SampleEntries(IvfCopyState *cs, IvfBuildState *bs, int64 target)
+/*
+ * Samples up to `target` of the entries of live list `list` (-1: of every
+ * list; reservoir over TIDs) and fetches their rows into bs->sample.  A
+ * sample of every list also raises the MIPS reduction's M to its rows'
+ * norms (a retrain); a split keeps M.
+ */
+void
+IvfMaintSample(IvfCopyState *cs, IvfBuildState *bs, int64 target, int only)
 {
 	ItemPointerData *reservoir = (ItemPointerData *) palloc_extended(sizeof(ItemPointerData) * Max(target, 1),
 																	  MCXT_ALLOC_HUGE);
@@ -256,7 +263,7 @@ SampleEntries(IvfCopyState *cs, IvfBuildState *bs, int64 target)
 	ExprContext *econtext = GetPerTupleExprContext(cs->estate);
 
 	pg_prng_seed(&bs->prng, IVF_SEED);
-	for (int list = 0; list < cs->meta.lists; list++)
+	for (int list = Max(only, 0); list < (only < 0 ? cs->meta.lists : only + 1); list++)
 	{
 		Buffer		buf;
 
@@ -290,11 +297,11 @@ SampleEntries(IvfCopyState *cs, IvfBuildState *bs, int64 target)
 		Datum		value;
 		bool		bounded;
 
-		if (FetchValue(cs, &reservoir[i], &value) &&
+		if (IvfMaintFetchValue(cs, &reservoir[i], &value) &&
 			IvfPrepareRow(value, bs->element, bs->dims, bs->metric, bs->sample + bs->nsample * bs->sample_dims,
 						  &bounded))
 		{
-			if (bs->sample_dims > bs->dims)
+			if (bs->sample_dims > bs->dims && only < 0)
 				bs->mips_max_norm2 = Max(bs->mips_max_norm2,
 										 core::mips_squared_norm(bs->sample + bs->nsample * bs->sample_dims, bs->dims));
 			bs->nsample++;
@@ -410,8 +417,8 @@ Reclaim(Relation index)
 }
 
 /* Sets the meta page's maint_state, WAL-logged. */
-static void
-SetMaintState(Relation index, int32 state)
+void
+IvfMaintSetState(Relation index, int32 state)
 {
 	IvfMetaPageData meta;
 	Buffer		buf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
@@ -427,20 +434,15 @@ SetMaintState(Relation index, int32 state)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Trains a new model on the index's rows and swaps it in (see the top of the file); returns what it did. */
-static const char *
-Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, int wanted, const char *why)
+/*
+ * The build state of a maintenance's new structure: the live index's shape,
+ * WAL-logged pages of the next generation, CPU training (a VACUUM must not
+ * fail where ivf.build_device = 'gpu' finds no GPU).  The caller sets the
+ * model's fields (lists, MIPS reduction, requested lists).
+ */
+void
+IvfMaintInitBuild(IvfBuildState *bs, MemoryContext cxt, Relation heap, Relation index, const IvfMetaPageData *live)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf maintenance", ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	IvfBuildState *bs = (IvfBuildState *) palloc0(sizeof(IvfBuildState));
-	IvfCopyState *cs = (IvfCopyState *) palloc0(sizeof(IvfCopyState));
-	Size		budget = (Size) maintenance_work_mem * 1024;
-	int64		target;
-	IvfMetaPageData meta;
-	Buffer		metabuf;
-	const char *result;
-
 	bs->cxt = cxt;
 	bs->heap = heap;
 	bs->index = index;
@@ -454,32 +456,15 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	bs->pq_m = live->pq_m;
 	bs->residual = live->residual != 0;
 	bs->entry_size = live->entry_size;
-	/*
-	 * Inner product keeps the MIPS reduction (src/core/mips.h), with M the
-	 * largest of the old M and the sample's norms; copied rows beyond it set
-	 * mips_overflow (IvfBatchRow), as at build.  An index built before the
-	 * reduction (M = 0) gets it now.
-	 */
 	bs->sample_dims = bs->dims + (bs->metric == IVF_METRIC_IP ? 1 : 0);
-	bs->mips_max_norm2 = bs->metric == IVF_METRIC_IP ? live->mips_max_norm2 : 0;
-	bs->mips_overflow = false;
 	bs->threads = IvfBuildThreads();
-	/* a VACUUM must not fail where ivf.build_device = 'gpu' finds no GPU: the bounded sample trains on the CPU */
 	bs->device = IVF_DEVICE_CPU;
-	bs->requested_lists = wanted;
-	bs->lists = (int) Max(Min((int64) wanted, rows), 1);
+}
 
-	target = IvfTrainingSample(bs, Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE),
-							   rows);
-	if (IvfModelBytes(bs, bs->lists) > budget || target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, rows))
-	{
-		int			lists = bs->lists;
-
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		return psprintf("skipped (%s): training %d lists needs more than maintenance_work_mem", why, lists);
-	}
-
+/* The copy's state over the live structure *live; memory in cxt. */
+void
+IvfMaintBeginCopy(IvfCopyState *cs, MemoryContext cxt, Relation heap, Relation index, const IvfMetaPageData *live)
+{
 	cs->heap = heap;
 	cs->index = index;
 	cs->meta = *live;
@@ -491,29 +476,42 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 	cs->ncopied = Max(RelationGetNumberOfBlocks(index), 1);
 	cs->copied = (int32 *) MemoryContextAllocHuge(cxt, sizeof(int32) * cs->ncopied);
 	memset(cs->copied, 0, sizeof(int32) * cs->ncopied);
-	cs->captids = 1024;
-	cs->tids = (ItemPointerData *) palloc(sizeof(ItemPointerData) * cs->captids);
+	cs->capentries = 1024;
+	cs->entries = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * cs->capentries);
+}
 
-	/* from here on a crash or an error leaves orphan pages for the next maintenance */
-	SetMaintState(index, IVF_MAINT_RUNNING);
+void
+IvfMaintEndCopy(IvfCopyState *cs)
+{
+	table_index_fetch_end(cs->fetch);
+	ExecDropSingleTupleTableSlot(cs->slot);
+	FreeExecutorState(cs->estate);
+}
 
-	SampleEntries(cs, bs, target);
-	/* rows deleted since they were counted: no more lists than sampled rows, as at build */
-	bs->lists = (int) Max(Min((int64) bs->lists, bs->nsample), 1);
-	IvfTrainModel(bs);
-	IvfWriteModel(bs, NULL);
-	IvfStartBatches(bs);
+/*
+ * Steps 3 and 4 (see the top of the file): the copy passes into the new
+ * lists of bs, whose model and empty directory are written, then the swap.
+ */
+void
+IvfMaintSwap(IvfCopyState *cs, IvfBuildState *bs)
+{
+	Relation	index = cs->index;
+	IvfMetaPageData meta;
+	Buffer		metabuf;
 
 	for (int pass = 0; pass <= IVF_MAINT_CATCHUP_PASSES; pass++)
 		if (CopyPass(cs, bs, pass == 0) < IVF_MAINT_CATCHUP_ROWS && pass > 0)
 			break;
-	PausePoint(index, "before its swap");
+	IvfMaintPause(index, "before its swap");
 
 	/* no insert is half done while the meta page is held: they hold it shared */
 	metabuf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 	CopyPass(cs, bs, false);
 	IvfWriteDirectory(index, MAIN_FORKNUM, true, bs->dir_start, bs->dir, bs->lists);
 
+	/* a split keeps M: a row beyond it that an insert recorded meanwhile stays recorded */
+	if (cs->split != NULL && meta.mips_overflow)
+		bs->mips_overflow = true;
 	meta.retired_lists = meta.lists;
 	meta.retired_blob_start = meta.blob_start;
 	meta.retired_blob_pages = meta.blob_pages;
@@ -541,11 +539,58 @@ Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, 
 		XLogFlush(BufferGetLSNAtomic(metabuf));
 	UnlockReleaseBuffer(metabuf);
 
-	PausePoint(index, "after its swap");
+	IvfMaintPause(index, "after its swap");
+}
 
-	table_index_fetch_end(cs->fetch);
-	ExecDropSingleTupleTableSlot(cs->slot);
-	FreeExecutorState(cs->estate);
+/* Trains a new model on the index's rows and swaps it in (see the top of the file); returns what it did. */
+static const char *
+Retrain(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows, int wanted, const char *why)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf maintenance", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	IvfBuildState *bs = (IvfBuildState *) palloc0(sizeof(IvfBuildState));
+	IvfCopyState *cs = (IvfCopyState *) palloc0(sizeof(IvfCopyState));
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	int64		target;
+	const char *result;
+
+	IvfMaintInitBuild(bs, cxt, heap, index, live);
+	/*
+	 * Inner product keeps the MIPS reduction (src/core/mips.h), with M the
+	 * largest of the old M and the sample's norms; copied rows beyond it set
+	 * mips_overflow (IvfBatchRow), as at build.  An index built before the
+	 * reduction (M = 0) gets it now.
+	 */
+	bs->mips_max_norm2 = bs->metric == IVF_METRIC_IP ? live->mips_max_norm2 : 0;
+	bs->mips_overflow = false;
+	bs->requested_lists = wanted;
+	bs->lists = (int) Max(Min((int64) wanted, rows), 1);
+
+	target = IvfTrainingSample(bs, Min((int64) bs->lists * IVF_SAMPLE_PER_LIST, (int64) IVF_MAX_DEFAULT_SAMPLE),
+							   rows);
+	if (IvfModelBytes(bs, bs->lists) > budget || target < Min((int64) bs->lists * IVF_MIN_SAMPLE_PER_LIST, rows))
+	{
+		int			lists = bs->lists;
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return psprintf("skipped (%s): training %d lists needs more than maintenance_work_mem", why, lists);
+	}
+
+	IvfMaintBeginCopy(cs, cxt, heap, index, live);
+
+	/* from here on a crash or an error leaves orphan pages for the next maintenance */
+	IvfMaintSetState(index, IVF_MAINT_RUNNING);
+
+	IvfMaintSample(cs, bs, target, -1);
+	/* rows deleted since they were counted: no more lists than sampled rows, as at build */
+	bs->lists = (int) Max(Min((int64) bs->lists, bs->nsample), 1);
+	IvfTrainModel(bs);
+	IvfWriteModel(bs, NULL);
+	IvfStartBatches(bs);
+	IvfMaintSwap(cs, bs);
+	IvfMaintEndCopy(cs);
+
 	MemoryContextSwitchTo(old);
 	result = psprintf("%s: %d list%s trained on %lld rows, %lld rows re-assigned", why, bs->lists,
 					  bs->lists == 1 ? "" : "s", (long long) bs->nsample, (long long) bs->indtuples);
@@ -615,7 +660,12 @@ IvfMaintain(Relation index, int elevel)
 	}
 	if (need != NULL && strcmp(need, "reclaim") != 0)
 	{
-		const char *r = Retrain(heap, index, &meta, rows, WantedLists(index, rows), need);
+		const char *r = strcmp(need, "split") == 0 ? IvfSplit(heap, index, &meta, rows) : NULL;
+
+		/* a split that would rewrite most rows costs more than a retrain */
+		if (r == NULL)
+			r = Retrain(heap, index, &meta, rows, WantedLists(index, rows),
+						strcmp(need, "split") == 0 ? "rebalance" : need);
 
 		ereport(elevel, (errmsg("ivf index \"%s\": %s", RelationGetRelationName(index), r)));
 		done = done ? psprintf("%s; %s", done, r) : r;

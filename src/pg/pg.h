@@ -39,6 +39,7 @@
 #include "core/kmeans.h"
 #include "core/mips.h"
 #include "core/rerank.h"
+#include "core/split.h"
 #include "gpu/assigner.h"
 #include "gpu/gpu_backend.h"
 

@@ -34,7 +34,7 @@ CREATE FUNCTION ivf_index_info(index regclass,
 	OUT last_maintenance timestamptz)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ivf_index_info(regclass) IS
-	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated, what the next VACUUM does (none, train, retrain, rebalance, recheck, reclaim), models swapped in by maintenance, time of the last swap';
+	'shape of an ivf index: lists, rows, quantizer, entry size, training sample, list balance (imbalance 1.0 = even), size, trained or not, lists requested, largest list / average, probes a scan uses now, model carried over an empty rebuild (TRUNCATE) and not yet re-checked, target recall in effect, calibrated recall at those probes, rows when calibrated, what the next VACUUM does (none, train, retrain, split, recheck, reclaim), models swapped in by maintenance, time of the last swap';
 
 CREATE FUNCTION ivf_list_sizes(index regclass,
 	OUT list int4,

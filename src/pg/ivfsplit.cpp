@@ -1,0 +1,419 @@
+/*
+ * ivfsplit.cpp — re-balancing by splitting only the lists that grew (issue
+ * 11): a maintenance whose lists fill unevenly splits each list above twice
+ * the average into parts of about the average, without re-training the rest
+ * of the model.  See docs/ARCHITECTURE.md "Maintenance".
+ *
+ * Plan.  A list of n rows, n above twice the average a, splits into
+ * p = ceil(n / a) parts, largest lists first, while the model fits
+ * maintenance_work_mem and IVF_MAX_LISTS.  When the split lists hold more
+ * than half the rows, the caller re-trains the whole model instead.  Each
+ * split list's IVF_SPLIT_NEIGHBOURS nearest lists (by centroid) are
+ * re-trained with them, max(1, round(n / a)) parts each, while all these
+ * "changed" lists hold at most half the rows: data that drifted past a
+ * grown list usually also filled its neighbours, whose centroids lie in the
+ * old data (measured on bench/drift.py at 1M rows: recall 0.902x of a
+ * REINDEX splitting the grown lists alone; see README "Drift").  A sample of
+ * the changed lists' rows (the heap rows, prepared as an insert prepares
+ * them; augmented under the MIPS reduction) trains all their centroids with
+ * core's one k-means; each changed list's slot takes one, the others are
+ * appended as new lists.  The codec parameters, M and every other centroid
+ * stay as they are.
+ *
+ * Re-assignment.  Every row must sit in the list whose centroid wins the
+ * assigner's arg-min over all centroids of the live model (strict_order's
+ * LIST BOUND and MIPS LIST BOUND rely on it).  Rows of a changed list are
+ * fetched from the heap and assigned over all new centroids, so some land in
+ * other lists.  A row of an unchanged list k can only move to a new
+ * centroid (c_k and all other centroids are unchanged): core's STAY PROOF
+ * (src/core/split.h) proves from its code that it stays, and such an entry
+ * is copied byte for byte (its residual is to c_k, which is unchanged); a row
+ * not proven is fetched and assigned exactly.
+ *
+ * Structure.  This is the full retrain's online copy and swap (ivfmaint.cpp)
+ * with another placement of the entries: a whole new structure (parameter
+ * stream, directory, every list) is written beside the live one, catch-up
+ * passes copy what inserts add meanwhile (they go to the old model), the last
+ * pass runs under the exclusive meta lock, and one meta record swaps it in,
+ * keeping the old one as "retired".  So a crash leaves the old or the new
+ * model whole, old scans read the retired structure, and generation stamps
+ * keep their meaning.  Lists no row left or joined are rewritten too (byte
+ * copies, no heap fetch, no re-encoding): sharing their chains between the
+ * live and the retired structure would save those writes but makes pages
+ * belong to two models (stamps, VACUUM's freeing of heads), which is not
+ * built.
+ */
+#include "pg.h"
+#include "ivf.h"
+#include "guard.h"
+#include "ivfbuild.h"
+#include "ivfmaint.h"
+#include "ivfmodel.h"
+
+#include <algorithm>
+#include <cmath>
+
+
+/* Lists above this many times the average are split. */
+#define IVF_SPLIT_RATIO		2
+/* Nearest lists of each split list re-trained with it. */
+#define IVF_SPLIT_NEIGHBOURS	8
+
+struct IvfSplitState
+{
+	bool	   *changed;		/* per new list: its centroid is new (rows never proven to stay) */
+	core::StayProof *proof;		/* new'd; deleted with the maintenance's context */
+	char	   *keep;			/* scratch: entries proven to stay, of one list */
+	bool	   *stays;			/* scratch: per collected entry */
+	int64		capkeep;
+	int64		fetched;		/* rows re-assigned from the heap */
+	int64		kept;			/* rows copied byte for byte */
+};
+
+static void
+DeleteProof(void *p)
+{
+	delete static_cast<core::StayProof *>(p);
+}
+
+static void
+DeleteCodec(void *p)
+{
+	delete static_cast<core::Codec *>(p);
+}
+
+/*
+ * Places the entries CollectNew gathered from live list `list`: proven ones
+ * are copied into the same list of the new structure, the others re-assigned
+ * from their heap rows.
+ */
+void
+IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
+{
+	IvfSplitState *ss = cs->split;
+	int			es = cs->meta.entry_size;
+	int64		n = cs->nentries;
+	int64		nkeep = 0;
+
+	if (n == 0)
+		return;
+	if (n > ss->capkeep)
+	{
+		ss->capkeep = Max(n, ss->capkeep * 2);
+		ss->keep = (char *) repalloc_huge(ss->keep, (Size) es * ss->capkeep);
+		ss->stays = (bool *) repalloc_huge(ss->stays, sizeof(bool) * ss->capkeep);
+	}
+	if (ss->changed[list])
+		memset(ss->stays, 0, sizeof(bool) * n);
+	else
+		IvfGuard("ivf split re-assignment", [&]() {
+			ss->proof->set_list(list);
+			for (int64 i = 0; i < n; i++)
+				ss->stays[i] = ss->proof->stays((const uint8_t *) cs->entries + (size_t) i * es);
+		});
+	for (int64 i = 0; i < n; i++)
+	{
+		const char *entry = cs->entries + (Size) i * es;
+
+		if (ss->stays[i])
+			memcpy(ss->keep + (Size) nkeep++ * es, entry, es);
+		else
+		{
+			IvfMaintCopyRow(cs, bs, entry);
+			ss->fetched++;
+		}
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	if (nkeep > 0)
+	{
+		IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, es, ss->keep, (int) nkeep);
+		bs->indtuples += nkeep;
+		ss->kept += nkeep;
+	}
+}
+
+/*
+ * Trains the `total` centroids of the changed lists (parts[l] > 0) with one
+ * k-means on a sample of their rows, parts[l] * IVF_SAMPLE_PER_LIST rows of
+ * list l; into out (total * sample_dims).  False when that does not fit
+ * maintenance_work_mem.
+ */
+static bool
+TrainChanged(IvfCopyState *cs, IvfBuildState *bs, const int *parts, int lists, int total, float *out)
+{
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	int64		target = (int64) total * IVF_SAMPLE_PER_LIST;
+	float	   *sample;
+	int64		n = 0;
+
+	if ((Size) target * bs->sample_dims * sizeof(float) * 2 +
+		core::kmeans_memory_bytes(target, total, bs->sample_dims) > budget)
+		return false;
+	sample = (float *) palloc_extended(sizeof(float) * bs->sample_dims * Max(target, 1), MCXT_ALLOC_HUGE);
+	for (int l = 0; l < lists; l++)
+	{
+		if (parts[l] == 0)
+			continue;
+		IvfMaintSample(cs, bs, (int64) parts[l] * IVF_SAMPLE_PER_LIST, l);
+		memcpy(sample + n * bs->sample_dims, bs->sample, sizeof(float) * bs->sample_dims * bs->nsample);
+		n += bs->nsample;
+		pfree(bs->sample);
+		bs->sample = NULL;
+	}
+	IvfGuard("ivf split k-means", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		core::CpuAssigner assigner(bs->threads);
+		core::KMeansParams params;
+
+		if (bs->sample_dims > bs->dims)
+			core::mips_augment_rows(sample, bs->sample_dims, n, bs->dims, bs->mips_max_norm2, sample);
+		params.k = total;
+		params.iterations = ivf_kmeans_iterations;
+		params.seed = IVF_SEED;
+		params.spherical = bs->metric == IVF_METRIC_COSINE;
+		core::KMeansResult result = core::train_kmeans(sample, n, bs->sample_dims, params, assigner, hooks);
+		std::copy(result.centroids.begin(), result.centroids.end(), out);
+	});
+	pfree(sample);
+	if (!core::all_finite(out, (size_t) total * bs->sample_dims))
+		elog(ERROR, "ivf index \"%s\" split gave a non-finite centroid. Please report a bug.",
+			 RelationGetRelationName(bs->index));
+	return true;
+}
+
+/* Squared distance between the centroids of lists a and b (extras included under the MIPS reduction). */
+static double
+CentroidDistance2(const IvfBuildState *bs, int a, int b)
+{
+	double		s = 0;
+
+	for (int j = 0; j < bs->dims; j++)
+	{
+		double		t = (double) bs->centroids[(Size) a * bs->dims + j] - bs->centroids[(Size) b * bs->dims + j];
+
+		s += t * t;
+	}
+	if (bs->mips_extras != NULL)
+		s += ((double) bs->mips_extras[a] - bs->mips_extras[b]) * ((double) bs->mips_extras[a] - bs->mips_extras[b]);
+	return s;
+}
+
+/*
+ * Splits the lists of the live model *live that grew (see the top of the
+ * file) and swaps the result in; returns what it did, or NULL when a full
+ * retrain is the better choice (nothing to split within the limits, or the
+ * split lists hold more than half the rows).
+ */
+const char *
+IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ivf split", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	IvfBuildState *bs = (IvfBuildState *) palloc0(sizeof(IvfBuildState));
+	IvfCopyState *cs = (IvfCopyState *) palloc0(sizeof(IvfCopyState));
+	IvfSplitState *ss = (IvfSplitState *) palloc0(sizeof(IvfSplitState));
+	Size		budget = (Size) maintenance_work_mem * 1024;
+	int			lists = live->lists;
+	int64	   *count = (int64 *) palloc(sizeof(int64) * lists);
+	int		   *order = (int *) palloc(sizeof(int) * lists);
+	int		   *parts = (int *) palloc0(sizeof(int) * lists);
+	double		average;
+	int			newlists = lists;
+	int			nsplit = 0;
+	int			nneighbours = 0;
+	int64		split_rows = 0;
+	float	   *blob;
+	float	   *trained;
+	const char *result;
+
+	IvfMaintInitBuild(bs, cxt, heap, index, live);
+	bs->mips_max_norm2 = live->mips_max_norm2 > 0 ? live->mips_max_norm2 : 0;
+	bs->mips_overflow = live->mips_overflow != 0;
+	bs->requested_lists = live->requested_lists > 0 ? live->requested_lists : live->lists;
+	bs->param_floats = live->param_floats;
+	bs->nsample = (int64) live->trained_rows;
+
+	/* the live model's centroids; the changed ones are overwritten below */
+	blob = IvfReadBlob(index, live);
+	bs->centroids = (float *) palloc_extended(sizeof(float) * (Size) lists * bs->dims, MCXT_ALLOC_HUGE);
+	memcpy(bs->centroids, blob, sizeof(float) * (Size) lists * bs->dims);
+	if (bs->mips_max_norm2 > 0)
+	{
+		bs->mips_extras = (float *) palloc(sizeof(float) * lists);
+		memcpy(bs->mips_extras, blob + live->centroid_floats + live->param_floats, sizeof(float) * lists);
+	}
+
+	/* the plan: largest lists first, while the model fits */
+	for (int l = 0; l < lists; l++)
+	{
+		int32		pages;
+
+		IvfCountList(index, live, l, NULL, &count[l], &pages);
+		order[l] = l;
+		CHECK_FOR_INTERRUPTS();
+	}
+	average = (double) rows / Max(lists, 1);
+	std::sort(order, order + lists, [count](int a, int b) { return count[a] > count[b] || (count[a] == count[b] && a < b); });
+	for (int i = 0; i < lists && average > 0; i++)
+	{
+		int			l = order[i];
+		int			p;
+
+		if (count[l] <= IVF_SPLIT_RATIO * average)
+			break;
+		p = (int) Min(ceil(count[l] / average), (double) (IVF_MAX_LISTS - newlists + 1));
+		while (p >= 2 && IvfModelBytes(bs, newlists + p - 1) > budget)
+			p--;
+		if (p < 2)
+			break;
+		parts[l] = p;
+		newlists += p - 1;
+		nsplit++;
+		split_rows += count[l];
+	}
+	if (nsplit == 0 || split_rows * 2 > rows)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return NULL;
+	}
+	/*
+	 * The split lists' nearest neighbours are re-trained with them (one part
+	 * per average of rows, at least one), while the re-trained lists hold at
+	 * most half the rows: rows that drifted past a grown list's edge into
+	 * its neighbours are re-clustered with it, instead of staying in lists
+	 * whose centroids lie in the old data.
+	 */
+	{
+		int		   *split = (int *) palloc(sizeof(int) * nsplit);
+		int		   *near = (int *) palloc(sizeof(int) * lists);
+		double	   *dist = (double *) palloc(sizeof(double) * lists);
+		int			nearest = Min(IVF_SPLIT_NEIGHBOURS, lists - 1);
+
+		for (int i = 0; i < nsplit; i++)
+			split[i] = order[i];
+		for (int i = 0; i < nsplit; i++)
+		{
+			int			l = split[i];
+
+			for (int m = 0; m < lists; m++)
+			{
+				near[m] = m;
+				dist[m] = m == l ? -1 : CentroidDistance2(bs, l, m);
+			}
+			std::partial_sort(near, near + nearest + 1, near + lists,
+							  [dist](int a, int b) { return dist[a] < dist[b] || (dist[a] == dist[b] && a < b); });
+			for (int k = 1; k <= nearest; k++)
+			{
+				int			m = near[k];
+				int			p = (int) Max(1, lround(count[m] / average));
+
+				if (parts[m] > 0 || (split_rows + count[m]) * 2 > rows || newlists + p - 1 > IVF_MAX_LISTS ||
+					IvfModelBytes(bs, newlists + p - 1) > budget)
+					continue;
+				parts[m] = p;
+				newlists += p - 1;
+				nneighbours++;
+				split_rows += count[m];
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		pfree(split);
+		pfree(near);
+		pfree(dist);
+	}
+
+	IvfMaintBeginCopy(cs, cxt, heap, index, live);
+
+	/* the new model: the changed lists' centroids in their slots, then appended */
+	bs->lists = newlists;
+	bs->centroids = (float *) repalloc_huge(bs->centroids, sizeof(float) * (Size) newlists * bs->dims);
+	if (bs->mips_max_norm2 > 0)
+		bs->mips_extras = (float *) repalloc(bs->mips_extras, sizeof(float) * newlists);
+	ss->changed = (bool *) palloc0(sizeof(bool) * newlists);
+	{
+		int			total = 0;
+		int			next = 0;
+		int			appended = lists;
+
+		for (int l = 0; l < lists; l++)
+			total += parts[l];
+		trained = (float *) palloc_extended(sizeof(float) * bs->sample_dims * (Size) total, MCXT_ALLOC_HUGE);
+		if (!TrainChanged(cs, bs, parts, lists, total, trained))
+		{
+			IvfMaintEndCopy(cs);
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			return psprintf("skipped (split): training %d lists needs more than maintenance_work_mem", total);
+		}
+		for (int l = 0; l < lists; l++)
+			for (int j = 0; j < parts[l]; j++)
+			{
+				int			slot = j == 0 ? l : appended++;
+				const float *part = trained + (Size) next++ * bs->sample_dims;
+
+				memcpy(bs->centroids + (Size) slot * bs->dims, part, sizeof(float) * bs->dims);
+				if (bs->mips_max_norm2 > 0)
+					bs->mips_extras[slot] = part[bs->dims];
+				ss->changed[slot] = true;
+			}
+		pfree(trained);
+	}
+	/* from here on a crash or an error leaves orphan pages for the next maintenance */
+	IvfMaintSetState(index, IVF_MAINT_RUNNING);
+	/* the model's training record stays the retrain's or the build's */
+	bs->nsample = (int64) live->trained_rows;
+	if (bs->mips_max_norm2 > 0)
+	{
+		bs->list_centroids = (float *) palloc_extended(sizeof(float) * (Size) newlists * (bs->dims + 1),
+													   MCXT_ALLOC_HUGE);
+		IvfGuard("ivf split model", [&]() {
+			std::vector<float> joined = core::mips_join_centroids(bs->centroids, bs->mips_extras, newlists, bs->dims);
+
+			std::copy(joined.begin(), joined.end(), bs->list_centroids);
+		});
+	}
+	else
+		bs->list_centroids = bs->centroids;
+
+	/* the live codec, unchanged: codes of rows that stay remain valid */
+	{
+		void	  **codec_slot = IvfDeleteOnReset(cxt, DeleteCodec, NULL);
+		void	  **proof_slot = IvfDeleteOnReset(cxt, DeleteProof, NULL);
+		const float *params = blob + live->centroid_floats;
+
+		IvfGuard("ivf split model", [&]() {
+			std::vector<int32_t> changed;
+
+			bs->codec = new core::Codec(core::Codec::from_parameters(
+				static_cast<core::QuantizerKind>(live->quantizer), static_cast<core::Metric>(live->metric),
+				live->dims, live->pq_m, live->residual != 0, params, live->param_floats));
+			*codec_slot = bs->codec;
+			for (int l = 0; l < newlists; l++)
+				if (ss->changed[l])
+					changed.push_back(l);
+			ss->proof = new core::StayProof(*bs->codec, bs->centroids, bs->mips_extras, (size_t) newlists,
+											bs->mips_max_norm2, changed);
+			*proof_slot = ss->proof;
+		});
+		IvfWriteModel(bs, params);
+	}
+	IvfStartBatches(bs);
+
+	ss->capkeep = 1024;
+	ss->keep = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capkeep);
+	ss->stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capkeep);
+	cs->split = ss;
+	IvfMaintSwap(cs, bs);
+	IvfMaintEndCopy(cs);
+
+	MemoryContextSwitchTo(old);
+	result = psprintf("split: %d list%s split and %d neighbour%s re-trained with %s, %d new lists (%d in all), "
+					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten",
+					  nsplit, nsplit == 1 ? "" : "s", nneighbours, nneighbours == 1 ? "" : "s",
+					  nsplit == 1 ? "it" : "them", newlists - lists, newlists, (long long) ss->fetched,
+					  (long long) ss->kept, newlists);
+	MemoryContextDelete(cxt);
+	return result;
+}

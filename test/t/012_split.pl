@@ -1,0 +1,221 @@
+# 012_split.pl: re-balancing by a local split (ivfsplit.cpp) is crash-safe,
+# replicated, online and cancellable.  Each table is built with 32 lists on
+# one region, then rows of a new region pile up in one list, so
+# ivf_maintain splits it.  A primary with wal_consistency_checking =
+# generic and a streaming standby:
+#  - an immediate stop in the middle of a split's copy leaves the old model
+#    live with every row; the next maintenance reclaims, then splits;
+#  - an immediate stop just after its swap leaves the split model live with
+#    every row;
+#  - inserts and scans in other sessions during a split: no error, no lost row;
+#  - a scan that started before the split (open cursor), then inserts into
+#    lists it reads and a VACUUM, still returns every row of its snapshot;
+#  - pg_cancel_backend stops a split within 2 s, the index keeps working and
+#    a later maintenance splits;
+#  - the standby answers like the primary after the splits.
+# ivf.maintain_pause_ms pauses a maintenance at logged points.
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+use FindBin;
+use lib $FindBin::RealBin;
+use IvfTap;
+
+my $dims = 16;
+$IvfTap::dims = $dims;
+
+# SQL inserting rows first..last of clusters c = i % $mod + $base into $t:
+# clusters 0..31 in one region, 32..35 in another along the first axis.
+sub rows_sql
+{
+	my ($t, $first, $last, $base, $mod) = @_;
+	return qq{
+INSERT INTO $t (id, v)
+SELECT i, array_agg(((CASE WHEN j = (i % $mod + $base) % 16 + 1 THEN 4 * ((i % $mod + $base) % 32 / 16 + 1) ELSE 0 END)
+					 + (CASE WHEN i % $mod + $base >= 32 AND j = 1 THEN 30 ELSE 0 END)
+					 + sin(i * 7.13 + j * 3.71))::real ORDER BY j)::vector($dims)
+FROM generate_series($first, $last) i, generate_series(1, $dims) j GROUP BY i;};
+}
+
+# New-region rows first..last.
+sub drift_sql
+{
+	my ($t, $first, $last) = @_;
+	return rows_sql($t, $first, $last, 32, 4);
+}
+
+# A table whose index (32 lists, trained on 3,200 rows) needs a split after 1,000 drifted rows.
+sub drifted_table
+{
+	my ($node, $t) = @_;
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $t (id int PRIMARY KEY, v vector($dims)) WITH (autovacuum_enabled = off);}
+	  . rows_sql($t, 1, 3200, 0, 32) . qq{
+CREATE INDEX ${t}_idx ON $t USING ivf (v vector_l2_ops) WITH (lists = 32);}
+	  . drift_sql($t, 3201, 4200));
+	is(info($node, $t, 'maintenance'), 'split', "table $t: the index needs a split");
+}
+
+sub info
+{
+	my ($node, $t, $cols) = @_;
+	return $node->safe_psql('postgres', "SELECT $cols FROM ivf_index_info('${t}_idx')");
+}
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', qq{wal_consistency_checking = 'generic'
+autovacuum = off});
+$primary->start;
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION pg_ivf');
+
+# 1. crash in the middle of a split's copy
+drifted_table($primary, 'a');
+my $session = $primary->background_psql('postgres', on_error_stop => 0);
+my $log_offset = -s $primary->logfile;
+$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
+\\echo started
+SELECT ivf_maintain('a_idx');
+});
+$primary->wait_for_log(qr/ivf maintenance of index "a_idx" pauses during its copy/, $log_offset);
+$primary->stop('immediate');
+eval { $session->quit };
+$primary->start;
+is(info($primary, 'a', 'lists || maintenance'), '32reclaim', 'crash during the copy: the old model is live');
+is(index_count($primary, 'a', '<->', 32), '4200|4200', 'crash during the copy: every row through the index');
+my $result = $primary->safe_psql('postgres', "SELECT ivf_maintain('a_idx')");
+like($result, qr/^reclaimed [1-9]\d* pages of an interrupted maintenance; split: 1 list split and \d+ neighbours? re-trained with it, \d+ new lists/,
+	'the next maintenance reclaims the orphans, then splits');
+note "after the crash: $result";
+my $lists = info($primary, 'a', 'lists');
+cmp_ok($lists, '>', 32, 'split: more lists');
+is(index_count($primary, 'a', '<->', $lists), '4200|4200', 'split: every row through the index');
+is(missing_via_index($primary, 'a', '<->', $lists), '0 missing: ', 'split: every row finds itself');
+
+# 2. crash just after the swap
+drifted_table($primary, 'b');
+$session = $primary->background_psql('postgres', on_error_stop => 0);
+$log_offset = -s $primary->logfile;
+$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 2000;
+\\echo started
+SELECT ivf_maintain('b_idx');
+});
+$primary->wait_for_log(qr/ivf maintenance of index "b_idx" pauses after its swap/, $log_offset);
+$primary->stop('immediate');
+eval { $session->quit };
+$primary->start;
+$lists = info($primary, 'b', 'lists');
+cmp_ok($lists, '>', 32, 'crash after the swap: the split model is live');
+is(info($primary, 'b', 'maintenances'), '1', 'crash after the swap: one maintenance');
+is(index_count($primary, 'b', '<->', $lists), '4200|4200', 'crash after the swap: every row through the index');
+is(missing_via_index($primary, 'b', '<->', $lists), '0 missing: ', 'crash after the swap: every row finds itself');
+
+# 3. inserts (into the growing region and elsewhere) and scans during a split
+drifted_table($primary, 'c');
+$session = $primary->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 1500;
+\\echo started
+SELECT ivf_maintain('c_idx');
+});
+my $writer = $primary->background_psql('postgres', on_error_stop => 0);
+my $reader = $primary->background_psql('postgres', on_error_stop => 0);
+$reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
+my $bad = 0;
+for my $round (1 .. 30)
+{
+	my $first = 4200 + ($round - 1) * 50 + 1;
+	$writer->query_safe($round % 2 ? drift_sql('c', $first, $first + 49) : rows_sql('c', $first, $first + 49, 0, 32));
+	my $got = $reader->query_safe(qq{
+SELECT count(*) || ' ' || bool_and(d >= coalesce(prev, 0)) FROM (
+	SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM (
+		SELECT row_number() OVER () AS n, d FROM (
+			SELECT v <-> array_fill(1::real, ARRAY[$dims])::vector AS d FROM c
+			ORDER BY v <-> array_fill(1::real, ARRAY[$dims])::vector LIMIT 10) s) s) s});
+	$bad++ if $got ne '10 true';
+	select(undef, undef, undef, 0.15);
+}
+$result = $session->query_safe('SELECT 1');
+like($result, qr/split: 1 list split/, 'the split ended');
+is($bad, 0, 'scans during the split: 10 rows in order each time');
+$lists = info($primary, 'c', 'lists');
+is(index_count($primary, 'c', '<->', $lists), '5700|5700', 'inserts during the split: every row through the index');
+is(missing_via_index($primary, 'c', '<->', $lists), '0 missing: ', 'every row finds itself');
+$writer->quit;
+$reader->quit;
+
+# 4. a scan that started before the split reads every row of its snapshot,
+# while inserts go into the new lists and VACUUM runs
+drifted_table($primary, 'd');
+my $old = $primary->background_psql('postgres', on_error_stop => 0);
+$old->query_safe(qq{SET enable_seqscan = off;
+SET ivf.probes = 1;
+SET ivf.iterative_scan = relaxed_order;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DECLARE c CURSOR FOR SELECT id FROM d ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
+FETCH 5 FROM c;});
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')"), qr/^split: /, 'split under an open cursor');
+$primary->safe_psql('postgres', drift_sql('d', 4201, 4600) . rows_sql('d', 4601, 5000, 0, 32));
+$primary->safe_psql('postgres', 'DELETE FROM d WHERE id % 50 = 0');
+$primary->safe_psql('postgres', 'VACUUM d');
+$primary->safe_psql('postgres', 'VACUUM d');
+my ($out, $ret) = $old->query('FETCH ALL FROM c');
+is($ret, 0, 'the old scan goes on without error');
+is(scalar(split(/\n/, $out)), 4195, 'the old scan returns every row of its snapshot');
+$old->query_safe('COMMIT');
+$old->quit;
+$lists = info($primary, 'd', 'lists');
+is(index_count($primary, 'd', '<->', $lists), '4900|4900', 'after the old scan: every row through the index');
+
+# 5. cancel of a split
+drifted_table($primary, 'e');
+$session = $primary->background_psql('postgres', on_error_stop => 0);
+my $pid = $session->query_safe('SELECT pg_backend_pid()');
+$log_offset = -s $primary->logfile;
+$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
+\\echo started
+SELECT ivf_maintain('e_idx');
+});
+$primary->wait_for_log(qr/ivf maintenance of index "e_idx" pauses during its copy/, $log_offset);
+my $start = time;
+$primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+($out, $ret) = $session->query('SELECT 1');
+my $elapsed = time - $start;
+like($session->{stderr}, qr/canceling statement due to user request/, 'the split was cancelled');
+note "cancel: error after $elapsed s";
+cmp_ok($elapsed, '<', 2.0, 'it stopped within 2 s of the cancel');
+$session->{stderr} = '';
+is(index_count($primary, 'e', '<->', 32), '4200|4200', 'after the cancel: every row through the index');
+$session->query_safe('RESET ivf.maintain_pause_ms');
+like($session->query_safe("SELECT ivf_maintain('e_idx')"),
+	qr/^reclaimed [1-9]\d* pages of an interrupted maintenance; split: 1 list split/, 'a later maintenance splits');
+$lists = info($primary, 'e', 'lists');
+is(index_count($primary, 'e', '<->', $lists), '4200|4200', 'then every row through the index');
+$session->quit;
+
+# 6. the standby answers like the primary
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+for my $t ('a', 'b', 'c', 'd', 'e')
+{
+	my $sql = "SET enable_seqscan = off;\nSET ivf.probes = 2;\n";
+	$sql .= "SELECT id, v <-> array_fill(${_}::real, ARRAY[$dims])::vector FROM $t"
+	  . " ORDER BY v <-> array_fill(${_}::real, ARRAY[$dims])::vector LIMIT 10;\n"
+	  for (0, 1, 2.5, 4, 30);
+	is($standby->safe_psql('postgres', $sql), $primary->safe_psql('postgres', $sql),
+		"standby: table $t answers like the primary");
+	is(info($standby, $t, 'lists'), info($primary, $t, 'lists'), "standby: table $t has the primary's model");
+}
+$lists = info($standby, 'c', 'lists');
+is(index_count($standby, 'c', '<->', $lists), '5700|5700', 'standby: every row through the index');
+
+check_log($primary);
+check_log($standby);
+done_testing();
