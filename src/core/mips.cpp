@@ -84,7 +84,10 @@ void mips_rank_vectors(const float* x, size_t n, size_t d, const int32_t* labels
             const float* row = x + top[j * kMipsRankRows + r].second * d;
             for (size_t e = 0; e < d; ++e) sum[e] += row[e];
         }
-        for (size_t e = 0; e < d; ++e) o[e] = static_cast<float>(sum[e] / static_cast<double>(count[j]));
+        const float* c = centroids + j * d;
+        for (size_t e = 0; e < d; ++e)
+            o[e] = static_cast<float>(kMipsRankCentroidShare * c[e] +
+                                      (1.0 - kMipsRankCentroidShare) * (sum[e] / static_cast<double>(count[j])));
     }
 }
 

@@ -20,13 +20,13 @@ my $node = PostgreSQL::Test::Cluster->new('mips_rank');
 $node->init;
 $node->start;
 # sql/ivf_mips.sql's case: list A holds 40 rows of inner product 3 with
-# [1,0]; the other list's centroid points away, its 4 largest rows give 3.5
+# [1,0]; the other list's centroid points away, its 4 largest rows give 4.5
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_ivf;
 CREATE TABLE t (id int, v vector(2));
 INSERT INTO t SELECT i, ARRAY[3, i * 0.01]::vector FROM generate_series(1, 40) i;
 INSERT INTO t SELECT 100 + i, ARRAY[-1, 3 + i * 0.01]::vector FROM generate_series(1, 40) i;
-INSERT INTO t SELECT 200 + i, '[3.5,5]' FROM generate_series(1, 4) i;
+INSERT INTO t SELECT 200 + i, '[4.5,6]' FROM generate_series(1, 4) i;
 CREATE INDEX t_ip ON t USING ivf (v vector_ip_ops) WITH (lists = 2);});
 
 my $top = q{SET enable_seqscan = off; SET ivf.probes = 1;
@@ -62,7 +62,7 @@ sub mips_rank_field
 	return join(',', unpack('VV', $field));
 }
 
-is($node->safe_psql('postgres', $top), '-3.5', 'new index: one probed list finds the top row');
+is($node->safe_psql('postgres', $top), '-4.5', 'new index: one probed list finds the top row');
 is(mips_rank_field(0), '1,0', 'new index: mips_rank is 1 (and the field is where this test looks)');
 
 # the index as built before ranking vectors
@@ -78,7 +78,7 @@ is($node->safe_psql('postgres', "SET enable_seqscan = off; SET ivf.probes = 2; $
 is(mips_rank_field(), '0,0', 'older meta: VACUUM left mips_rank 0');
 
 $node->safe_psql('postgres', 'REINDEX INDEX t_ip');
-is($node->safe_psql('postgres', $top), '-3.5', 'after REINDEX: ranked by ranking vectors again');
+is($node->safe_psql('postgres', $top), '-4.5', 'after REINDEX: ranked by ranking vectors again');
 is($node->safe_psql('postgres', "SET enable_seqscan = off; SET ivf.probes = 2; $queries"), $exact,
 	'after REINDEX: every list probed equals the exact scan');
 

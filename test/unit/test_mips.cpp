@@ -108,7 +108,8 @@ TEST(Mips, AssignmentIsL2OfAugmentedRows) {
 }
 
 // The oracle: each list's rows sorted by norm (largest first, then by row),
-// the first kMipsRankRows of them averaged in double in that order.
+// the first kMipsRankRows of them averaged in double in that order, blended
+// with the centroid.
 std::vector<float> rank_oracle(const std::vector<float>& x, size_t d, const std::vector<int32_t>& labels,
                                const std::vector<float>& cent, size_t k) {
     std::vector<float> out(cent);
@@ -124,7 +125,8 @@ std::vector<float> rank_oracle(const std::vector<float>& x, size_t d, const std:
         for (size_t e = 0; e < d; ++e) {
             double sum = 0;
             for (size_t r : rows) sum += x[r * d + e];
-            out[j * d + e] = static_cast<float>(sum / static_cast<double>(rows.size()));
+            out[j * d + e] = static_cast<float>(kMipsRankCentroidShare * cent[j * d + e] +
+                                                (1.0 - kMipsRankCentroidShare) * sum / static_cast<double>(rows.size()));
         }
     }
     return out;
@@ -144,10 +146,10 @@ TEST(Mips, RankVectorsAreMeansOfLargestNormRows) {
     std::vector<float> got(k * d, -1.0f);
     mips_rank_vectors(x.data(), n, d, labels.data(), cent.data(), k, got.data());
     EXPECT_EQ(got, rank_oracle(x, d, labels, cent, k));
-    // list 7 (no rows) keeps its centroid, list 6 is the mean of its two rows
+    // list 7 (no rows) keeps its centroid, list 6 leans to the mean of its two rows
     EXPECT_EQ(std::vector<float>(got.begin() + 7 * d, got.begin() + 8 * d),
               std::vector<float>(cent.begin() + 7 * d, cent.begin() + 8 * d));
-    EXPECT_FLOAT_EQ(got[6 * d], (x[10 * d] + x[20 * d]) / 2.0f);
+    EXPECT_FLOAT_EQ(got[6 * d], 0.25f * cent[6 * d] + 0.75f * (x[10 * d] + x[20 * d]) / 2.0f);
 }
 
 // Equal norms: the lower rows win, whatever order the rows come in.
@@ -158,15 +160,15 @@ TEST(Mips, RankVectorTiesGoToLowerRows) {
     const std::vector<float> cent = {0, 0};
     std::vector<float> got(2);
     mips_rank_vectors(x.data(), 6, d, labels.data(), cent.data(), 1, got.data());
-    // the rows of norm 5 are 1..5; the first four of them: (3,4), (4,3), (0,5), (5,0)
-    EXPECT_FLOAT_EQ(got[0], 3.0f);
-    EXPECT_FLOAT_EQ(got[1], 3.0f);
+    // the rows of norm 5 are 1..5; the first four of them: (3,4), (4,3), (0,5), (5,0), mean (3,3)
+    EXPECT_FLOAT_EQ(got[0], 0.75f * 3.0f);
+    EXPECT_FLOAT_EQ(got[1], 0.75f * 3.0f);
     EXPECT_EQ(got, rank_oracle(x, d, labels, cent, 1));
 }
 
 // The case ranking by ranking vectors is for: list A holds 40 rows of inner
 // product 3 with q; list B's centroid is far from q, but 4 of its rows (the
-// largest norms) give 3.5.  The centroids rank A first, so one probed list
+// largest norms) give 4.5.  The centroids rank A first, so one probed list
 // misses the top row; the ranking vectors rank B first.
 TEST(Mips, RankVectorsRankTheListOfTheTopRowFirst) {
     const size_t d = 2, k = 2;
@@ -179,7 +181,7 @@ TEST(Mips, RankVectorsRankTheListOfTheTopRowFirst) {
         labels.push_back(1);
     }
     for (int i = 0; i < 4; ++i) {
-        x.insert(x.end(), {3.5f, 5.0f});
+        x.insert(x.end(), {4.5f, 6.0f});
         labels.push_back(1);
     }
     const size_t n = labels.size();
