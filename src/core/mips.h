@@ -65,9 +65,10 @@ void mips_split_centroids(const float* joined, size_t k, size_t d, float* centro
 // queries, several draws), the lists needed for recall@10 0.99: 26-31 by c,
 // 18-26 by h alone, 16-24 by r; a ball bound <q, c> + ||q|| max ||x - c||
 // needs 39-43, a 0.5-0.95 quantile radius 31-40, the list's largest norm
-// 81-91.  On pg_ivf's own lists (README, goal 2): 32 by c, 20 by r.  A ranking heuristic only: no
-// bound or stopping rule reads it, so rows inserted after the training
-// (which it does not follow) never make an answer inexact.
+// 81-91.  On pg_ivf's own lists (README, goal 2): 32 by c, 20 by r.  A
+// ranking heuristic only: no bound or stopping rule reads it, so rows
+// inserted after the training (which it does not follow) never make an
+// answer inexact.
 constexpr size_t kMipsRankRows = 4;
 constexpr double kMipsRankCentroidShare = 0.25;
 
