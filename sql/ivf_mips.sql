@@ -132,5 +132,31 @@ SELECT ivf_mips_exact() AS strict_exact_after_maintenance_and_insert;
 RESET ivf.iterative_scan;
 RESET ivf.probes;
 
+-- lists are ranked by their ranking vectors, which lean from the centroid to
+-- the mean of the list's 4 largest rows (src/core/mips.h): list A holds 40
+-- rows of inner product 3 with [1,0]; the other list's centroid points away
+-- from it, but its 4 largest rows give 4.5.  One probed list finds them
+-- (ranked by centroids, A came first and gave 3); every list probed equals
+-- the exact scan.
+CREATE TABLE ivf_mips_r (id int, v vector(2));
+INSERT INTO ivf_mips_r SELECT i, ARRAY[3, i * 0.01]::vector FROM generate_series(1, 40) i;
+INSERT INTO ivf_mips_r SELECT 100 + i, ARRAY[-1, 3 + i * 0.01]::vector FROM generate_series(1, 40) i;
+INSERT INTO ivf_mips_r SELECT 200 + i, '[4.5,6]' FROM generate_series(1, 4) i;
+CREATE INDEX ivf_mips_r_idx ON ivf_mips_r USING ivf (v vector_ip_ops) WITH (lists = 2);
+SELECT rows FROM ivf_list_sizes('ivf_mips_r_idx') ORDER BY rows;
+SET enable_seqscan = off;
+SET ivf.probes = 1;
+SELECT v <#> '[1,0]' AS top FROM ivf_mips_r ORDER BY v <#> '[1,0]' LIMIT 1;
+SET ivf.probes = 2;
+SELECT array_agg(id ORDER BY d, id) AS via_index FROM
+	(SELECT id, v <#> '[1,0.5]' AS d FROM ivf_mips_r ORDER BY v <#> '[1,0.5]' LIMIT 10) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT array_agg(id ORDER BY d, id) AS exact FROM
+	(SELECT id, v <#> '[1,0.5]' AS d FROM ivf_mips_r ORDER BY v <#> '[1,0.5]' LIMIT 10) s;
+RESET enable_indexscan;
+RESET ivf.probes;
+DROP TABLE ivf_mips_r;
+
 DROP TABLE ivf_mips_t, ivf_mips_q, ivf_mips_c;
 DROP FUNCTION ivf_mips_exact();

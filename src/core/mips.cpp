@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "mips.h"
@@ -48,6 +49,45 @@ void mips_split_centroids(const float* joined, size_t k, size_t d, float* centro
     for (size_t c = 0; c < k; ++c) {
         std::memcpy(centroids + c * d, joined + c * (d + 1), d * sizeof(float));
         extras[c] = joined[c * (d + 1) + d];
+    }
+}
+
+void mips_rank_vectors(const float* x, size_t n, size_t d, const int32_t* labels, const float* centroids, size_t k,
+                       float* out) {
+    // per list, its kMipsRankRows best (norm, row) so far, best first
+    using Top = std::pair<double, size_t>;
+    std::vector<Top> top(k * kMipsRankRows);
+    std::vector<size_t> count(k, 0);
+    const auto better = [](const Top& a, const Top& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    for (size_t i = 0; i < n; ++i) {
+        if (labels[i] < 0 || static_cast<size_t>(labels[i]) >= k) continue;
+        const size_t j = static_cast<size_t>(labels[i]);
+        Top* t = top.data() + j * kMipsRankRows;
+        const Top row{mips_squared_norm(x + i * d, d), i};
+        size_t& c = count[j];
+        if (c == kMipsRankRows && !better(row, t[c - 1])) continue;
+        size_t at = c < kMipsRankRows ? c++ : c - 1;  // insertion sort of one row into a short list
+        for (; at > 0 && better(row, t[at - 1]); --at) t[at] = t[at - 1];
+        t[at] = row;
+    }
+    std::vector<double> sum(d);
+    for (size_t j = 0; j < k; ++j) {
+        float* o = out + j * d;
+        if (count[j] == 0) {
+            std::memcpy(o, centroids + j * d, d * sizeof(float));
+            continue;
+        }
+        std::fill(sum.begin(), sum.end(), 0.0);
+        for (size_t r = 0; r < count[j]; ++r) {
+            const float* row = x + top[j * kMipsRankRows + r].second * d;
+            for (size_t e = 0; e < d; ++e) sum[e] += row[e];
+        }
+        const float* c = centroids + j * d;
+        for (size_t e = 0; e < d; ++e)
+            o[e] = static_cast<float>(kMipsRankCentroidShare * c[e] +
+                                      (1.0 - kMipsRankCentroidShare) * (sum[e] / static_cast<double>(count[j])));
     }
 }
 

@@ -161,6 +161,14 @@ typedef struct IvfMetaPageData
 	uint32		retired_dir_pages;
 	uint64		retired_fxid;	/* FullTransactionId: next xid at the swap */
 	uint64		maintained_rows;	/* rows the index held when its model was last trained by maintenance */
+
+	/*
+	 * Inner-product list ranking (issue 13 goal 2): 1 when the parameter
+	 * stream carries, after the MIPS extras, lists * dims ranking vectors
+	 * (core::mips_rank_vectors) that scans rank lists by.  0 in indexes built
+	 * before them, which rank by the centroids.
+	 */
+	int32		mips_rank;
 } IvfMetaPageData;
 
 /* Rows per list an index needs before it trains itself (k-means needs data for every centroid) */

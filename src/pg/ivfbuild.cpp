@@ -216,6 +216,9 @@ IvfTrainModel(IvfBuildState *bs)
 	/* no reduction without a nonzero row, nor for norms where the operator itself may overflow */
 	if (!(bs->mips_max_norm2 < core::kMipsMaxSquaredNorm))
 		bs->mips_max_norm2 = 0;
+	/* the ranking vectors come from the sample's own rows and labels, so build and maintenance agree */
+	bs->mips_rank = augmented && bs->mips_max_norm2 > 0
+		? (float *) palloc_extended(sizeof(float) * bs->lists * (Size) bs->dims, MCXT_ALLOC_HUGE) : NULL;
 
 	if (!bs->live)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_IVF_PHASE_KMEANS);
@@ -255,6 +258,9 @@ IvfTrainModel(IvfBuildState *bs)
 		{
 			core::mips_split_centroids(trained, bs->lists, bs->dims, bs->centroids, bs->mips_extras);
 			core::mips_drop_extra(bs->sample, bs->nsample, bs->dims);
+			if (bs->mips_max_norm2 > 0)
+				core::mips_rank_vectors(bs->sample, (size_t) bs->nsample, bs->dims, labels, bs->centroids,
+										bs->lists, bs->mips_rank);
 		}
 		else
 			std::copy(trained, trained + (size_t) bs->lists * bs->dims, bs->centroids);
@@ -278,7 +284,8 @@ IvfTrainModel(IvfBuildState *bs)
 			 codec->entry_bytes(), bs->entry_size);
 	/* a model with an infinite parameter would refuse to load and block every INSERT */
 	if (!core::all_finite(bs->centroids, (size_t) bs->lists * bs->dims) || !codec->parameters_finite() ||
-		(bs->mips_max_norm2 > 0 && !core::all_finite(bs->mips_extras, bs->lists)))
+		(bs->mips_max_norm2 > 0 && !core::all_finite(bs->mips_extras, bs->lists)) ||
+		(bs->mips_rank != NULL && !core::all_finite(bs->mips_rank, (size_t) bs->lists * bs->dims)))
 		elog(ERROR, "ivf index \"%s\" training gave a non-finite model. Please report a bug.",
 			 RelationGetRelationName(bs->index));
 
@@ -318,14 +325,18 @@ IvfWriteModel(IvfBuildState *bs, const float *params)
 	if (params == NULL)
 		params = ExportParameters(bs);
 
-	/* the stream: centroids, then codec parameters, then the MIPS reduction's extras (if any) */
+	/*
+	 * The stream: centroids, then codec parameters, then the MIPS reduction's
+	 * extras and the lists' ranking vectors (if any; IvfMipsExtraFloats).
+	 */
 	{
-		const char *parts[3] = {(const char *) bs->centroids, (const char *) params, (const char *) bs->mips_extras};
-		Size		sizes[3] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float),
-		(Size) bs->lists * sizeof(float)};
+		const char *parts[4] = {(const char *) bs->centroids, (const char *) params, (const char *) bs->mips_extras,
+		(const char *) bs->mips_rank};
+		Size		sizes[4] = {(Size) bs->lists * bs->dims * sizeof(float), bs->param_floats * sizeof(float),
+			(Size) bs->lists * sizeof(float), (Size) bs->lists * bs->dims * sizeof(float)};
+		int			nparts = bs->mips_max_norm2 > 0 ? (bs->mips_rank != NULL ? 4 : 3) : 2;
 
-		IvfWriteBlob(bs->index, bs->fork, bs->live, parts, sizes, bs->mips_max_norm2 > 0 ? 3 : 2, &bs->blob_start,
-					 &bs->blob_pages);
+		IvfWriteBlob(bs->index, bs->fork, bs->live, parts, sizes, nparts, &bs->blob_start, &bs->blob_pages);
 	}
 
 	IvfReserveDirectory(bs->index, bs->fork, bs->live, bs->lists, &bs->dir_start, &bs->dir_pages);
@@ -443,7 +454,8 @@ CalibrateBuild(IvfBuildState *bs)
 {
 	bs->calib_ranks = (uint16 *) palloc(sizeof(uint16) * IVF_CALIB_MAX_RANKS);
 	IvfGuard("ivf recall calibration", [&]() {
-		std::vector<uint16_t> ranks = core::calibration_ranks(*bs->tracker, *bs->codec, bs->centroids,
+		std::vector<uint16_t> ranks = core::calibration_ranks(*bs->tracker, *bs->codec,
+															  bs->mips_rank ? bs->mips_rank : bs->centroids,
 															  (size_t) bs->lists, IvfCancelHooks());
 
 		bs->calib_count = (int) std::min<size_t>(ranks.size(), IVF_CALIB_MAX_RANKS);
@@ -514,6 +526,7 @@ IvfSetModelMeta(const IvfBuildState *bs, IvfMetaPageData *meta)
 	meta->requested_lists = bs->requested_lists;
 	meta->mips_max_norm2 = bs->mips_max_norm2;
 	meta->mips_overflow = bs->mips_overflow;
+	meta->mips_rank = bs->mips_max_norm2 > 0 && bs->mips_rank != NULL;
 	meta->blob_start = bs->blob_start;
 	meta->blob_pages = bs->blob_pages;
 	meta->centroid_floats = (uint64) bs->lists * bs->dims;

@@ -64,6 +64,8 @@ typedef struct IvfBuildState
 	float	   *centroids;		/* size lists * dims */
 	float	   *mips_extras;	/* size lists, when mips_max_norm2 > 0: centroids' extra coordinates */
 	float	   *list_centroids;	/* what rows are assigned to: centroids, or lists * (dims + 1) augmented */
+	float	   *mips_rank;		/* size lists * dims, when mips_max_norm2 > 0: the lists' ranking vectors
+								 * (core::mips_rank_vectors); NULL: ranked by centroids */
 	core::Codec *codec;			/* new'd; deleted by the context's reset callback */
 	core::Assigner *assigner;	/* step 4's; new'd, deleted like codec */
 

@@ -305,7 +305,7 @@ IvfCalibrate(Relation heap, Relation index)
 	IvfGuard("ivf recall calibration", [&]() {
 		std::unique_ptr<IvfModelRef> hold(ref);
 		const IvfModel &model = *hold->model;
-		std::vector<uint16_t> ranks = core::calibration_ranks(*cs->tracker, model.codec, model.centroids.data(),
+		std::vector<uint16_t> ranks = core::calibration_ranks(*cs->tracker, model.codec, model.ranking_centroids(),
 															  (size_t) model.lists, IvfCancelHooks());
 
 		result->calib_count = (int32) std::min<size_t>(ranks.size(), IVF_CALIB_MAX_RANKS);

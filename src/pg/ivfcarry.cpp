@@ -153,6 +153,9 @@ IvfCarryModel(IvfBuildState *bs)
 			bs->mips_max_norm2 = meta->mips_max_norm2;
 			if (meta->mips_max_norm2 > 0)
 				bs->mips_extras = blob + meta->centroid_floats + meta->param_floats;
+			/* and its ranking vectors; a model from before them stays ranked by its centroids */
+			if (meta->mips_max_norm2 > 0 && meta->mips_rank)
+				bs->mips_rank = bs->mips_extras + meta->lists;
 			ereport(DEBUG1,
 					(errmsg_internal("ivf index \"%s\" keeps the trained model of %d lists of the file it replaces",
 									 RelationGetRelationName(index), meta->lists)));

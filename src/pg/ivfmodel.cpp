@@ -23,7 +23,7 @@ static std::list<std::shared_ptr<const IvfModel>> *model_cache;
 static size_t
 ModelBytes(const IvfModel &m)
 {
-	return (m.centroids.size() + m.mips_extras.size() + m.mips_centroids.size() +
+	return (m.centroids.size() + m.mips_extras.size() + m.mips_centroids.size() + m.mips_rank.size() +
 			m.codec.sq_bias.size() + m.codec.sq_step.size() +
 			m.codec.pq_codebooks.size() + m.codec.pq_codebooks_by_dim.size()) * sizeof(float);
 }
@@ -81,6 +81,8 @@ IvfModelAcquire(Relation index, const IvfMetaPageData *meta)
 			model->mips_extras.assign(extras, extras + meta->lists);
 			model->mips_centroids = core::mips_join_centroids(model->centroids.data(), extras, meta->lists,
 															  meta->dims);
+			if (meta->mips_rank)
+				model->mips_rank.assign(extras + meta->lists, extras + meta->lists + meta->centroid_floats);
 		}
 		/* drop stale versions of this index, then bound the cache */
 		model_cache->remove_if([relid](const std::shared_ptr<const IvfModel> &m) { return m->relid == relid; });

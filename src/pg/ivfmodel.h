@@ -25,6 +25,13 @@ struct IvfModel
 	double		mips_max_norm2;
 	std::vector<float> mips_extras;	/* size lists: each centroid's extra coordinate */
 	std::vector<float> mips_centroids;	/* size lists * (dims + 1): what rows are assigned to */
+	std::vector<float> mips_rank;	/* size lists * dims when meta mips_rank, else empty */
+
+	/* The vectors scans rank lists by (core::nearest_lists): see core/mips.h. */
+	const float *ranking_centroids() const
+	{
+		return mips_rank.empty() ? centroids.data() : mips_rank.data();
+	}
 
 	/* The centroids rows are assigned to (core::assign_to_lists). */
 	const float *list_centroids() const

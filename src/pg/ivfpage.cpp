@@ -297,11 +297,16 @@ IvfWriteMetaPage(Relation index, ForkNumber fork, const IvfMetaPageData *meta)
 	ReleaseBuildPage(buf);
 }
 
-/* Floats of the MIPS reduction's centroid extras at the end of the parameter stream (0 without it). */
+/*
+ * Floats of the MIPS reduction at the end of the parameter stream (0 without
+ * it): the centroids' extras, then the lists' ranking vectors when mips_rank.
+ */
 uint64
 IvfMipsExtraFloats(const IvfMetaPageData *meta)
 {
-	return meta->mips_max_norm2 > 0 ? (uint64) meta->lists : 0;
+	if (!(meta->mips_max_norm2 > 0))
+		return 0;
+	return (uint64) meta->lists * (meta->mips_rank ? (uint64) meta->dims + 1 : 1);
 }
 
 /*

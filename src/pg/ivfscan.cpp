@@ -2,7 +2,8 @@
  * ivfscan.cpp — ORDER BY col <op> query LIMIT k through an ivf index.
  *
  * amrescan ranks the lists by their centroid's distance to the query (inner
- * product: by -<q, c>; its lists are cells of the MIPS reduction, mips.h).  The
+ * product: by -<q, r>, r the list's ranking vector, or its centroid in an
+ * index built before them; its lists are cells of the MIPS reduction, mips.h).  The
  * first amgettuple reads every entry of the `probes` nearest lists (the
  * session's ivf.probes, else the index's probes option, else ivf.probes, or
  * the probes a target recall asks for: IvfScanProbes) and
@@ -286,7 +287,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 				s->list_order[i] = i;
 		}
 		else
-			s->list_order = core::nearest_lists(*s->scanner, model.centroids.data(), model.lists,
+			s->list_order = core::nearest_lists(*s->scanner, model.ranking_centroids(), model.lists,
 												model.dims, max_probes);
 		*st_slot = st = s.release();
 	});

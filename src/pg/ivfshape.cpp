@@ -191,8 +191,8 @@ IvfTrainingSample(IvfBuildState *bs, int64 target, int64 available)
 Size
 IvfModelBytes(IvfBuildState *bs, int lists)
 {
-	/* with the MIPS reduction: the augmented centroids and their extras too */
-	return ((Size) lists * bs->dims + (bs->sample_dims > bs->dims ? (Size) lists * (bs->dims + 2) : 0) +
+	/* with the MIPS reduction: the augmented centroids, their extras and the ranking vectors too */
+	return ((Size) lists * bs->dims + (bs->sample_dims > bs->dims ? (Size) lists * (2 * bs->dims + 2) : 0) +
 			core::parameter_count(static_cast<core::QuantizerKind>(bs->quantizer), bs->dims)) * sizeof(float);
 }
 
