@@ -136,11 +136,14 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 /*
  * Trains the `total` centroids of the changed lists (parts[l] > 0) with one
  * k-means on a sample of their rows, parts[l] * IVF_SAMPLE_PER_LIST rows of
- * list l; into out (total * sample_dims).  False when that does not fit
+ * list l; into out (total * sample_dims).  With rank_out (total * dims),
+ * also their inner-product ranking vectors from the same sample, as a build
+ * computes them (core::mips_rank_vectors).  False when that does not fit
  * maintenance_work_mem.
  */
 static bool
-TrainChanged(IvfCopyState *cs, IvfBuildState *bs, const int *parts, int lists, int total, float *out)
+TrainChanged(IvfCopyState *cs, IvfBuildState *bs, const int *parts, int lists, int total, float *out,
+			 float *rank_out)
 {
 	Size		budget = (Size) maintenance_work_mem * 1024;
 	int64		target = (int64) total * IVF_SAMPLE_PER_LIST;
@@ -174,6 +177,19 @@ TrainChanged(IvfCopyState *cs, IvfBuildState *bs, const int *parts, int lists, i
 		params.spherical = bs->metric == IVF_METRIC_COSINE;
 		core::KMeansResult result = core::train_kmeans(sample, n, bs->sample_dims, params, assigner, hooks);
 		std::copy(result.centroids.begin(), result.centroids.end(), out);
+		if (rank_out != NULL)
+		{
+			std::vector<int32_t> labels((size_t) Max(n, 1));
+			std::vector<float> dist2((size_t) Max(n, 1));
+			std::vector<float> centroids((size_t) total * bs->dims);
+			std::vector<float> extras((size_t) total);
+
+			if (n > 0)
+				assigner.assign(sample, n, out, total, bs->sample_dims, labels.data(), dist2.data(), hooks);
+			core::mips_split_centroids(out, total, bs->dims, centroids.data(), extras.data());
+			core::mips_drop_extra(sample, n, bs->dims);
+			core::mips_rank_vectors(sample, (size_t) n, bs->dims, labels.data(), centroids.data(), total, rank_out);
+		}
 	});
 	pfree(sample);
 	if (!core::all_finite(out, (size_t) total * bs->sample_dims))
@@ -242,6 +258,13 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	{
 		bs->mips_extras = (float *) palloc(sizeof(float) * lists);
 		memcpy(bs->mips_extras, blob + live->centroid_floats + live->param_floats, sizeof(float) * lists);
+		/* the ranking vectors of inner-product lists (mips.h): unchanged lists keep theirs */
+		if (live->mips_rank)
+		{
+			bs->mips_rank = (float *) palloc_extended(sizeof(float) * (Size) lists * bs->dims, MCXT_ALLOC_HUGE);
+			memcpy(bs->mips_rank, blob + live->centroid_floats + live->param_floats + lists,
+				   sizeof(float) * (Size) lists * bs->dims);
+		}
 	}
 
 	/* the plan: largest lists first, while the model fits */
@@ -331,16 +354,21 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	bs->centroids = (float *) repalloc_huge(bs->centroids, sizeof(float) * (Size) newlists * bs->dims);
 	if (bs->mips_max_norm2 > 0)
 		bs->mips_extras = (float *) repalloc(bs->mips_extras, sizeof(float) * newlists);
+	if (bs->mips_rank != NULL)
+		bs->mips_rank = (float *) repalloc_huge(bs->mips_rank, sizeof(float) * (Size) newlists * bs->dims);
 	ss->changed = (bool *) palloc0(sizeof(bool) * newlists);
 	{
 		int			total = 0;
 		int			next = 0;
 		int			appended = lists;
+		float	   *rank = NULL;
 
 		for (int l = 0; l < lists; l++)
 			total += parts[l];
 		trained = (float *) palloc_extended(sizeof(float) * bs->sample_dims * (Size) total, MCXT_ALLOC_HUGE);
-		if (!TrainChanged(cs, bs, parts, lists, total, trained))
+		if (bs->mips_rank != NULL)
+			rank = (float *) palloc_extended(sizeof(float) * bs->dims * (Size) total, MCXT_ALLOC_HUGE);
+		if (!TrainChanged(cs, bs, parts, lists, total, trained, rank))
 		{
 			IvfMaintEndCopy(cs);
 			MemoryContextSwitchTo(old);
@@ -356,9 +384,14 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 				memcpy(bs->centroids + (Size) slot * bs->dims, part, sizeof(float) * bs->dims);
 				if (bs->mips_max_norm2 > 0)
 					bs->mips_extras[slot] = part[bs->dims];
+				if (rank != NULL)
+					memcpy(bs->mips_rank + (Size) slot * bs->dims, rank + (Size) (next - 1) * bs->dims,
+						   sizeof(float) * bs->dims);
 				ss->changed[slot] = true;
 			}
 		pfree(trained);
+		if (rank != NULL)
+			pfree(rank);
 	}
 	/* from here on a crash or an error leaves orphan pages for the next maintenance */
 	IvfMaintSetState(index, IVF_MAINT_RUNNING);

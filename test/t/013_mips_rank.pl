@@ -1,4 +1,4 @@
-# 012_mips_rank.pl: an inner-product index built before the lists' ranking
+# 013_mips_rank.pl: an inner-product index built before the lists' ranking
 # vectors (src/core/mips.h; meta mips_rank = 0, no vectors read from the
 # parameter stream) keeps working: ranked by its centroids, exact with every
 # list probed and under strict_order, and it takes inserts and VACUUM; a
