@@ -2,8 +2,11 @@
 // (CpuAssigner) and the double-precision brute-force oracle (ReferenceAssigner).
 //
 // CpuAssigner computes ||c||^2 - 2 x.c with a register-blocked micro-kernel
-// (6 rows x 16 centroids, AVX2/FMA when the CPU has it, portable C++
+// (12 rows x 32 centroids with AVX-512, 6 x 16 with AVX2/FMA, portable C++
 // otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
+// The AVX-512 tile gives the same labels and distances as the AVX2 one, bit
+// for bit: every (row, centroid) sum is the same chain of FMAs in the same
+// order, and each row's running minima see the centroids in the same order.
 // The same tile, stored instead of reduced, is tile_dot() (tile.h): the
 // recall calibration filters its (query, row) pairs with it.
 // It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
@@ -67,6 +70,12 @@ using MicroKernel = void (*)(const float* const* rows, const float* panel, size_
 using NormKernel = float (*)(const float* v, size_t d);
 // out: the 6 x 16 tile of dot products, row-major (tile.h).
 using DotTileKernel = void (*)(const float* const* rows, const float* panel, size_t d, float* out);
+// The wide tile (AVX-512): kWideRows rows against `panels` (1 or 2)
+// consecutive packed panels, otherwise as MicroKernel.
+constexpr size_t kWideRows = 2 * kMicroRows;
+static_assert(kAssignRowBlock % kWideRows == 0, "row blocks hold whole wide tiles");
+using WideKernel = void (*)(const float* const* rows, const float* panel, size_t d, const float* norms,
+                            int32_t col0, size_t panels, LaneBest* const* best);
 
 // The portable tile; the compiler vectorizes the 16-wide inner loops.
 inline void accumulate_generic(const float* const* rows, const float* panel, size_t d,
@@ -192,6 +201,62 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* r
     }
 }
 
+// The wide tile: kWideRows rows against `panels` (1 or 2) consecutive packed
+// panels, 24 zmm accumulators at most.  Lane j of panel q's accumulator is
+// the same FMA chain over t as the AVX2 tile's for that (row, centroid).
+template <size_t kPanels>
+__attribute__((target("avx512f,avx2,fma"), always_inline)) inline void wide_kernel(
+    const float* const* rows, const float* panel, size_t d, const float* norms, int32_t col0,
+    LaneBest* const* best) {
+    __m512 c[kWideRows][kPanels];
+    const float* x[kWideRows];
+#pragma GCC unroll 12
+    for (size_t r = 0; r < kWideRows; ++r) {
+        x[r] = rows[r];
+#pragma GCC unroll 2
+        for (size_t q = 0; q < kPanels; ++q) c[r][q] = _mm512_setzero_ps();
+    }
+    const size_t stride = d * kPanel;  // panel q + 1 follows panel q
+    for (size_t t = 0; t < d; ++t) {
+        __m512 b[kPanels];
+#pragma GCC unroll 2
+        for (size_t q = 0; q < kPanels; ++q) b[q] = _mm512_loadu_ps(panel + q * stride + t * kPanel);
+#pragma GCC unroll 12
+        for (size_t r = 0; r < kWideRows; ++r) {
+            const __m512 a = _mm512_set1_ps(x[r][t]);
+#pragma GCC unroll 2
+            for (size_t q = 0; q < kPanels; ++q) c[r][q] = _mm512_fmadd_ps(a, b[q], c[r][q]);
+        }
+    }
+    // Lane l meets columns col0 + l, + 8 + l, + 16 + l, + 24 + l in this
+    // order, as two calls of the AVX2 tile would give them.
+    const __m512 two = _mm512_set1_ps(2.0f);
+    const __m256i step = _mm256_set1_epi32(8);
+    for (size_t q = 0; q < kPanels; ++q) {
+        const __m512 n = _mm512_loadu_ps(norms + q * kPanel);
+        const __m256i i0 = _mm256_add_epi32(_mm256_set1_epi32(col0 + static_cast<int32_t>(q * kPanel)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i i1 = _mm256_add_epi32(i0, step);
+        for (size_t r = 0; r < kWideRows; ++r) {
+            const __m512d v = _mm512_castps_pd(_mm512_fnmadd_ps(two, c[r][q], n));
+            // masked extracts: the plain ones trip GCC 12's -Wmaybe-uninitialized
+            const __m256d lo = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, v, 0);
+            const __m256d hi = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, v, 1);
+            merge_lanes_avx2(best[r], _mm256_castpd_ps(lo), i0);
+            merge_lanes_avx2(best[r], _mm256_castpd_ps(hi), i1);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) void wide_kernel_avx512(const float* const* rows, const float* panel,
+                                                                    size_t d, const float* norms, int32_t col0,
+                                                                    size_t panels, LaneBest* const* best) {
+    if (panels == 2)
+        wide_kernel<2>(rows, panel, d, norms, col0, best);
+    else
+        wide_kernel<1>(rows, panel, d, norms, col0, best);
+}
+
 // The stored tile (tile_dot).
 __attribute__((target("avx2,fma"))) void dot_tile_avx2(const float* const* rows, const float* panel, size_t d,
                                                        float* out) {
@@ -223,22 +288,26 @@ struct AssignKernels {
     MicroKernel micro;
     NormKernel norm;
     DotTileKernel dot_tile;
+    WideKernel wide;  // null: the assigner uses micro
 };
 
-const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic, dot_tile_generic};
+const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic, dot_tile_generic, nullptr};
 std::atomic<bool> force_portable{false};
+std::atomic<bool> cap_avx2{false};
 
-// The fastest kernels this CPU runs, detected once; the test hook can force
-// the portable pair.
+// The fastest kernels this CPU runs, detected once; the test hooks can force
+// the portable set or keep the assigner off AVX-512.
 const AssignKernels& cpu_kernels() {
-    static const AssignKernels best = [] {
 #ifdef PG_IVF_HAVE_X86
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            return AssignKernels{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2};
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    static const AssignKernels k_avx2{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2, nullptr};
+    static const AssignKernels k_avx512{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2, wide_kernel_avx512};
+    if (force_portable.load(std::memory_order_relaxed) || !avx2) return kPortableAssignKernels;
+    return avx512 && !cap_avx2.load(std::memory_order_relaxed) ? k_avx512 : k_avx2;
+#else
+    return kPortableAssignKernels;
 #endif
-        return kPortableAssignKernels;
-    }();
-    return force_portable.load(std::memory_order_relaxed) ? kPortableAssignKernels : best;
 }
 
 // Rejects shapes the assigners cannot produce labels for.
@@ -263,6 +332,21 @@ void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const 
     const size_t group = std::max<size_t>(1, kGroupBytes / (d * kPanel * sizeof(float)));
     for (size_t g0 = 0; g0 < pc.panels; g0 += group) {
         const size_t g1 = std::min(pc.panels, g0 + group);
+        if (kern.wide != nullptr) {
+            for (size_t m0 = 0; m0 < rows; m0 += kWideRows) {
+                const float* rp[kWideRows];
+                LaneBest* bp[kWideRows];
+                for (size_t r = 0; r < kWideRows; ++r) {
+                    const bool real = m0 + r < rows;
+                    rp[r] = x + (row0 + (real ? m0 + r : m0)) * d;
+                    bp[r] = real ? &lanes[m0 + r] : &spare;
+                }
+                for (size_t p = g0; p < g1; p += 2)
+                    kern.wide(rp, pc.data.data() + p * d * kPanel, d, pc.norms.data() + p * kPanel,
+                              static_cast<int32_t>(p * kPanel), std::min<size_t>(2, g1 - p), bp);
+            }
+            continue;
+        }
         for (size_t m0 = 0; m0 < rows; m0 += kMicroRows) {
             const float* rp[kMicroRows];
             LaneBest* bp[kMicroRows];
@@ -322,6 +406,8 @@ size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads) {
 }
 
 void cpu_assign_force_portable(bool portable) { force_portable.store(portable, std::memory_order_relaxed); }
+
+void cpu_assign_cap_avx2(bool cap) { cap_avx2.store(cap, std::memory_order_relaxed); }
 
 CpuAssigner::CpuAssigner(int threads) : threads_(std::clamp(threads, 1, kMaxAssignThreads)) {}
 
