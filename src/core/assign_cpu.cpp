@@ -6,7 +6,8 @@
 // otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
 // The AVX-512 tile gives the same labels and distances as the AVX2 one, bit
 // for bit: every (row, centroid) sum is the same chain of FMAs in the same
-// order, and each row's running minima see the centroids in the same order.
+// order, and either arg-min ends at the smallest value with the lowest index
+// among its ties (NaN never wins).
 // The same tile, stored instead of reduced, is tile_dot() (tile.h): the
 // recall calibration filters its (query, row) pairs with it.
 // It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
@@ -35,7 +36,8 @@ namespace {
 
 constexpr size_t kMicroRows = kTileRows;
 constexpr size_t kPanel = kTileCols;  // centroids per packed panel
-constexpr size_t kLanes = 8;        // running minima kept per row, one per vector lane
+constexpr size_t kLanes = 8;        // running minima an AVX2 or portable tile keeps per row
+constexpr size_t kWideLanes = 16;   // and the AVX-512 tile
 static_assert(kAssignRowBlock % kMicroRows == 0, "row blocks hold whole micro-tiles");
 
 // Packed centroids swept per pass over a row block: small enough to stay in
@@ -54,12 +56,15 @@ constexpr double kMaxBlocksPerPoll = 64.0;
 constexpr size_t kReferenceRowsPerPoll = 256;
 
 // Running arg-min of one row: lane l holds the best of the columns j with
-// j % 8 == l seen so far.  Columns reach a lane in increasing order, so a
-// strict '<' keeps the lowest index on ties, and the final reduction over
-// lanes applies better() to finish the tie rule.
+// j % 8 == l seen so far (j % 16 with the AVX-512 tile; lanes 8 to 15 stay
+// empty otherwise).  Columns reach a lane in increasing order, so a strict
+// '<' keeps the lowest index on ties, and the final reduction over lanes
+// applies better() to finish the tie rule: the result is the smallest value
+// with the lowest index among its ties, however the columns were split
+// among lanes.
 struct LaneBest {
-    float value[kLanes];
-    int32_t index[kLanes];
+    float value[kWideLanes];
+    int32_t index[kWideLanes];
 };
 
 // rows: 6 row pointers (size d each); panel: 16 centroids packed d-major
@@ -228,23 +233,30 @@ __attribute__((target("avx512f,avx2,fma"), always_inline)) inline void wide_kern
             for (size_t q = 0; q < kPanels; ++q) c[r][q] = _mm512_fmadd_ps(a, b[q], c[r][q]);
         }
     }
-    // Lane l meets columns col0 + l, + 8 + l, + 16 + l, + 24 + l in this
-    // order, as two calls of the AVX2 tile would give them.
+    // Lane l (of 16) meets column col0 + l, then col0 + 16 + l: the two
+    // panels are merged in registers first (the second wins only if smaller,
+    // or if the first is NaN, as it would in order), then into the minima.
     const __m512 two = _mm512_set1_ps(2.0f);
-    const __m256i step = _mm256_set1_epi32(8);
-    for (size_t q = 0; q < kPanels; ++q) {
-        const __m512 n = _mm512_loadu_ps(norms + q * kPanel);
-        const __m256i i0 = _mm256_add_epi32(_mm256_set1_epi32(col0 + static_cast<int32_t>(q * kPanel)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        const __m256i i1 = _mm256_add_epi32(i0, step);
-        for (size_t r = 0; r < kWideRows; ++r) {
-            const __m512d v = _mm512_castps_pd(_mm512_fnmadd_ps(two, c[r][q], n));
-            // masked extracts: the plain ones trip GCC 12's -Wmaybe-uninitialized
-            const __m256d lo = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, v, 0);
-            const __m256d hi = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xFF, v, 1);
-            merge_lanes_avx2(best[r], _mm256_castpd_ps(lo), i0);
-            merge_lanes_avx2(best[r], _mm256_castpd_ps(hi), i1);
+    const __m512 n0 = _mm512_loadu_ps(norms);
+    const __m512 n1 = kPanels == 2 ? _mm512_loadu_ps(norms + kPanel) : n0;
+    const __m512i i0 = _mm512_add_epi32(_mm512_set1_epi32(col0),
+                                        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(static_cast<int32_t>(kPanel)));
+    for (size_t r = 0; r < kWideRows; ++r) {
+        __m512 v = _mm512_fnmadd_ps(two, c[r][0], n0);
+        __m512i idx = i0;
+        if (kPanels == 2) {
+            const __m512 v1 = _mm512_fnmadd_ps(two, c[r][kPanels - 1], n1);
+            const __mmask16 take = _mm512_cmp_ps_mask(v1, v, _CMP_LT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            v = _mm512_mask_mov_ps(v, take, v1);
+            idx = _mm512_mask_mov_epi32(idx, take, i1);
         }
+        LaneBest* lb = best[r];
+        const __m512 bv = _mm512_loadu_ps(lb->value);
+        const __mmask16 win = _mm512_cmp_ps_mask(v, bv, _CMP_LT_OQ);
+        _mm512_storeu_ps(lb->value, _mm512_mask_mov_ps(bv, win, v));
+        const __m512i bi = _mm512_loadu_si512(lb->index);
+        _mm512_storeu_si512(lb->index, _mm512_mask_mov_epi32(bi, win, idx));
     }
 }
 
@@ -323,8 +335,8 @@ void check_shape(size_t n, size_t k) {
 void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const PackedPanels& pc,
                       const AssignKernels& kern, LaneBest* lanes, int32_t* labels, float* dist2) {
     auto reset = [](LaneBest& lb) {
-        std::fill(lb.value, lb.value + kLanes, std::numeric_limits<float>::infinity());
-        std::fill(lb.index, lb.index + kLanes, 0);
+        std::fill(lb.value, lb.value + kWideLanes, std::numeric_limits<float>::infinity());
+        std::fill(lb.index, lb.index + kWideLanes, 0);
     };
     for (size_t r = 0; r < rows; ++r) reset(lanes[r]);
     LaneBest spare;  // absorbs the results of padding rows in a short last micro-tile
@@ -363,7 +375,7 @@ void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const 
     for (size_t r = 0; r < rows; ++r) {
         float b = lanes[r].value[0];
         int32_t bi = lanes[r].index[0];
-        for (size_t l = 1; l < kLanes; ++l)
+        for (size_t l = 1; l < kWideLanes; ++l)
             if (better(lanes[r].value[l], lanes[r].index[l], b, bi)) {
                 b = lanes[r].value[l];
                 bi = lanes[r].index[l];

@@ -167,6 +167,9 @@ TEST(CpuAssigner, WideTileEqualsAvx2Bits) {
         for (size_t i = 0; i < c.n; i += 3)
             std::copy(centroids.begin() + ((i * 5) % c.k) * c.d, centroids.begin() + ((i * 5) % c.k + 1) * c.d,
                       x.begin() + i * c.d);
+        // a NaN centroid beside the one 16 columns on (the wide tile merges those two first), a NaN row
+        if (c.k > 20) centroids[3 * c.d] = std::nanf("");
+        if (c.n > 10) x[7 * c.d] = std::nanf("");
         for (int threads : {1, 2}) {
             std::vector<int32_t> wide(c.n), narrow(c.n);
             std::vector<float> dw(c.n), dn(c.n);
