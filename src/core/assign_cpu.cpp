@@ -2,8 +2,12 @@
 // (CpuAssigner) and the double-precision brute-force oracle (ReferenceAssigner).
 //
 // CpuAssigner computes ||c||^2 - 2 x.c with a register-blocked micro-kernel
-// (6 rows x 16 centroids, AVX2/FMA when the CPU has it, portable C++
+// (12 rows x 32 centroids with AVX-512, 6 x 16 with AVX2/FMA, portable C++
 // otherwise) that folds the arg-min into the tile epilogue, then adds ||x||^2.
+// The AVX-512 tile gives the same labels and distances as the AVX2 one, bit
+// for bit: every (row, centroid) sum is the same chain of FMAs in the same
+// order, and either arg-min ends at the smallest value with the lowest index
+// among its ties (NaN never wins).
 // The same tile, stored instead of reduced, is tile_dot() (tile.h): the
 // recall calibration filters its (query, row) pairs with it.
 // It deliberately does not call cblas_sgemm: Debian's serial OpenBLAS 0.3.21
@@ -32,7 +36,8 @@ namespace {
 
 constexpr size_t kMicroRows = kTileRows;
 constexpr size_t kPanel = kTileCols;  // centroids per packed panel
-constexpr size_t kLanes = 8;        // running minima kept per row, one per vector lane
+constexpr size_t kLanes = 8;        // running minima an AVX2 or portable tile keeps per row
+constexpr size_t kWideLanes = 16;   // and the AVX-512 tile
 static_assert(kAssignRowBlock % kMicroRows == 0, "row blocks hold whole micro-tiles");
 
 // Packed centroids swept per pass over a row block: small enough to stay in
@@ -51,12 +56,15 @@ constexpr double kMaxBlocksPerPoll = 64.0;
 constexpr size_t kReferenceRowsPerPoll = 256;
 
 // Running arg-min of one row: lane l holds the best of the columns j with
-// j % 8 == l seen so far.  Columns reach a lane in increasing order, so a
-// strict '<' keeps the lowest index on ties, and the final reduction over
-// lanes applies better() to finish the tie rule.
+// j % 8 == l seen so far (j % 16 with the AVX-512 tile; lanes 8 to 15 stay
+// empty otherwise).  Columns reach a lane in increasing order, so a strict
+// '<' keeps the lowest index on ties, and the final reduction over lanes
+// applies better() to finish the tie rule: the result is the smallest value
+// with the lowest index among its ties, however the columns were split
+// among lanes.
 struct LaneBest {
-    float value[kLanes];
-    int32_t index[kLanes];
+    float value[kWideLanes];
+    int32_t index[kWideLanes];
 };
 
 // rows: 6 row pointers (size d each); panel: 16 centroids packed d-major
@@ -67,6 +75,12 @@ using MicroKernel = void (*)(const float* const* rows, const float* panel, size_
 using NormKernel = float (*)(const float* v, size_t d);
 // out: the 6 x 16 tile of dot products, row-major (tile.h).
 using DotTileKernel = void (*)(const float* const* rows, const float* panel, size_t d, float* out);
+// The wide tile (AVX-512): kWideRows rows against `panels` (1 or 2)
+// consecutive packed panels, otherwise as MicroKernel.
+constexpr size_t kWideRows = 2 * kMicroRows;
+static_assert(kAssignRowBlock % kWideRows == 0, "row blocks hold whole wide tiles");
+using WideKernel = void (*)(const float* const* rows, const float* panel, size_t d, const float* norms,
+                            int32_t col0, size_t panels, LaneBest* const* best);
 
 // The portable tile; the compiler vectorizes the 16-wide inner loops.
 inline void accumulate_generic(const float* const* rows, const float* panel, size_t d,
@@ -192,6 +206,69 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(const float* const* r
     }
 }
 
+// The wide tile: kWideRows rows against `panels` (1 or 2) consecutive packed
+// panels, 24 zmm accumulators at most.  Lane j of panel q's accumulator is
+// the same FMA chain over t as the AVX2 tile's for that (row, centroid).
+template <size_t kPanels>
+__attribute__((target("avx512f,avx2,fma"), always_inline)) inline void wide_kernel(
+    const float* const* rows, const float* panel, size_t d, const float* norms, int32_t col0,
+    LaneBest* const* best) {
+    __m512 c[kWideRows][kPanels];
+    const float* x[kWideRows];
+#pragma GCC unroll 12
+    for (size_t r = 0; r < kWideRows; ++r) {
+        x[r] = rows[r];
+#pragma GCC unroll 2
+        for (size_t q = 0; q < kPanels; ++q) c[r][q] = _mm512_setzero_ps();
+    }
+    const size_t stride = d * kPanel;  // panel q + 1 follows panel q
+    for (size_t t = 0; t < d; ++t) {
+        __m512 b[kPanels];
+#pragma GCC unroll 2
+        for (size_t q = 0; q < kPanels; ++q) b[q] = _mm512_loadu_ps(panel + q * stride + t * kPanel);
+#pragma GCC unroll 12
+        for (size_t r = 0; r < kWideRows; ++r) {
+            const __m512 a = _mm512_set1_ps(x[r][t]);
+#pragma GCC unroll 2
+            for (size_t q = 0; q < kPanels; ++q) c[r][q] = _mm512_fmadd_ps(a, b[q], c[r][q]);
+        }
+    }
+    // Lane l (of 16) meets column col0 + l, then col0 + 16 + l: the two
+    // panels are merged in registers first (the second wins only if smaller,
+    // or if the first is NaN, as it would in order), then into the minima.
+    const __m512 two = _mm512_set1_ps(2.0f);
+    const __m512 n0 = _mm512_loadu_ps(norms);
+    const __m512 n1 = kPanels == 2 ? _mm512_loadu_ps(norms + kPanel) : n0;
+    const __m512i i0 = _mm512_add_epi32(_mm512_set1_epi32(col0),
+                                        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(static_cast<int32_t>(kPanel)));
+    for (size_t r = 0; r < kWideRows; ++r) {
+        __m512 v = _mm512_fnmadd_ps(two, c[r][0], n0);
+        __m512i idx = i0;
+        if (kPanels == 2) {
+            const __m512 v1 = _mm512_fnmadd_ps(two, c[r][kPanels - 1], n1);
+            const __mmask16 take = _mm512_cmp_ps_mask(v1, v, _CMP_LT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            v = _mm512_mask_mov_ps(v, take, v1);
+            idx = _mm512_mask_mov_epi32(idx, take, i1);
+        }
+        LaneBest* lb = best[r];
+        const __m512 bv = _mm512_loadu_ps(lb->value);
+        const __mmask16 win = _mm512_cmp_ps_mask(v, bv, _CMP_LT_OQ);
+        _mm512_storeu_ps(lb->value, _mm512_mask_mov_ps(bv, win, v));
+        const __m512i bi = _mm512_loadu_si512(lb->index);
+        _mm512_storeu_si512(lb->index, _mm512_mask_mov_epi32(bi, win, idx));
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) void wide_kernel_avx512(const float* const* rows, const float* panel,
+                                                                    size_t d, const float* norms, int32_t col0,
+                                                                    size_t panels, LaneBest* const* best) {
+    if (panels == 2)
+        wide_kernel<2>(rows, panel, d, norms, col0, best);
+    else
+        wide_kernel<1>(rows, panel, d, norms, col0, best);
+}
+
 // The stored tile (tile_dot).
 __attribute__((target("avx2,fma"))) void dot_tile_avx2(const float* const* rows, const float* panel, size_t d,
                                                        float* out) {
@@ -223,22 +300,26 @@ struct AssignKernels {
     MicroKernel micro;
     NormKernel norm;
     DotTileKernel dot_tile;
+    WideKernel wide;  // null: the assigner uses micro
 };
 
-const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic, dot_tile_generic};
+const AssignKernels kPortableAssignKernels{micro_kernel_generic, squared_norm_generic, dot_tile_generic, nullptr};
 std::atomic<bool> force_portable{false};
+std::atomic<bool> cap_avx2{false};
 
-// The fastest kernels this CPU runs, detected once; the test hook can force
-// the portable pair.
+// The fastest kernels this CPU runs, detected once; the test hooks can force
+// the portable set or keep the assigner off AVX-512.
 const AssignKernels& cpu_kernels() {
-    static const AssignKernels best = [] {
 #ifdef PG_IVF_HAVE_X86
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-            return AssignKernels{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2};
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    static const AssignKernels k_avx2{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2, nullptr};
+    static const AssignKernels k_avx512{micro_kernel_avx2, squared_norm_avx2, dot_tile_avx2, wide_kernel_avx512};
+    if (force_portable.load(std::memory_order_relaxed) || !avx2) return kPortableAssignKernels;
+    return avx512 && !cap_avx2.load(std::memory_order_relaxed) ? k_avx512 : k_avx2;
+#else
+    return kPortableAssignKernels;
 #endif
-        return kPortableAssignKernels;
-    }();
-    return force_portable.load(std::memory_order_relaxed) ? kPortableAssignKernels : best;
 }
 
 // Rejects shapes the assigners cannot produce labels for.
@@ -254,8 +335,8 @@ void check_shape(size_t n, size_t k) {
 void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const PackedPanels& pc,
                       const AssignKernels& kern, LaneBest* lanes, int32_t* labels, float* dist2) {
     auto reset = [](LaneBest& lb) {
-        std::fill(lb.value, lb.value + kLanes, std::numeric_limits<float>::infinity());
-        std::fill(lb.index, lb.index + kLanes, 0);
+        std::fill(lb.value, lb.value + kWideLanes, std::numeric_limits<float>::infinity());
+        std::fill(lb.index, lb.index + kWideLanes, 0);
     };
     for (size_t r = 0; r < rows; ++r) reset(lanes[r]);
     LaneBest spare;  // absorbs the results of padding rows in a short last micro-tile
@@ -263,6 +344,21 @@ void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const 
     const size_t group = std::max<size_t>(1, kGroupBytes / (d * kPanel * sizeof(float)));
     for (size_t g0 = 0; g0 < pc.panels; g0 += group) {
         const size_t g1 = std::min(pc.panels, g0 + group);
+        if (kern.wide != nullptr) {
+            for (size_t m0 = 0; m0 < rows; m0 += kWideRows) {
+                const float* rp[kWideRows];
+                LaneBest* bp[kWideRows];
+                for (size_t r = 0; r < kWideRows; ++r) {
+                    const bool real = m0 + r < rows;
+                    rp[r] = x + (row0 + (real ? m0 + r : m0)) * d;
+                    bp[r] = real ? &lanes[m0 + r] : &spare;
+                }
+                for (size_t p = g0; p < g1; p += 2)
+                    kern.wide(rp, pc.data.data() + p * d * kPanel, d, pc.norms.data() + p * kPanel,
+                              static_cast<int32_t>(p * kPanel), std::min<size_t>(2, g1 - p), bp);
+            }
+            continue;
+        }
         for (size_t m0 = 0; m0 < rows; m0 += kMicroRows) {
             const float* rp[kMicroRows];
             LaneBest* bp[kMicroRows];
@@ -279,7 +375,7 @@ void assign_row_block(const float* x, size_t row0, size_t rows, size_t d, const 
     for (size_t r = 0; r < rows; ++r) {
         float b = lanes[r].value[0];
         int32_t bi = lanes[r].index[0];
-        for (size_t l = 1; l < kLanes; ++l)
+        for (size_t l = 1; l < kWideLanes; ++l)
             if (better(lanes[r].value[l], lanes[r].index[l], b, bi)) {
                 b = lanes[r].value[l];
                 bi = lanes[r].index[l];
@@ -322,6 +418,8 @@ size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads) {
 }
 
 void cpu_assign_force_portable(bool portable) { force_portable.store(portable, std::memory_order_relaxed); }
+
+void cpu_assign_cap_avx2(bool cap) { cap_avx2.store(cap, std::memory_order_relaxed); }
 
 CpuAssigner::CpuAssigner(int threads) : threads_(std::clamp(threads, 1, kMaxAssignThreads)) {}
 

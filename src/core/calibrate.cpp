@@ -50,7 +50,7 @@ NeighbourTracker::NeighbourTracker(Metric metric, size_t d, size_t k, const floa
     if (k == 0 || d == 0) throw std::invalid_argument("calibration needs k > 0 and d > 0");
     for (auto& h : heaps_) h.reserve(k);
     panels_ = pack_panels(queries_.data(), q, d);
-    query_norms_.resize(q);
+    query_norms_.assign(panels_.panels * kTileCols, 0.0f);  // padded as the panels
     for (size_t i = 0; i < q; ++i) query_norms_[i] = std::sqrt(panels_.norms[i]);
     // The tile's value a (L2: fl(||q||^2) + fl(||x||^2) - 2 fl(<q, x>); IP and
     // cosine: -fl(<q, x>)) and the exact s (l2_squared, -dot) are each within
@@ -80,13 +80,27 @@ void NeighbourTracker::scan_block(const float* rows, const uint64_t* ids, const 
         for (size_t p = 0; p < panels_.panels; ++p) {
             tile_dot(rp, panels_.data.data() + p * d_ * kTileCols, d_, tile);
             const size_t i0 = p * kTileCols, i1 = std::min(q_, i0 + kTileCols);
-            for (size_t r = 0; r < m; ++r)
-                for (size_t i = i0; i < i1; ++i) {
-                    const float xq = tile[r * kTileCols + (i - i0)];
-                    const float approx = metric_ == Metric::kL2 ? panels_.norms[i] + norm2[r] - 2.0f * xq : -xq;
-                    const float reach = query_norms_[i] + norm[r];
+            // The filter over a whole row of the tile at once, branch-free so
+            // that it vectorizes; the padding columns (past q_) are computed
+            // and never read.
+            const float* qn2 = panels_.norms.data() + i0;
+            const float* qn = query_norms_.data() + i0;
+            const float* bound = s.bound.data() + i0;
+            for (size_t r = 0; r < m; ++r) {
+                const float* t = tile + r * kTileCols;
+                float approx[kTileCols];
+                uint8_t pass[kTileCols];
+                if (metric_ == Metric::kL2)
+                    for (size_t c = 0; c < kTileCols; ++c) approx[c] = qn2[c] + norm2[r] - 2.0f * t[c];
+                else
+                    for (size_t c = 0; c < kTileCols; ++c) approx[c] = -t[c];
+                for (size_t c = 0; c < kTileCols; ++c) {
+                    const float reach = qn[c] + norm[r];
                     // NaN or infinite terms fail this test and are measured exactly
-                    if (approx > s.bound[i] + (slack_rel_ * reach * reach + slack_abs_)) continue;
+                    pass[c] = !(approx[c] > bound[c] + (slack_rel_ * reach * reach + slack_abs_));
+                }
+                for (size_t i = i0; i < i1; ++i) {
+                    if (!pass[i - i0]) continue;
                     const size_t j = m0 + r;
                     if (ids[j] == ids_[i]) continue;
                     const float* qv = query(i);
@@ -98,6 +112,7 @@ void NeighbourTracker::scan_block(const float* rows, const uint64_t* ids, const 
                     offer(local, cand, k_);
                     if (local.size() == k_) s.bound[i] = std::min(s.bound[i], local.front().dist);
                 }
+            }
         }
     }
 }
@@ -114,7 +129,7 @@ void NeighbourTracker::add(const float* rows, const uint64_t* ids, const int32_t
     std::vector<Scratch> scratch(team);
     for (Scratch& s : scratch) {
         s.heaps.resize(q_);
-        s.bound.resize(q_);
+        s.bound.assign(panels_.panels * kTileCols, std::numeric_limits<float>::infinity());  // padded as the panels
         for (size_t i = 0; i < q_; ++i)
             s.bound[i] = heaps_[i].size() < k_ ? std::numeric_limits<float>::infinity() : heaps_[i].front().dist;
     }

@@ -45,12 +45,6 @@ size_t expected_parameters(QuantizerKind kind, size_t d) {
     return 0;
 }
 
-double norm(const double* v, size_t d) {
-    double s = 0;
-    for (size_t j = 0; j < d; ++j) s += v[j] * v[j];
-    return std::sqrt(s);
-}
-
 double norm(const float* v, size_t d) {
     double s = 0;
     for (size_t j = 0; j < d; ++j) s += static_cast<double>(v[j]) * v[j];
@@ -63,16 +57,14 @@ struct EncodeScratch {
     std::vector<double> part;  // the code part of the reconstruction, size d
 };
 
-// Encodes row i: code from the (residual) vector, err from the exact reconstruction.
-void encode_one(const Codec& codec, const PqEncoder* pq, double bias_norm, const float* x, size_t i,
-                const float* centroids, const int32_t* labels, uint8_t* entry, EncodeScratch& s) {
+// Encodes row i: code from the (residual) vector, err from the exact
+// reconstruction.  c_norms: norm() of each list's centroid (residual codecs).
+void encode_one(const Codec& codec, const PqEncoder* pq, double bias_norm, const double* c_norms, const float* x,
+                size_t i, const float* centroids, const int32_t* labels, uint8_t* entry, EncodeScratch& s) {
     const size_t d = codec.d;
     const float* row = x + i * d;
     const float* c = nullptr;
-    if (codec.residual) {
-        if (labels[i] < 0) throw std::invalid_argument("encode_rows: negative list label");
-        c = centroids + static_cast<size_t>(labels[i]) * d;
-    }
+    if (codec.residual) c = centroids + static_cast<size_t>(labels[i]) * d;
     const float* v = row;
     if (c != nullptr) {
         for (size_t j = 0; j < d; ++j) s.v[j] = saturate(row[j] - c[j]);
@@ -95,23 +87,47 @@ void encode_one(const Codec& codec, const PqEncoder* pq, double bias_norm, const
             for (size_t j = 0; j < d; ++j) s.part[j] = row[j];
             break;
     }
-    const double x_norm = norm(row, d);
-    // Under cosine the represented vector is the row renormalized in double.
+    // The sums of norm() (||x||, ||code part||) and of the error, each a
+    // serial double sum in j order as before, run side by side in one loop:
+    // the same bits in about a third of the latency.  Under cosine the
+    // represented vector is the row renormalized in double, so the error
+    // needs ||x|| first and takes a second loop.
     const bool cosine = codec.metric == Metric::kCosine;
-    const double scale = cosine ? 1.0 / x_norm : 1.0;
-    double e2 = 0;
-    for (size_t j = 0; j < d; ++j) {
-        double rec = s.part[j];
-        if (bias != nullptr) rec += bias[j];
-        if (c != nullptr) rec += c[j];
-        const double diff = static_cast<double>(row[j]) * scale - rec;
-        e2 += diff * diff;
+    const double* part = s.part.data();
+    double x2 = 0, p2 = 0, e2 = 0;
+    auto rec = [&](size_t j) {
+        double r = part[j];
+        if (bias != nullptr) r += bias[j];
+        if (c != nullptr) r += c[j];
+        return r;
+    };
+    if (cosine) {
+        for (size_t j = 0; j < d; ++j) {
+            x2 += static_cast<double>(row[j]) * row[j];
+            p2 += part[j] * part[j];
+        }
+    } else {
+        for (size_t j = 0; j < d; ++j) {
+            const double xj = row[j];
+            x2 += xj * xj;
+            p2 += part[j] * part[j];
+            const double diff = xj - rec(j);
+            e2 += diff * diff;
+        }
+    }
+    const double x_norm = std::sqrt(x2);
+    if (cosine) {
+        const double scale = 1.0 / x_norm;
+        for (size_t j = 0; j < d; ++j) {
+            const double diff = static_cast<double>(row[j]) * scale - rec(j);
+            e2 += diff * diff;
+        }
     }
     bounds::RowTerms t;
     t.x_norm = x_norm;
-    t.c_norm = c != nullptr ? norm(c, d) : 0.0;
+    t.c_norm = c != nullptr ? c_norms[labels[i]] : 0.0;
     t.bias_norm = bias_norm;
-    t.code_norm = norm(s.part.data(), d);
+    t.code_norm = std::sqrt(p2);
     t.e_up = bounds::e_upper(std::sqrt(e2), (cosine ? 1.0 : x_norm) + t.c_norm + t.bias_norm + t.code_norm, d);
     float err = bounds::row_err(codec.kind, codec.metric, codec.residual, d, t);
     if (cosine && !(x_norm > 0.0)) err = std::numeric_limits<float>::infinity();  // glue skips zero rows
@@ -253,6 +269,20 @@ void encode_rows(const Codec& codec, const float* x, size_t n, const float* cent
         throw std::invalid_argument("encode_rows: residual codec needs centroids and labels");
     const size_t d = codec.d;
     const double bias_norm = codec.kind == QuantizerKind::kSq8 ? norm(codec.sq_bias.data(), d) : 0.0;
+    // each list's centroid norm once per call, not once per row
+    std::vector<double> c_norms;
+    if (codec.residual) {
+        int32_t k = 0;
+        for (size_t i = 0; i < n; ++i) {
+            if (labels[i] < 0) throw std::invalid_argument("encode_rows: negative list label");
+            k = std::max(k, labels[i] + 1);
+        }
+        c_norms.assign(static_cast<size_t>(k), -1.0);
+        for (size_t i = 0; i < n; ++i) {
+            double& cn = c_norms[static_cast<size_t>(labels[i])];
+            if (cn < 0) cn = norm(centroids + static_cast<size_t>(labels[i]) * d, d);
+        }
+    }
     std::unique_ptr<PqEncoder> pq;
     if (codec.kind == QuantizerKind::kPq) pq = std::make_unique<PqEncoder>(codec.pq_codebooks.data(), d, codec.m);
     const size_t blocks = (n + kEncodeBlockRows - 1) / kEncodeBlockRows;
@@ -265,7 +295,8 @@ void encode_rows(const Codec& codec, const float* x, size_t n, const float* cent
     parallel_for(blocks, team, [&](size_t b, int t) {
         const size_t end = std::min(n, (b + 1) * kEncodeBlockRows);
         for (size_t i = b * kEncodeBlockRows; i < end; ++i)
-            encode_one(codec, pq.get(), bias_norm, x, i, centroids, labels, out + i * stride, scratch[t]);
+            encode_one(codec, pq.get(), bias_norm, c_norms.data(), x, i, centroids, labels, out + i * stride,
+                       scratch[t]);
     });
 }
 

@@ -41,6 +41,10 @@ size_t cpu_assign_scratch_bytes(size_t n, size_t k, size_t d, int threads);
 // automatic choice.  Host only; do not flip it while an assignment runs.
 void cpu_assign_force_portable(bool portable);
 
+// Test hook: true keeps CpuAssigner on the AVX2 tile where AVX-512 exists,
+// so the two are compared on one machine; false restores the automatic choice.
+void cpu_assign_cap_avx2(bool cap);
+
 // True when candidate a beats b as the nearest centroid: smaller distance,
 // and on an exact tie the lower index, so results never depend on visit order.
 // Templated so the double-precision oracle applies the same rule.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -142,6 +143,47 @@ INSTANTIATE_TEST_SUITE_P(BestAndPortable, AssignKernels, ::testing::Values(false
                          [](const ::testing::TestParamInfo<bool>& info) {
                              return info.param ? std::string("Portable") : std::string("Best");
                          });
+
+// The AVX-512 tile (12 rows x 2 panels) against the AVX2 one: the same
+// labels and the same distance bits, for shapes with odd panel counts, short
+// row tiles, exact ties across both halves of a wide tile, and PQ's d.
+TEST(CpuAssigner, WideTileEqualsAvx2Bits) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512 on this CPU";
+#else
+    GTEST_SKIP() << "x86 only";
+#endif
+    const Case cases[] = {{1000, 37, 13}, {241, 17, 784}, {480, 16, 16}, {1, 5, 3}, {500, 1, 7},
+                          {300, 40, 1},   {700, 300, 33}, {523, 256, 14}, {250, 245, 128}, {97, 48, 9}};
+    uint64_t seed = 900;
+    for (const Case& c : cases) {
+        SCOPED_TRACE("n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) + " d=" + std::to_string(c.d));
+        std::vector<float> x = random_matrix(c.n, c.d, seed++);
+        std::vector<float> centroids = random_matrix(c.k, c.d, seed++);
+        // rows on centroids, and duplicated centroids 16 and 32 columns apart: exact ties
+        for (size_t j = 16; j < c.k; j += 16)
+            if (j % 48 != 0) std::copy(centroids.begin() + (j - 16) * c.d, centroids.begin() + (j - 15) * c.d,
+                                       centroids.begin() + j * c.d);
+        for (size_t i = 0; i < c.n; i += 3)
+            std::copy(centroids.begin() + ((i * 5) % c.k) * c.d, centroids.begin() + ((i * 5) % c.k + 1) * c.d,
+                      x.begin() + i * c.d);
+        // a NaN centroid beside the one 16 columns on (the wide tile merges those two first), a NaN row
+        if (c.k > 20) centroids[3 * c.d] = std::nanf("");
+        if (c.n > 10) x[7 * c.d] = std::nanf("");
+        for (int threads : {1, 2}) {
+            std::vector<int32_t> wide(c.n), narrow(c.n);
+            std::vector<float> dw(c.n), dn(c.n);
+            CpuAssigner(threads).assign(x.data(), c.n, centroids.data(), c.k, c.d, wide.data(), dw.data(), Hooks{});
+            cpu_assign_cap_avx2(true);
+            CpuAssigner(threads).assign(x.data(), c.n, centroids.data(), c.k, c.d, narrow.data(), dn.data(),
+                                        Hooks{});
+            cpu_assign_cap_avx2(false);
+            EXPECT_EQ(wide, narrow);
+            for (size_t i = 0; i < c.n; ++i)
+                EXPECT_EQ(std::memcmp(&dw[i], &dn[i], sizeof(float)), 0) << "row " << i;
+        }
+    }
+}
 
 TEST(CpuAssigner, EdgeShapes) {
     CpuAssigner cpu(2);
