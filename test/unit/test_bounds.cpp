@@ -934,6 +934,7 @@ TEST(IntQuickBound, NeverAboveTheBoundAtAnyLevel) {
                 std::vector<float> step(d + 1), a(d + 1);
                 std::vector<uint8_t> code(d + 1);
                 std::vector<int16_t> w(d + 1), g(d + 1);
+                std::vector<float> inv(d + 1);
                 for (size_t i = 1; i <= d; ++i) {
                     switch (steps) {
                         case 0: step[i] = 0.01f; break;  // uniform (plain)
@@ -963,8 +964,8 @@ TEST(IntQuickBound, NeverAboveTheBoundAtAnyLevel) {
                     }
                 }
                 double sigma = 0, step_sq = 0, delta_sq = 0;
-                if (!sq8_int_weights(step.data() + 1, d, w.data() + 1, &sigma, &step_sq)) continue;
-                if (!sq8_query_grid(a.data() + 1, step.data() + 1, d, g.data() + 1, &delta_sq)) {
+                if (!sq8_int_weights(step.data() + 1, d, w.data() + 1, inv.data() + 1, &sigma, &step_sq)) continue;
+                if (!sq8_query_grid(a.data() + 1, step.data() + 1, inv.data() + 1, d, g.data() + 1, &delta_sq)) {
                     ++overflowing;  // a float kernel that may overflow: the scan refines such lists
                     continue;
                 }
@@ -1006,12 +1007,17 @@ TEST(IntQuickBound, NeverAboveTheBoundAtAnyLevel) {
     ASSERT_GT(plain, 0u);
     EXPECT_GT(plain_ratio / plain, 0.95);
     // a float kernel that could overflow (lower_bound() would be the trivial 0) gives no grid
-    std::vector<float> huge(4, 1e30f), far(4, -1e34f);
-    std::vector<int16_t> g(4);
-    double delta_sq = 0;
-    EXPECT_FALSE(sq8_query_grid(far.data(), huge.data(), 4, g.data(), &delta_sq));
+    std::vector<float> huge(4, 1e30f), far(4, -1e34f), one(4, 1.0f), inv(4);
+    std::vector<int16_t> g(4), w(4);
+    double sigma = 0, step_sq = 0, delta_sq = 0;
+    ASSERT_TRUE(sq8_int_weights(huge.data(), 4, w.data(), inv.data(), &sigma, &step_sq));
+    EXPECT_FALSE(sq8_query_grid(far.data(), huge.data(), inv.data(), 4, g.data(), &delta_sq));
+    ASSERT_TRUE(sq8_int_weights(one.data(), 4, w.data(), inv.data(), &sigma, &step_sq));
+    EXPECT_TRUE(sq8_query_grid(one.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
     far[0] = std::numeric_limits<float>::quiet_NaN();
-    EXPECT_FALSE(sq8_query_grid(far.data(), std::vector<float>(4, 1.0f).data(), 4, g.data(), &delta_sq));
+    EXPECT_FALSE(sq8_query_grid(far.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
+    far[0] = std::numeric_limits<float>::infinity();
+    EXPECT_FALSE(sq8_query_grid(far.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
 }
 
 }  // namespace
