@@ -78,6 +78,26 @@ void BM_sq8_l2_squared(benchmark::State& state, SimdLevel level) {
     state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(d));
 }
 
+// The integer key kernel on the same codes: t and w as a query's grid and
+// weights would be (t in [0, 255], w <= kSq8IntMaxWeight).
+void BM_sq8_l2_int(benchmark::State& state, SimdLevel level) {
+    const Kernels* k = table_or_skip(state, level);
+    if (k == nullptr) return;
+    size_t d = static_cast<size_t>(state.range(0));
+    Inputs in(d);
+    std::vector<int16_t> t(d + 1), w(d + 1);
+    for (size_t i = 0; i <= d; ++i) {
+        t[i] = static_cast<int16_t>(in.code[d - i]);
+        w[i] = static_cast<int16_t>(i % (pg_ivf::core::kSq8IntMaxWeight + 1));
+    }
+    for (auto _ : state) {
+        uint64_t r = k->sq8_l2_int(t.data() + 1, w.data() + 1, in.code.data() + 1, d);
+        benchmark::DoNotOptimize(r);
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(d));
+}
+
 // m sub-quantizers; the table (m * 1 KiB) stays in L1/L2 for these sizes.
 void BM_pq_adc(benchmark::State& state, SimdLevel level) {
     const Kernels* k = table_or_skip(state, level);
@@ -100,6 +120,7 @@ void BM_pq_adc(benchmark::State& state, SimdLevel level) {
 PG_IVF_BENCH_LEVELS(BM_l2_squared, ArgName("d")->Arg(128)->Arg(784)->Arg(1536));
 PG_IVF_BENCH_LEVELS(BM_dot, ArgName("d")->Arg(784));
 PG_IVF_BENCH_LEVELS(BM_sq8_l2_squared, ArgName("d")->Arg(128)->Arg(784)->Arg(1536));
+PG_IVF_BENCH_LEVELS(BM_sq8_l2_int, ArgName("d")->Arg(128)->Arg(784)->Arg(1536));
 PG_IVF_BENCH_LEVELS(BM_pq_adc, ArgName("m")->Arg(16)->Arg(64)->Arg(192));
 
 }  // namespace

@@ -351,6 +351,93 @@ inline float quick_lower_bound(const QuickBound& k, float approx, float err) {
 }
 
 /*
+ * INTEGER QUICK BOUND (SQ8, L2)
+ * =============================
+ * A key from integers that needs neither the float kernel nor its A: the
+ * kernel's A follows from the row's code on the query's own code grid.
+ * Notation as in DERIVATION: the float kernel's inputs are the floats a_i
+ * (a = fl(fl(q - c) - bias), or fl(q - bias) without residual) and steps
+ * s_i >= 0, codes c_i in [0, 255], r = a - s o c exactly, and the kernel
+ * returns A = fl(sum t_i^2), t_i = fl(a_i - fl(s_i c_i)) or one FMA.
+ * (1) Each t_i has at most two roundings and one subnormal residue, so
+ *     |t_i| >= (1 - u) |r_i| - u s_i c_i - 2^-150, and by Minkowski
+ *     ||t|| >= (1 - u) ||r|| - G,   G = 255 u ||s|| + sqrt(d) 2^-150.
+ * (2) By (F1) A >= (1 - gamma_d) ||t||^2 - d 2^-149, and sqrt(x - y) >=
+ *     sqrt(x) - sqrt(y), so sqrt(A) >= sqrt(1 - gamma_d) ||t|| - sqrt(d) 2^-74.5
+ *     (also when the right side is negative).
+ * (3) The query on the code grid: any integers g_i in [0, 255] (the scan
+ *     rounds a_i / s_i and clamps), D = g - c, delta = a - s o g, so r =
+ *     delta + s o D and ||r|| >= ||s o D|| - ||delta||.  With a power of two
+ *     sigma >= max s_i^2 / 128 and the integer weights W_i = floor(s_i^2 / sigma)
+ *     (exact: s_i^2 is exact in double and sigma a power of two), W_i <= 128
+ *     and sum s_i^2 D_i^2 >= sigma I with the integer I = sum W_i D_i^2, which
+ *     sq8_l2_int computes exactly.  So
+ *     sqrt(A) >= Z = a1 sqrt(I) - a0,  a1 = sqrt(1 - gamma_d)(1 - u) sqrt(sigma),
+ *     a0 = sqrt(1 - gamma_d)((1 - u) Delta + G) + sqrt(d) 2^-74.5, Delta >= ||delta||.
+ * (4) QUICK BOUND's argument shows that any key <= X - E - C - 2^-21 (X + E + C)
+ *     is <= the computed lower_bound() (its evaluation loses at most 2^-49 and
+ *     its narrowing 2^-23 of that scale).  X = K sqrt(A), K = (1 - g_kernel) P A1,
+ *     is at least K Z, so the key may be
+ *         alpha sqrt(I) - beta err - gamma,  alpha = (1 - 2^-21) K a1,
+ *         beta = (1 + 2^-21) P B1,  gamma = (1 - 2^-21) K a0 + (1 + 2^-21) C.
+ * Evaluation.  The constants are computed in double (a few roundings, far
+ * inside a margin of 2^-22: alpha' = alpha (1 - 2^-22), beta' and gamma' >=
+ * (1 + 2^-22) times theirs, plus 2^-140 on gamma' for underflow); the key is
+ * evaluated in double (I < 2^53 is exact, five roundings) and narrowed to
+ * the nearest float, together at most (6 ud + u) < 2^-22.5 of alpha sqrt(I) +
+ * beta err + gamma, inside the margin.  Then max(0, key) (D_op >= 0).
+ * Inputs: Delta and ||s|| from sums of squares in double of d terms of at most
+ * two roundings each (delta_i = fl(a_i - s_i g_i), s_i g_i exact), turned into
+ * upper bounds here.  Preconditions the scan checks per list: every a_i finite,
+ * and sum (|a_i| + 255 s_i)^2 < 2^120, so A is finite (lower_bound() would give
+ * the trivial 0 for A = +inf); a non-finite err gives the key 0.
+ */
+struct IntQuickBound {
+    double alpha = 0;  // times sqrt(I)
+    double beta = 0;   // times err
+    double gamma = 0;  // subtracted
+    bool usable = false;
+};
+
+// sigma: the grid's power of two; step_sq: sum s_i^2 and delta_sq: sum
+// delta_i^2, both summed in double (see above); d the dimension.
+inline IntQuickBound make_int_quick_bound(const QueryBound& b, size_t d, double sigma, double step_sq,
+                                          double delta_sq) {
+    IntQuickBound k;
+    if (b.metric != Metric::kL2 || b.trivial || !(sigma > 0.0) || !std::isfinite(step_sq) ||
+        !std::isfinite(delta_sq))
+        return k;
+    const double dd = static_cast<double>(d);
+    const double up = (1.0 + 2.0 * gamma_d(dd + 2.0)) * (1.0 + 4.0 * kUd);
+    const double step_norm = std::sqrt(step_sq * up + 0x1p-900) * (1.0 + 4.0 * kUd);
+    const double delta = std::sqrt(delta_sq * up + 0x1p-900) * (1.0 + 4.0 * kUd);
+    const double p = (1.0 - b.g_op) * kShrink;
+    const double a1 = 1.0 / (1.0 + kU) - kGuard;
+    const double b1 = 1.0 / (1.0 + kU) + kGuard;
+    const double kx = (1.0 - b.g_kernel) * p * a1;
+    const double c = b.q_term * b1 * p + b.slack;
+    const double g = 255.0 * kU * step_norm + std::sqrt(dd) * 0x1p-150;
+    const double root = std::sqrt(1.0 - gamma_f(dd)) * (1.0 - 0x1p-40);
+    const double ia1 = root * (1.0 - kU) * std::sqrt(sigma) * (1.0 - 0x1p-40);
+    // sqrt(1 - gamma_d) <= 1 in a0, which is subtracted
+    const double ia0 = ((1.0 - kU) * delta + g + std::sqrt(dd) * 0x1p-74) * (1.0 + 0x1p-40);
+    const double m = 0x1p-21, m2 = 0x1p-22;
+    k.alpha = (1.0 - m) * kx * ia1 * (1.0 - m2);
+    k.beta = (1.0 + m) * p * b1 * (1.0 + m2);
+    k.gamma = ((1.0 - m) * kx * ia0 + (1.0 + m) * c) * (1.0 + m2) + 0x1p-140;
+    k.usable = std::isfinite(k.alpha) && std::isfinite(k.gamma) && k.alpha > 0.0;
+    return k;
+}
+
+// Never above lower_bound(b, A, err) for the A the float kernel gives the row
+// whose integer sum is i, under the preconditions above.
+inline float int_quick_lower_bound(const IntQuickBound& k, uint64_t i, float err) {
+    if (!(err <= std::numeric_limits<float>::max())) return 0.0f;
+    const double v = std::sqrt(static_cast<double>(i)) * k.alpha - (static_cast<double>(err) * k.beta + k.gamma);
+    return v > 0.0 ? static_cast<float>(v) : 0.0f;
+}
+
+/*
  * LIST BOUND (L2 and cosine)
  * ==========================
  * Goal: for a list j and any other list i, a float lb_j <= D_op for every row

@@ -133,8 +133,18 @@ public:
     // For the entry at entries + i * stride: key[i], never above its
     // lower_bounds() value, and the kernel[i] and err[i] that exact_bound()
     // turns into that value.
-    void quick_bounds(const uint8_t* entries, size_t n, size_t stride, float* key, float* kernel,
-                      float* err) const;
+    // With `settled` (SQ8; other quantizers set every settled[i] = 0) the
+    // scanner first takes an integer key (bounds.h, INTEGER QUICK BOUND) and
+    // runs the float kernel only for rows whose key is below the
+    // kQuickRefineRows-th smallest estimate ||q - x~|| + err of the rows
+    // refined so far in this query: the others get settled[i] = 1, key[i] is
+    // then their final bound (a valid one, never above lower_bounds()) and
+    // kernel[i] = 0.  Which rows settle only changes how tight bounds are.
+    void quick_bounds(const uint8_t* entries, size_t n, size_t stride, float* key, float* kernel, float* err,
+                      uint8_t* settled = nullptr);
+    // The number of estimates quick_bounds() refines unconditionally
+    // (default kQuickRefineRows); 0 settles every row it can (tests).
+    void set_refine_rows(size_t rows);
     float exact_bound(float kernel, float err) const;
     // A lower bound of the operator value of every row stored in the list of
     // `centroid`, from the fact that each row went to its nearest centroid and
@@ -171,10 +181,19 @@ private:
     double kernel_value(const uint8_t* entry, float* unaligned_scratch) const;
     // The operator-scale estimate approximate() reports for a kernel value.
     double estimate(double kernel) const;
+    // SQ8 L2: the query on the code grid for the current list (quick_bounds()).
+    void prepare_int_list();
+    void integer_bounds(const uint8_t* entries, size_t n, size_t stride, float* key, float* kernel, float* err,
+                        uint8_t* settled);
     const Codec& codec_;
     std::vector<float> q_;       // normalized under cosine
     std::unique_ptr<State> state_;
 };
+
+// quick_bounds(): rows whose float kernel runs unconditionally, as the
+// nearest estimates a LIMIT is likely to reach; a larger LIMIT still gets
+// exact order, from looser bounds for the rows beyond.
+constexpr size_t kQuickRefineRows = 64;
 
 // Indices of the `count` nearest of k centroids to the scanner's query, nearest first.
 std::vector<int32_t> nearest_lists(const QueryScanner& scanner, const float* centroids, size_t k,

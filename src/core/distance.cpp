@@ -78,9 +78,18 @@ float scalar_pq_adc(const float* table, const uint8_t* code, size_t m) {
     return s;
 }
 
+uint64_t scalar_sq8_l2_int(const int16_t* t, const int16_t* w, const uint8_t* code, size_t d) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < d; ++i) {
+        const int64_t diff = static_cast<int64_t>(t[i]) - code[i];
+        s += static_cast<uint64_t>(w[i] * diff * diff);
+    }
+    return s;
+}
+
 const Kernels kScalarKernels = {
     scalar_l2_squared, scalar_dot,        scalar_l1,     scalar_dot_and_norms,
-    scalar_sq8_l2_squared, scalar_sq8_dot, scalar_pq_adc,
+    scalar_sq8_l2_squared, scalar_sq8_dot, scalar_pq_adc, scalar_sq8_l2_int,
 };
 
 // What this CPU can run, and the level actually used after PG_IVF_SIMD.

@@ -39,7 +39,19 @@ struct Kernels {
     float (*sq8_dot)(const float* w, const uint8_t* code, size_t d);
     // PQ ADC: sum_j table[j * 256 + code[j]], table size m * 256, code size m
     float (*pq_adc)(const float* table, const uint8_t* code, size_t m);
+    // SQ8 integer L2 on the query's code grid: sum_i w_i (t_i - code_i)^2,
+    // exact at every level, for 0 <= t_i <= 255 and 0 <= w_i <= kSq8IntMaxWeight
+    // (so w_i (t_i - code_i) fits int16) and any d; the scan's cheap key
+    // (bounds.h, INTEGER QUICK BOUND).
+    uint64_t (*sq8_l2_int)(const int16_t* t, const int16_t* w, const uint8_t* code, size_t d);
 };
+
+// Largest weight sq8_l2_int accepts: 128 * 255 <= 32767.
+constexpr int16_t kSq8IntMaxWeight = 128;
+// Dimensions the SIMD integer kernels add in int32 lanes before widening to
+// 64 bits: one lane then holds at most 2048 / 16 + 1 pairs, each at most
+// 2 * 128 * 255^2, so at most 2^31 - 2^16: no overflow at any d.
+constexpr size_t kSq8IntChunk = 2048;
 
 // The reference implementation; SIMD tables are tested against it.
 const Kernels& scalar_kernels();

@@ -198,9 +198,46 @@ float avx2_pq_adc(const float* table, const uint8_t* code, size_t m) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// The eight int32 lanes (each < 2^31, nonnegative) summed without overflow.
+inline uint64_t hsum_u32(__m256i v) {
+    __m256i wide = _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)),
+                                    _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)));
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(wide), _mm256_extracti128_si256(wide, 1));
+    return static_cast<uint64_t>(_mm_cvtsi128_si64(s)) + static_cast<uint64_t>(_mm_extract_epi64(s, 1));
+}
+
+// Sixteen dimensions: w (t - c) in int16 (exact by the weight limit), then
+// pairs of (t - c) * w (t - c) into int32 lanes with vpmaddwd.
+inline __m256i int_step16(const int16_t* t, const int16_t* w, const uint8_t* code, __m256i acc) {
+    __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code)));
+    __m256i diff = _mm256_sub_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t)), c);
+    __m256i wd = _mm256_mullo_epi16(diff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(diff, wd));
+}
+
+uint64_t avx2_sq8_l2_int(const int16_t* t, const int16_t* w, const uint8_t* code, size_t d) {
+    uint64_t total = 0;
+    size_t i = 0;
+    while (i + 16 <= d) {
+        const size_t end = d - i > kSq8IntChunk ? i + kSq8IntChunk : d;
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+        for (; i + 32 <= end; i += 32) {
+            s0 = int_step16(t + i, w + i, code + i, s0);
+            s1 = int_step16(t + i + 16, w + i + 16, code + i + 16, s1);
+        }
+        for (; i + 16 <= end; i += 16) s0 = int_step16(t + i, w + i, code + i, s0);
+        total += hsum_u32(s0) + hsum_u32(s1);
+    }
+    for (; i < d; ++i) {
+        const int32_t diff = static_cast<int32_t>(t[i]) - code[i];
+        total += static_cast<uint64_t>(w[i] * diff * diff);
+    }
+    return total;
+}
+
 const Kernels kAvx2Kernels = {
     avx2_l2_squared,     avx2_dot,     avx2_l1,     avx2_dot_and_norms,
-    avx2_sq8_l2_squared, avx2_sq8_dot, avx2_pq_adc,
+    avx2_sq8_l2_squared, avx2_sq8_dot, avx2_pq_adc, avx2_sq8_l2_int,
 };
 
 }  // namespace

@@ -203,9 +203,54 @@ float avx512_pq_adc(const float* table, const uint8_t* code, size_t m) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// The sixteen int32 lanes (each < 2^31, nonnegative) summed in 64 bits.
+inline uint64_t reduce_u32(__m512i v) {
+    __m512i wide = _mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(v)),
+                                    _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+    return static_cast<uint64_t>(_mm512_reduce_add_epi64(wide));
+}
+
+// Thirty-two dimensions (masked: the first r < 32): w (t - c) in int16, then
+// pairs of (t - c) * w (t - c) into int32 lanes with vpmaddwd.  Masked-off
+// lanes load t = w = c = 0 and add 0.
+inline __m512i int_step32(const int16_t* t, const int16_t* w, const uint8_t* code, __m512i acc) {
+    __m512i c = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(code)));
+    __m512i diff = _mm512_sub_epi16(_mm512_loadu_si512(t), c);
+    __m512i wd = _mm512_mullo_epi16(diff, _mm512_loadu_si512(w));
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(diff, wd));
+}
+
+inline __m512i int_step_masked(__mmask32 k, const int16_t* t, const int16_t* w, const uint8_t* code, __m512i acc) {
+    __m512i c = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(k, code));
+    __m512i diff = _mm512_sub_epi16(_mm512_maskz_loadu_epi16(k, t), c);
+    __m512i wd = _mm512_mullo_epi16(diff, _mm512_maskz_loadu_epi16(k, w));
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(diff, wd));
+}
+
+uint64_t avx512_sq8_l2_int(const int16_t* t, const int16_t* w, const uint8_t* code, size_t d) {
+    uint64_t total = 0;
+    size_t i = 0;
+    while (i < d) {
+        const size_t end = d - i > kSq8IntChunk ? i + kSq8IntChunk : d;
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+        for (; i + 64 <= end; i += 64) {
+            s0 = int_step32(t + i, w + i, code + i, s0);
+            s1 = int_step32(t + i + 32, w + i + 32, code + i + 32, s1);
+        }
+        for (; i + 32 <= end; i += 32) s0 = int_step32(t + i, w + i, code + i, s0);
+        if (i < end) {
+            const __mmask32 k = static_cast<__mmask32>((1ull << (end - i)) - 1ull);
+            s1 = int_step_masked(k, t + i, w + i, code + i, s1);
+            i = end;
+        }
+        total += reduce_u32(_mm512_add_epi32(s0, s1));
+    }
+    return total;
+}
+
 const Kernels kAvx512Kernels = {
     avx512_l2_squared,     avx512_dot,     avx512_l1,     avx512_dot_and_norms,
-    avx512_sq8_l2_squared, avx512_sq8_dot, avx512_pq_adc,
+    avx512_sq8_l2_squared, avx512_sq8_dot, avx512_pq_adc, avx512_sq8_l2_int,
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "distance.h"
 #include "kmeans_math.h"
 
 namespace pg_ivf::core {
@@ -61,6 +62,46 @@ void sq8_encode(const float* bias, const float* step, const float* v, size_t d, 
 
 void sq8_code_part(const float* step, const uint8_t* code, size_t d, double* out) {
     for (size_t j = 0; j < d; ++j) out[j] = static_cast<double>(step[j]) * code[j];
+}
+
+bool sq8_int_weights(const float* step, size_t d, int16_t* w, float* inv, double* sigma, double* step_sq) {
+    double top = 0, sum = 0;
+    for (size_t i = 0; i < d; ++i) {
+        const double s2 = static_cast<double>(step[i]) * step[i];
+        top = std::max(top, s2);
+        sum += s2;
+    }
+    if (!(top > 0.0) || !std::isfinite(sum)) return false;
+    double sg = std::ldexp(1.0, std::ilogb(top / kSq8IntMaxWeight));
+    while (top / sg > kSq8IntMaxWeight) sg *= 2.0;
+    // s2 is exact in double and sg a power of two, so the quotient is exact
+    for (size_t i = 0; i < d; ++i) {
+        w[i] = static_cast<int16_t>(std::floor(static_cast<double>(step[i]) * step[i] / sg));
+        inv[i] = step[i] > 0.0f ? 1.0f / step[i] : 0.0f;
+    }
+    *sigma = sg;
+    *step_sq = sum;
+    return true;
+}
+
+bool sq8_query_grid(const float* a, const float* step, const float* inv, size_t d, int16_t* g, double* delta_sq) {
+    // Any value of v (NaN from 0 * inf, or from a non-finite a_i) only picks
+    // g_i; a non-finite a_i fails the reach test below.  Branch-free so the
+    // compiler vectorizes it: the scan calls this once per probed list.
+    for (size_t i = 0; i < d; ++i) {
+        const float v = a[i] * inv[i];
+        const float r = v > 0.0f ? (v < 255.0f ? v + 0.5f : 255.0f) : 0.0f;
+        g[i] = static_cast<int16_t>(r);  // truncation of v + 0.5: rounding
+    }
+    double sum = 0, reach = 0;
+    for (size_t i = 0; i < d; ++i) {
+        const double delta = static_cast<double>(a[i]) - static_cast<double>(step[i]) * g[i];
+        sum += delta * delta;
+        const double far = std::fabs(static_cast<double>(a[i])) + 255.0 * step[i];
+        reach += far * far;
+    }
+    *delta_sq = sum;
+    return reach < 0x1p120;
 }
 
 }  // namespace pg_ivf::core

@@ -16,7 +16,12 @@
  * cheaper key never above the bound, and a row's exact bound is computed only
  * when it reaches the top, going back into the heap if it is no longer the
  * least (bounds.h, QUICK BOUND): the same rows in the same order, with the
- * bound's double arithmetic done for the few rows handed over.
+ * bound's double arithmetic done for the few rows handed over.  SQ8 goes one
+ * step further: an integer kernel on the query's code grid gives every row a
+ * key (INTEGER QUICK BOUND), and the float kernel runs only for rows whose key
+ * is below the 64th nearest estimate seen so far; the others keep that key as
+ * their bound, valid but looser, so a LIMIT within those 64 reads the same
+ * heap rows and a larger one gets exact order from a few more.
  *
  * PQ bounds are loose (a PQ code says little about a row's exact distance),
  * so nearly every probed row has a lower bound below the k-th distance and
@@ -160,6 +165,7 @@ struct IvfScanState
 	std::vector<float> lo;		/* per-page scratch */
 	std::vector<float> hi;		/* per-page scratch */
 	std::vector<float> errs;	/* per-page scratch */
+	std::vector<uint8_t> settled;	/* per-page scratch: quick, the key is the row's final bound */
 };
 
 typedef struct IvfScanOpaqueData
@@ -315,6 +321,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		st->lo.resize(IvfPageCapacity(entry_size));
 		st->hi.resize(IvfPageCapacity(entry_size));
 		st->errs.resize(IvfPageCapacity(entry_size));
+		st->settled.resize(IvfPageCapacity(entry_size));
 	});
 	for (buf = IvfListFirstPage(index, &so->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
 		 buf = IvfListNextPage(index, buf, BUFFER_LOCK_SHARE, NULL))
@@ -335,7 +342,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			}
 			else if (st->quick)
 				st->scanner->quick_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
-										  st->approx.data(), st->errs.data());
+										  st->approx.data(), st->errs.data(), st->settled.data());
 			else
 				st->scanner->lower_bounds((const uint8_t *) entries, n, entry_size, st->bounds.data(),
 										  ranged ? st->approx.data() : nullptr);
@@ -351,7 +358,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 				c.hi = ranged ? st->hi[i] : 0.0f;
 				c.approx = st->quick ? st->approx[i] : 0.0f;
 				c.err = st->quick ? st->errs[i] : 0.0f;
-				c.exact = !st->quick;
+				c.exact = !st->quick || st->settled[i];
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
 				st->pending.push_back(c);
 			}

@@ -913,5 +913,112 @@ TEST(QuickBound, NeverAboveTheBound) {
                      .usable);
 }
 
+// INTEGER QUICK BOUND: the key from the integer kernel on the query's code
+// grid is never above lower_bound() of the A that any level's float kernel
+// gives, on adversarial SQ8 rows: steps from subnormal to 1e30 and zero,
+// rows on the query's grid point (distance near 0) and next to it, queries
+// far outside the code range (clamped grid), d = 1..2000, and err 0, tiny,
+// +inf and NaN.  The same key without the query's grid error (delta) is
+// above the bound somewhere, so the check can fail; on plain rows the key
+// stays close to the bound (it must order the scan, not just be valid).
+TEST(IntQuickBound, NeverAboveTheBoundAtAnyLevel) {
+    std::mt19937_64 rng(91);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const Kernels& ref = scalar_kernels();
+    size_t checked = 0, undelta_violations = 0, plain = 0, overflowing = 0;
+    double plain_ratio = 0;
+    for (size_t d : {size_t(1), size_t(2), size_t(3), size_t(31), size_t(33), size_t(100), size_t(784), size_t(2000)})
+        for (int steps = 0; steps < 5; ++steps)
+            for (int rows = 0; rows < 4; ++rows) {
+                // one buffer per array at an odd offset: the kernels get unaligned inputs
+                std::vector<float> step(d + 1), a(d + 1);
+                std::vector<uint8_t> code(d + 1);
+                std::vector<int16_t> w(d + 1), g(d + 1);
+                std::vector<float> inv(d + 1);
+                for (size_t i = 1; i <= d; ++i) {
+                    switch (steps) {
+                        case 0: step[i] = 0.01f; break;  // uniform (plain)
+                        case 1: step[i] = static_cast<float>(std::pow(10.0, -30.0 + 42.0 * unit(rng))); break;
+                        case 2: step[i] = i % 3 == 0 ? 0.0f : static_cast<float>(unit(rng)); break;
+                        case 3: step[i] = i == 1 ? 1e6f : 1e-3f * static_cast<float>(unit(rng)); break;
+                        default: step[i] = std::numeric_limits<float>::denorm_min() * float(1 + rng() % 1000); break;
+                    }
+                    const int grid = static_cast<int>(rng() % 256);
+                    switch (rows) {
+                        case 0:  // on the grid point: distance 0 up to a fraction of a step
+                            code[i] = uint8_t(grid);
+                            a[i] = static_cast<float>(step[i] * (grid + 0.49 * (2.0 * unit(rng) - 1.0)));
+                            break;
+                        case 1:  // the next code, the query leaning towards it
+                            code[i] = uint8_t(std::min(255, grid + 1));
+                            a[i] = static_cast<float>(step[i] * (grid + 0.45 * unit(rng)));
+                            break;
+                        case 2:  // random row and query (plain)
+                            code[i] = uint8_t(rng());
+                            a[i] = static_cast<float>(step[i] * 255.0 * unit(rng));
+                            break;
+                        default:  // query far outside the codes' range
+                            code[i] = uint8_t(rng());
+                            a[i] = static_cast<float>(step[i] * (i % 2 ? -1e4 : 1e4) * unit(rng));
+                            break;
+                    }
+                }
+                double sigma = 0, step_sq = 0, delta_sq = 0;
+                if (!sq8_int_weights(step.data() + 1, d, w.data() + 1, inv.data() + 1, &sigma, &step_sq)) continue;
+                if (!sq8_query_grid(a.data() + 1, step.data() + 1, inv.data() + 1, d, g.data() + 1, &delta_sq)) {
+                    ++overflowing;  // a float kernel that may overflow: the scan refines such lists
+                    continue;
+                }
+                for (size_t i = 1; i <= d; ++i) ASSERT_LE(w[i], kSq8IntMaxWeight);
+                const uint64_t sum = ref.sq8_l2_int(g.data() + 1, w.data() + 1, code.data() + 1, d);
+                double a_norm = 0;
+                for (size_t i = 1; i <= d; ++i) a_norm += double(a[i]) * a[i];
+                for (bool residual : {false, true}) {
+                    const bounds::QueryBound b =
+                        bounds::make_query_bound(QuantizerKind::kSq8, Metric::kL2, residual, d, std::sqrt(a_norm), a_norm);
+                    const bounds::IntQuickBound k = bounds::make_int_quick_bound(b, d, sigma, step_sq, delta_sq);
+                    const bounds::IntQuickBound no_delta = bounds::make_int_quick_bound(b, d, sigma, step_sq, 0.0);
+                    ASSERT_TRUE(k.usable);
+                    for (const Evaluator& kc : evaluators()) {
+                        if (kc.order != SumOrder::kKernel) continue;
+                        const float A = kc.kernels->sq8_l2_squared(a.data() + 1, step.data() + 1, code.data() + 1, d);
+                        const float errs[] = {0.0f, 1e-30f, static_cast<float>(std::sqrt(double(A)) * unit(rng)),
+                                              std::numeric_limits<float>::infinity(),
+                                              std::numeric_limits<float>::quiet_NaN()};
+                        for (float err : errs) {
+                            const float lb = bounds::lower_bound(b, A, err);
+                            const float key = bounds::int_quick_lower_bound(k, sum, err);
+                            ASSERT_FALSE(std::isnan(key));
+                            ASSERT_LE(key, lb) << kc.name << " d " << d << " steps " << steps << " rows " << rows
+                                               << " A " << A << " err " << err;
+                            if (bounds::int_quick_lower_bound(no_delta, sum, err) > lb) ++undelta_violations;
+                            if (steps == 0 && rows == 2 && err == 0.0f && lb > 0.0f) {
+                                plain_ratio += key / lb;
+                                ++plain;
+                            }
+                            ++checked;
+                        }
+                    }
+                }
+            }
+    EXPECT_GT(checked, 1000u);
+    EXPECT_LT(overflowing, 8u);  // only the queries far outside huge steps
+    EXPECT_GT(undelta_violations, 0u);
+    ASSERT_GT(plain, 0u);
+    EXPECT_GT(plain_ratio / plain, 0.95);
+    // a float kernel that could overflow (lower_bound() would be the trivial 0) gives no grid
+    std::vector<float> huge(4, 1e30f), far(4, -1e34f), one(4, 1.0f), inv(4);
+    std::vector<int16_t> g(4), w(4);
+    double sigma = 0, step_sq = 0, delta_sq = 0;
+    ASSERT_TRUE(sq8_int_weights(huge.data(), 4, w.data(), inv.data(), &sigma, &step_sq));
+    EXPECT_FALSE(sq8_query_grid(far.data(), huge.data(), inv.data(), 4, g.data(), &delta_sq));
+    ASSERT_TRUE(sq8_int_weights(one.data(), 4, w.data(), inv.data(), &sigma, &step_sq));
+    EXPECT_TRUE(sq8_query_grid(one.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
+    far[0] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_FALSE(sq8_query_grid(far.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
+    far[0] = std::numeric_limits<float>::infinity();
+    EXPECT_FALSE(sq8_query_grid(far.data(), one.data(), inv.data(), 4, g.data(), &delta_sq));
+}
+
 }  // namespace
 }  // namespace pg_ivf::core

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -519,6 +520,60 @@ TEST_P(DistanceLevel, PqAdcIndexesEverySubquantizer) {
         double want = 0;
         for (size_t j = 0; j < m; ++j) want += double(j * 1000 + code[j]);
         EXPECT_EQ(k_->pq_adc(table.data(), code.data(), m), float(want));
+    }
+}
+
+// The integer SQ8 kernel is exact: every level equals the scalar sum and a
+// 64-bit sum in the test, at every length and offset, ending at an unreadable
+// page, at the extremes of its input range, and at d = 16000 where int32
+// lanes without the chunking would overflow.
+uint64_t int_reference(const int16_t* t, const int16_t* w, const uint8_t* c, size_t d) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < d; ++i) s += uint64_t(int64_t(w[i]) * (t[i] - c[i]) * (t[i] - c[i]));
+    return s;
+}
+
+TEST_P(DistanceLevel, Sq8IntExactAllLengthsUnaligned) {
+    GuardedBuf gt(kMaxLen * 2), gw(kMaxLen * 2), gc(kMaxLen);
+    std::mt19937 rng(23);
+    std::vector<int16_t> t(kMaxLen + 3), w(kMaxLen + 3);
+    std::vector<uint8_t> c(kMaxLen + 3);
+    for (size_t i = 0; i < t.size(); ++i) {
+        t[i] = int16_t(rng() % 256);
+        w[i] = int16_t(rng() % (kSq8IntMaxWeight + 1));
+        c[i] = uint8_t(rng());
+    }
+    std::memcpy(gt.tail<int16_t>(kMaxLen), t.data(), kMaxLen * 2);
+    std::memcpy(gw.tail<int16_t>(kMaxLen), w.data(), kMaxLen * 2);
+    std::memcpy(gc.tail<uint8_t>(kMaxLen), c.data(), kMaxLen);
+    size_t bad = 0;
+    for (size_t d = 0; d <= kMaxLen; ++d) {
+        for (size_t off = 0; off <= 2; ++off) {
+            const uint64_t want = int_reference(t.data() + off, w.data() + 1, c.data() + 2 - off, d);
+            if (k_->sq8_l2_int(t.data() + off, w.data() + 1, c.data() + 2 - off, d) != want) ++bad;
+            if (s_.sq8_l2_int(t.data() + off, w.data() + 1, c.data() + 2 - off, d) != want) ++bad;
+        }
+        const int16_t* tt = gt.tail<int16_t>(d);
+        const int16_t* ww = gw.tail<int16_t>(d);
+        const uint8_t* cc = gc.tail<uint8_t>(d);
+        if (k_->sq8_l2_int(tt, ww, cc, d) != int_reference(tt, ww, cc, d)) ++bad;
+    }
+    EXPECT_EQ(bad, 0u);
+}
+
+TEST_P(DistanceLevel, Sq8IntExtremesDoNotOverflow) {
+    const size_t n = 16000;
+    std::vector<int16_t> t0(n + 1, 0), t255(n + 1, 255), w(n + 1, kSq8IntMaxWeight), wmix(n + 1);
+    std::vector<uint8_t> c0(n + 1, 0), c255(n + 1, 255);
+    for (size_t i = 0; i < wmix.size(); ++i) wmix[i] = int16_t(i % 2 ? kSq8IntMaxWeight : 0);
+    const uint64_t top = uint64_t(kSq8IntMaxWeight) * 255 * 255;
+    for (size_t d : {size_t(1), size_t(31), size_t(32), size_t(2047), size_t(2048), size_t(2049), size_t(4100), n}) {
+        SCOPED_TRACE(d);
+        EXPECT_EQ(k_->sq8_l2_int(t0.data() + 1, w.data() + 1, c255.data() + 1, d), top * d);
+        EXPECT_EQ(k_->sq8_l2_int(t255.data() + 1, w.data(), c0.data(), d), top * d);
+        EXPECT_EQ(k_->sq8_l2_int(t255.data(), w.data(), c255.data() + 1, d), 0u);
+        EXPECT_EQ(k_->sq8_l2_int(t0.data(), wmix.data(), c255.data(), d), int_reference(t0.data(), wmix.data(), c255.data(), d));
+        EXPECT_EQ(s_.sq8_l2_int(t0.data() + 1, w.data() + 1, c255.data() + 1, d), top * d);
     }
 }
 

@@ -384,5 +384,66 @@ TEST(QueryScannerContract, QuickBoundsBelowExactBounds) {
     }
 }
 
+// With `settled`, SQ8 rows far from the query keep the integer key as their
+// final bound: never above lower_bounds(), while the refined rows get exactly
+// lower_bounds() through exact_bound(), and no settled row's key is below the
+// R-th smallest estimate of the refined rows (a LIMIT <= R never reads one).
+// Other quantizers settle nothing.
+TEST(QueryScannerContract, IntegerKeysSettleOnlyFarRows) {
+    const size_t n = 300;
+    for (size_t d : {size_t(8), size_t(96), size_t(784)})
+        for (QuantizerKind kind : {QuantizerKind::kSq8, QuantizerKind::kPq, QuantizerKind::kFlat})
+            for (bool residual : {false, true}) {
+                if (kind == QuantizerKind::kFlat && residual) continue;
+                if (kind != QuantizerKind::kSq8 && d == 784) continue;
+                const ScanFixture s = make_setup(kind, Metric::kL2, residual, d, n, 41);
+                const size_t stride = s.codec.entry_bytes();
+                std::vector<float> queries = gaussian(3, d, 0.5, 1.0, 42);
+                queries.insert(queries.end(), s.rows.begin() + 7 * d, s.rows.begin() + 8 * d);
+                for (size_t qi = 0; qi < queries.size() / d; ++qi)
+                    for (size_t refine : {size_t(0), size_t(5), kQuickRefineRows}) {
+                        SCOPED_TRACE(testing::Message() << "kind " << int(kind) << " residual " << residual << " d "
+                                                        << d << " query " << qi << " refine " << refine);
+                        QueryScanner scanner(s.codec, queries.data() + qi * d);
+                        scanner.set_refine_rows(refine);
+                        scanner.set_list(s.cent.data());
+                        std::vector<float> exact(n), key(n), kernel(n), err(n), estimates;
+                        std::vector<uint8_t> settled(n, 7);
+                        scanner.lower_bounds(s.entries.data(), n, stride, exact.data());
+                        // two calls, as a scan reads two pages of one list
+                        scanner.quick_bounds(s.entries.data(), n / 2, stride, key.data(), kernel.data(), err.data(),
+                                             settled.data());
+                        scanner.quick_bounds(s.entries.data() + (n / 2) * stride, n - n / 2, stride,
+                                             key.data() + n / 2, kernel.data() + n / 2, err.data() + n / 2,
+                                             settled.data() + n / 2);
+                        size_t settled_rows = 0;
+                        for (size_t i = 0; i < n; ++i) {
+                            ASSERT_LE(settled[i], 1) << i;
+                            EXPECT_LE(key[i], exact[i]) << i;
+                            if (settled[i]) {
+                                EXPECT_GE(key[i], 0.0f) << i;  // the final bound of a distance
+                                ++settled_rows;
+                            } else {
+                                EXPECT_EQ(scanner.exact_bound(kernel[i], err[i]), exact[i]) << i;
+                                estimates.push_back(std::sqrt(kernel[i]) + err[i]);
+                            }
+                        }
+                        if (kind != QuantizerKind::kSq8) {
+                            EXPECT_EQ(settled_rows, 0u);
+                            continue;
+                        }
+                        if (refine == 0) {
+                            EXPECT_EQ(settled_rows, n);
+                            continue;
+                        }
+                        ASSERT_GE(estimates.size(), refine);
+                        std::nth_element(estimates.begin(), estimates.begin() + (refine - 1), estimates.end());
+                        const float reach = estimates[refine - 1];
+                        for (size_t i = 0; i < n; ++i)
+                            if (settled[i]) EXPECT_GE(key[i], reach) << i;
+                    }
+            }
+}
+
 }  // namespace
 }  // namespace pg_ivf::core
