@@ -275,8 +275,12 @@ ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		if (RelationGetNumberOfBlocks(index) > 0)
 			stats->num_index_tuples = CountAndRecordFree(info);
 	}
-	/* train, re-balance, recalibrate when due; the table is held as VACUUM holds it */
-	MaintainInVacuum(index, info->message_level, stats->num_index_tuples);
+	/*
+	 * Train, re-balance, recalibrate when due; the table is held as VACUUM
+	 * holds it.  PostgreSQL 15 gives index VACUUM messages DEBUG2, VERBOSE or
+	 * not; a maintenance autovacuum ran is worth a line in the server log.
+	 */
+	MaintainInVacuum(index, IsAutoVacuumWorkerProcess() ? LOG : info->message_level, stats->num_index_tuples);
 	/* make the pages bulkdelete freed findable by inserts */
 	IndexFreeSpaceMapVacuum(index);
 	stats->num_pages = RelationGetNumberOfBlocks(index);

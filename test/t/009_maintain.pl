@@ -233,6 +233,8 @@ ok($primary->poll_query_until('postgres', "SELECT trained FROM ivf_index_info('f
 	'autovacuum trained the index');
 is(info($primary, 'f', 'lists::text || maintenances'), '31', 'autovacuum: 3 lists, one maintenance');
 is(index_count($primary, 'f', '<->', 3), '3000|3000', 'autovacuum: every row through the index');
+like(slurp_file($primary->logfile), qr/LOG:  ivf index "f_idx": train: 3 lists trained on/,
+	'autovacuum logs the maintenance it ran');
 
 check_log($primary);
 check_log($standby);
