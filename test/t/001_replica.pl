@@ -46,16 +46,7 @@ GROUP BY i;};
 
 
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->start;
-$primary->backup('base');
-
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
-
-$primary->safe_psql('postgres', 'CREATE EXTENSION pg_ivf');
+my ($primary, $standby) = primary_and_standby();
 
 # Query vectors, replicated like everything else.
 $primary->safe_psql('postgres', qq{

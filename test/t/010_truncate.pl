@@ -64,20 +64,10 @@ SELECT string_agg(a, ' ' ORDER BY c) FROM (
 		  FROM generate_series(0, 19, 6) c, generate_series(1, $dims) j GROUP BY c) qs) x;});
 }
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', qq{
+my ($primary, $standby) = primary_and_standby(qq{
 checkpoint_timeout = '1h'
 max_wal_size = '1GB'
 });
-$primary->start;
-$primary->backup('base');
-
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
-
-$primary->safe_psql('postgres', 'CREATE EXTENSION pg_ivf');
 for my $c (@cases)
 {
 	my ($t, $with) = @$c{qw(table with)};

@@ -61,22 +61,8 @@ CREATE INDEX ${t}_idx ON $t USING ivf (v vector_l2_ops) WITH (lists = 32);}
 	is(info($node, $t, 'maintenance'), 'split', "table $t: the index needs a split");
 }
 
-sub info
-{
-	my ($node, $t, $cols) = @_;
-	return $node->safe_psql('postgres', "SELECT $cols FROM ivf_index_info('${t}_idx')");
-}
-
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', qq{wal_consistency_checking = 'generic'
+my ($primary, $standby) = primary_and_standby(qq{wal_consistency_checking = 'generic'
 autovacuum = off});
-$primary->start;
-$primary->backup('base');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'base', has_streaming => 1);
-$standby->start;
-$primary->safe_psql('postgres', 'CREATE EXTENSION pg_ivf');
 
 # 1. crash in the middle of a split's copy
 drifted_table($primary, 'a');

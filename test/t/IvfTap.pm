@@ -1,15 +1,16 @@
-# Checks the TAP tests share: every row reachable through an ivf index, and a
-# server log free of crashes.
+# What the TAP tests share: a primary streaming to a standby, every row
+# reachable through an ivf index, ivf_index_info, a server log free of crashes.
 package IvfTap;
 
 use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(missing_via_index index_count check_log);
+our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info);
 
 # Dimension of the test tables' vectors; each test sets it.
 our $dims = 16;
@@ -49,6 +50,30 @@ sub check_log
 	my $log = slurp_file($node->logfile);
 	unlike($log, qr/terminated by signal/, $node->name . ': no backend terminated by a signal');
 	unlike($log, qr/PANIC/, $node->name . ': no PANIC in the server log');
+}
+
+# A primary (with $conf appended to its postgresql.conf) streaming to a
+# standby, both started, pg_ivf created on the primary.
+sub primary_and_standby
+{
+	my ($conf) = @_;
+	my $primary = PostgreSQL::Test::Cluster->new('primary');
+	$primary->init(allows_streaming => 1);
+	$primary->append_conf('postgresql.conf', $conf) if defined $conf;
+	$primary->start;
+	$primary->backup('base');
+	my $standby = PostgreSQL::Test::Cluster->new('standby');
+	$standby->init_from_backup($primary, 'base', has_streaming => 1);
+	$standby->start;
+	$primary->safe_psql('postgres', 'CREATE EXTENSION pg_ivf');
+	return ($primary, $standby);
+}
+
+# Columns $cols of ivf_index_info for index ${t}_idx.
+sub info
+{
+	my ($node, $t, $cols) = @_;
+	return $node->safe_psql('postgres', "SELECT $cols FROM ivf_index_info('${t}_idx')");
 }
 
 1;
