@@ -59,10 +59,7 @@ autovacuum = off});
 empty_indexed_table($primary, 'a', 3000);
 my $session = $primary->background_psql('postgres', on_error_stop => 0);
 my $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
-\\echo started
-SELECT ivf_maintain('a_idx');
-});
+start_maintenance($session, 'a_idx', 600000);
 $primary->wait_for_log(qr/ivf maintenance of index "a_idx" pauses during its copy/, $log_offset);
 my $crash_size = $primary->safe_psql('postgres', "SELECT pg_relation_size('a_idx')");
 $primary->stop('immediate');
@@ -87,10 +84,7 @@ is(missing_via_index($primary, 'a', '<->', 3), '0 missing: ', 'trained: every ro
 empty_indexed_table($primary, 'b', 2500);
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 2000;
-\\echo started
-SELECT ivf_maintain('b_idx');
-});
+start_maintenance($session, 'b_idx', 2000);
 $primary->wait_for_log(qr/ivf maintenance of index "b_idx" pauses after its swap/, $log_offset);
 $primary->stop('immediate');
 # its server is gone: psql may already have exited
@@ -107,10 +101,7 @@ is(info($primary, 'b', 'maintenance'), 'none', 'VACUUM freed the replaced model'
 # 3. inserts and scans during a maintenance
 empty_indexed_table($primary, 'c', 2000);
 $session = $primary->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 1500;
-\\echo started
-SELECT ivf_maintain('c_idx');
-});
+start_maintenance($session, 'c_idx', 1500);
 my $writer = $primary->background_psql('postgres', on_error_stop => 0);
 my $reader = $primary->background_psql('postgres', on_error_stop => 0);
 $reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
@@ -140,10 +131,7 @@ $reader->quit;
 empty_indexed_table($primary, 'd', 2000);
 my $pid = $session->query_safe('SELECT pg_backend_pid()');
 $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
-\\echo started
-SELECT ivf_maintain('d_idx');
-});
+start_maintenance($session, 'd_idx', 600000);
 $primary->wait_for_log(qr/ivf maintenance of index "d_idx" pauses during its copy/, $log_offset);
 my $start = time;
 $primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");

@@ -68,10 +68,7 @@ autovacuum = off});
 drifted_table($primary, 'a');
 my $session = $primary->background_psql('postgres', on_error_stop => 0);
 my $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
-\\echo started
-SELECT ivf_maintain('a_idx');
-});
+start_maintenance($session, 'a_idx', 600000);
 $primary->wait_for_log(qr/ivf maintenance of index "a_idx" pauses during its copy/, $log_offset);
 $primary->stop('immediate');
 eval { $session->quit };
@@ -91,10 +88,7 @@ is(missing_via_index($primary, 'a', '<->', $lists), '0 missing: ', 'split: every
 drifted_table($primary, 'b');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 2000;
-\\echo started
-SELECT ivf_maintain('b_idx');
-});
+start_maintenance($session, 'b_idx', 2000);
 $primary->wait_for_log(qr/ivf maintenance of index "b_idx" pauses after its swap/, $log_offset);
 $primary->stop('immediate');
 eval { $session->quit };
@@ -108,10 +102,7 @@ is(missing_via_index($primary, 'b', '<->', $lists), '0 missing: ', 'crash after 
 # 3. inserts (into the growing region and elsewhere) and scans during a split
 drifted_table($primary, 'c');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 1500;
-\\echo started
-SELECT ivf_maintain('c_idx');
-});
+start_maintenance($session, 'c_idx', 1500);
 my $writer = $primary->background_psql('postgres', on_error_stop => 0);
 my $reader = $primary->background_psql('postgres', on_error_stop => 0);
 $reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
@@ -166,10 +157,7 @@ drifted_table($primary, 'e');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 my $pid = $session->query_safe('SELECT pg_backend_pid()');
 $log_offset = -s $primary->logfile;
-$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = 600000;
-\\echo started
-SELECT ivf_maintain('e_idx');
-});
+start_maintenance($session, 'e_idx', 600000);
 $primary->wait_for_log(qr/ivf maintenance of index "e_idx" pauses during its copy/, $log_offset);
 my $start = time;
 $primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");

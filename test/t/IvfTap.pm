@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info);
+our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance);
 
 # Dimension of the test tables' vectors; each test sets it.
 our $dims = 16;
@@ -74,6 +74,18 @@ sub info
 {
 	my ($node, $t, $cols) = @_;
 	return $node->safe_psql('postgres', "SELECT $cols FROM ivf_index_info('${t}_idx')");
+}
+
+# Starts ivf_maintain($index) in background session $session with
+# ivf.maintain_pause_ms = $pause_ms (a pause at each of its pause points, for
+# a test to crash, cancel, insert or scan there); returns once it started.
+sub start_maintenance
+{
+	my ($session, $index, $pause_ms) = @_;
+	$session->query_until(qr/started/, qq{SET ivf.maintain_pause_ms = $pause_ms;
+\\echo started
+SELECT ivf_maintain('$index');
+});
 }
 
 1;
