@@ -102,30 +102,16 @@ is(info($primary, 'b', 'maintenance'), 'none', 'VACUUM freed the replaced model'
 empty_indexed_table($primary, 'c', 2000);
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 start_maintenance($session, 'c_idx', 1500);
-my $writer = $primary->background_psql('postgres', on_error_stop => 0);
-my $reader = $primary->background_psql('postgres', on_error_stop => 0);
-$reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
-my $bad = 0;
-for my $round (1 .. 30)
-{
+my $bad = insert_and_scan($primary, 'c', sub {
+	my ($round) = @_;
 	my $first = 2000 + ($round - 1) * 100 + 1;
-	$writer->query_safe(rows_sql('c', $first, $first + 99));
-	my $got = $reader->query_safe(qq{
-SELECT count(*) || ' ' || bool_and(d >= coalesce(prev, 0)) FROM (
-	SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM (
-		SELECT row_number() OVER () AS n, d FROM (
-			SELECT v <-> array_fill(1::real, ARRAY[$dims])::vector AS d FROM c
-			ORDER BY v <-> array_fill(1::real, ARRAY[$dims])::vector LIMIT 10) s) s) s});
-	$bad++ if $got ne '10 true';
-	select(undef, undef, undef, 0.15);
-}
+	return rows_sql('c', $first, $first + 99);
+});
 $result = $session->query_safe('SELECT 1');
 like($result, qr/train: \d+ lists trained on \d+ rows, \d+ rows re-assigned/, 'the maintenance ended');
 is($bad, 0, 'scans during the maintenance: 10 rows in order each time');
 is(index_count($primary, 'c', '<->', 100), '5000|5000', 'inserts during the maintenance: every row through the index');
 is(missing_via_index($primary, 'c', '<->', 100), '0 missing: ', 'every row finds itself');
-$writer->quit;
-$reader->quit;
 
 # 4. cancel
 empty_indexed_table($primary, 'd', 2000);

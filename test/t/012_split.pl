@@ -103,31 +103,17 @@ is(missing_via_index($primary, 'b', '<->', $lists), '0 missing: ', 'crash after 
 drifted_table($primary, 'c');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 start_maintenance($session, 'c_idx', 1500);
-my $writer = $primary->background_psql('postgres', on_error_stop => 0);
-my $reader = $primary->background_psql('postgres', on_error_stop => 0);
-$reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
-my $bad = 0;
-for my $round (1 .. 30)
-{
+my $bad = insert_and_scan($primary, 'c', sub {
+	my ($round) = @_;
 	my $first = 4200 + ($round - 1) * 50 + 1;
-	$writer->query_safe($round % 2 ? drift_sql('c', $first, $first + 49) : rows_sql('c', $first, $first + 49, 0, 32));
-	my $got = $reader->query_safe(qq{
-SELECT count(*) || ' ' || bool_and(d >= coalesce(prev, 0)) FROM (
-	SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM (
-		SELECT row_number() OVER () AS n, d FROM (
-			SELECT v <-> array_fill(1::real, ARRAY[$dims])::vector AS d FROM c
-			ORDER BY v <-> array_fill(1::real, ARRAY[$dims])::vector LIMIT 10) s) s) s});
-	$bad++ if $got ne '10 true';
-	select(undef, undef, undef, 0.15);
-}
+	return $round % 2 ? drift_sql('c', $first, $first + 49) : rows_sql('c', $first, $first + 49, 0, 32);
+});
 $result = $session->query_safe('SELECT 1');
 like($result, qr/split: 1 list split/, 'the split ended');
 is($bad, 0, 'scans during the split: 10 rows in order each time');
 $lists = info($primary, 'c', 'lists');
 is(index_count($primary, 'c', '<->', $lists), '5700|5700', 'inserts during the split: every row through the index');
 is(missing_via_index($primary, 'c', '<->', $lists), '0 missing: ', 'every row finds itself');
-$writer->quit;
-$reader->quit;
 
 # 4. a scan that started before the split reads every row of its snapshot,
 # while inserts go into the new lists and VACUUM runs

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance);
+our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance insert_and_scan);
 
 # Dimension of the test tables' vectors; each test sets it.
 our $dims = 16;
@@ -86,6 +86,33 @@ sub start_maintenance
 \\echo started
 SELECT ivf_maintain('$index');
 });
+}
+
+# 30 rounds, each an INSERT from $insert_sql->($round) in one session and the
+# 10 nearest rows of table $t through its index (probes 2) in another; returns
+# the rounds whose scan did not give 10 rows in order.
+sub insert_and_scan
+{
+	my ($node, $t, $insert_sql) = @_;
+	my $writer = $node->background_psql('postgres', on_error_stop => 0);
+	my $reader = $node->background_psql('postgres', on_error_stop => 0);
+	$reader->query_safe('SET enable_seqscan = off; SET ivf.probes = 2; SET client_min_messages = error');
+	my $bad = 0;
+	for my $round (1 .. 30)
+	{
+		$writer->query_safe($insert_sql->($round));
+		my $got = $reader->query_safe(qq{
+SELECT count(*) || ' ' || bool_and(d >= coalesce(prev, 0)) FROM (
+	SELECT d, lag(d) OVER (ORDER BY n) AS prev FROM (
+		SELECT row_number() OVER () AS n, d FROM (
+			SELECT v <-> array_fill(1::real, ARRAY[$dims])::vector AS d FROM $t
+			ORDER BY v <-> array_fill(1::real, ARRAY[$dims])::vector LIMIT 10) s) s) s});
+		$bad++ if $got ne '10 true';
+		select(undef, undef, undef, 0.15);
+	}
+	$writer->quit;
+	$reader->quit;
+	return $bad;
 }
 
 1;
