@@ -24,9 +24,12 @@
 #include "core/mips.h"
 #include "core/pq.h"
 #include "core/sq8.h"
+#include "test_rows.h"
 
 namespace pg_ivf::core {
 namespace {
+
+using test_rows::unit_rows;
 
 // How the "SQL operator" sums: through a kernel table, two orders of our own,
 // or pgvector 0.8.6's (src/vector.c, src/halfutils.c), whose operators
@@ -144,18 +147,6 @@ double sql_operator(Metric metric, const Evaluator& ev, const float* q, const fl
     double sim = static_cast<double>(ab) / std::sqrt(static_cast<double>(aa) * static_cast<double>(bb));
     sim = std::min(1.0, std::max(-1.0, sim));
     return 1.0 - sim;
-}
-
-// The glue's normalization: one common scalar, one rounding per element.
-std::vector<float> normalize_rows(const std::vector<float>& raw, size_t d) {
-    std::vector<float> out(raw.size());
-    for (size_t i = 0; i < raw.size() / d; ++i) {
-        double s = 0;
-        for (size_t j = 0; j < d; ++j) s += static_cast<double>(raw[i * d + j]) * raw[i * d + j];
-        const double norm = std::sqrt(s);
-        for (size_t j = 0; j < d; ++j) out[i * d + j] = static_cast<float>(raw[i * d + j] / norm);
-    }
-    return out;
 }
 
 // The nearest half-precision value (ties to even), as pgvector's halfvec
@@ -305,8 +296,8 @@ Built build(const CaseSpec& spec, size_t d, const std::vector<float>& train_raw,
     Built b;
     b.d = d;
     const bool cos = spec.metric == Metric::kCosine;
-    const std::vector<float> train = cos ? normalize_rows(train_raw, d) : train_raw;
-    const std::vector<float> data = cos ? normalize_rows(data_raw, d) : data_raw;
+    const std::vector<float> train = cos ? unit_rows(train_raw, d) : train_raw;
+    const std::vector<float> data = cos ? unit_rows(data_raw, d) : data_raw;
     const size_t k = 3;
     b.centroids.assign(data.begin(), data.begin() + k * d);  // stored rows double as centroids
     for (float& v : b.centroids) v *= 0.999f;
@@ -576,7 +567,7 @@ TEST(LowerBound, Tightness) {
         };
         const std::vector<float> raw = draw(n), queries = draw(nq);
         for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
-            const std::vector<float> rows = metric == Metric::kCosine ? normalize_rows(raw, d) : raw;
+            const std::vector<float> rows = metric == Metric::kCosine ? unit_rows(raw, d) : raw;
             CpuAssigner assigner(1);
             KMeansParams kp;
             kp.k = k;
@@ -659,7 +650,7 @@ TEST(ListBound, NeverAboveOperatorValue) {
             for (Metric metric : {Metric::kL2, Metric::kCosine}) {
                 const bool cos = metric == Metric::kCosine;
                 std::vector<float> rows = raw;
-                const std::vector<float> stored0 = cos ? normalize_rows(raw, d) : raw;
+                const std::vector<float> stored0 = cos ? unit_rows(raw, d) : raw;
                 std::vector<float> cent(stored0.begin(), stored0.begin() + k * d);
                 if (!cos)
                     for (float& v : cent) v *= 0.999f;
@@ -672,7 +663,7 @@ TEST(ListBound, NeverAboveOperatorValue) {
                             if (copy > 0 && rng() % 2) m = std::nextafter(m, (rng() % 2) ? 1e30f : -1e30f);
                             rows.push_back(m);
                         }
-                const std::vector<float> stored = cos ? normalize_rows(rows, d) : rows;
+                const std::vector<float> stored = cos ? unit_rows(rows, d) : rows;
                 const size_t n = rows.size() / d;
                 std::vector<int32_t> labels(n);
                 std::vector<float> dist2(n);

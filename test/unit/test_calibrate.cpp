@@ -13,25 +13,13 @@
 #include "core/calibrate.h"
 #include "core/distance.h"
 #include "core/kmeans_math.h"
+#include "test_rows.h"
 
 namespace pg_ivf::core {
 namespace {
 
-std::vector<float> gaussian(size_t n, size_t d, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> g(0.0, 1.0);
-    std::vector<float> x(n * d);
-    for (float& v : x) v = static_cast<float>(g(rng));
-    return x;
-}
-
-void normalize(std::vector<float>& x, size_t d) {
-    for (size_t i = 0; i < x.size() / d; ++i) {
-        double s = 0;
-        for (size_t j = 0; j < d; ++j) s += static_cast<double>(x[i * d + j]) * x[i * d + j];
-        for (size_t j = 0; j < d; ++j) x[i * d + j] = static_cast<float>(x[i * d + j] / std::sqrt(s));
-    }
-}
+using test_rows::gaussian_rows;
+using test_rows::unit_rows;
 
 double distance(Metric metric, const float* a, const float* b, size_t d) {
     double l2 = 0, ip = 0;
@@ -46,8 +34,8 @@ TEST(Calibrate, NeighboursMatchBruteForce) {
     const size_t d = 24, n = 700, q = 9, k = 10;
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine})
         for (int threads : {1, 3}) {
-            std::vector<float> rows = gaussian(n, d, 5);
-            if (metric == Metric::kCosine) normalize(rows, d);
+            std::vector<float> rows = gaussian_rows(n, d, 5);
+            if (metric == Metric::kCosine) rows = unit_rows(rows, d);
             std::vector<uint64_t> ids(n);
             std::vector<int32_t> lists(n);
             for (size_t i = 0; i < n; ++i) {
@@ -115,14 +103,14 @@ TEST(Calibrate, TiledFilterEqualsScalarPairs) {
         for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine})
             for (int threads : {1, 2}) {
                 cpu_assign_force_portable(portable);
-                std::vector<float> rows = gaussian(n, d, 21);
+                std::vector<float> rows = gaussian_rows(n, d, 21);
                 for (size_t i = 0; i < n; ++i)
                     for (size_t j = 0; j < d; ++j) {
                         float& v = rows[i * d + j];
                         if (metric == Metric::kL2) v = 1000.0f + 0.01f * v;      // cancellation
                         if (metric == Metric::kInnerProduct) v *= 1.0f + static_cast<float>(i % 13);
                     }
-                if (metric == Metric::kCosine) normalize(rows, d);
+                if (metric == Metric::kCosine) rows = unit_rows(rows, d);
                 for (size_t i = 500; i < 560; ++i)   // duplicates of earlier rows: exact ties
                     std::copy(rows.begin() + (i - 500) * d, rows.begin() + (i - 499) * d, rows.begin() + i * d);
                 rows[777 * d + 5] = std::nanf("");
@@ -164,7 +152,7 @@ TEST(Calibrate, TiledFilterEqualsScalarPairs) {
 
 TEST(Calibrate, FewerRowsThanK) {
     const size_t d = 4;
-    std::vector<float> rows = gaussian(3, d, 1);
+    std::vector<float> rows = gaussian_rows(3, d, 1);
     const uint64_t ids[3] = {1, 2, 3};
     const int32_t lists[3] = {0, 0, 0};
     NeighbourTracker tracker(Metric::kL2, d, 10, rows.data(), ids, 1);
@@ -190,8 +178,8 @@ TEST(Calibrate, RelistFindsMovedAndMissingRows) {
 
 TEST(Calibrate, RanksCountNearerCentroids) {
     const size_t d = 8, lists = 13, n = 400, q = 6, k = 5;
-    const std::vector<float> cent = gaussian(lists, d, 11);
-    const std::vector<float> rows = gaussian(n, d, 12);
+    const std::vector<float> cent = gaussian_rows(lists, d, 11);
+    const std::vector<float> rows = gaussian_rows(n, d, 12);
     std::vector<uint64_t> ids(n);
     std::vector<int32_t> labels(n);
     for (size_t i = 0; i < n; ++i) {

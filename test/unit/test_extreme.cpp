@@ -16,9 +16,12 @@
 #include "core/codec.h"
 #include "core/kmeans.h"
 #include "core/kmeans_math.h"
+#include "test_rows.h"
 
 namespace pg_ivf::core {
 namespace {
+
+using test_rows::unit_rows;
 
 constexpr size_t kD = 4;
 
@@ -32,17 +35,6 @@ std::vector<float> extreme_rows() {
     for (int i = 0; i < 3; ++i) x.insert(x.end(), {-FLT_MAX, FLT_MAX, FLT_MAX, -FLT_MAX});
     for (int i = 0; i < 8; ++i) x.insert(x.end(), {0.5f * i, 1.0f, -2.0f, 1e-3f * i});
     return x;
-}
-
-// What the glue stores under cosine: each row divided by its double norm.
-std::vector<float> normalized(const std::vector<float>& raw) {
-    std::vector<float> out(raw.size());
-    for (size_t i = 0; i < raw.size() / kD; ++i) {
-        double s = 0;
-        for (size_t j = 0; j < kD; ++j) s += static_cast<double>(raw[i * kD + j]) * raw[i * kD + j];
-        for (size_t j = 0; j < kD; ++j) out[i * kD + j] = static_cast<float>(raw[i * kD + j] / std::sqrt(s));
-    }
-    return out;
 }
 
 // The SQL operator on raw vectors with float sums, as the glue computes it.
@@ -87,7 +79,7 @@ TEST(ExtremeRows, BuildGivesLoadableModelAndValidBounds) {
     for (const Case& c : cases) {
         SCOPED_TRACE(name(c));
         const bool cosine = c.metric == Metric::kCosine;
-        const std::vector<float> rows = cosine ? normalized(raw) : raw;
+        const std::vector<float> rows = cosine ? unit_rows(raw, kD) : raw;
         CpuAssigner assigner(2);
         KMeansParams params;
         params.k = c.lists;

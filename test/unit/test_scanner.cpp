@@ -14,25 +14,13 @@
 #include "core/codec.h"
 #include "core/pq.h"
 #include "core/rerank.h"
+#include "test_rows.h"
 
 namespace pg_ivf::core {
 namespace {
 
-std::vector<float> gaussian(size_t n, size_t d, double mean, double sd, uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> g(mean, sd);
-    std::vector<float> x(n * d);
-    for (float& v : x) v = static_cast<float>(g(rng));
-    return x;
-}
-
-void normalize(std::vector<float>& x, size_t d) {
-    for (size_t i = 0; i < x.size() / d; ++i) {
-        double s = 0;
-        for (size_t j = 0; j < d; ++j) s += static_cast<double>(x[i * d + j]) * x[i * d + j];
-        for (size_t j = 0; j < d; ++j) x[i * d + j] = static_cast<float>(x[i * d + j] / std::sqrt(s));
-    }
-}
+using test_rows::gaussian_rows;
+using test_rows::unit_rows;
 
 // The row the entry represents, in double: (c +) decode(code).
 std::vector<double> decoded(const Codec& codec, const uint8_t* entry, const float* c) {
@@ -66,8 +54,8 @@ struct ScanFixture {
 
 ScanFixture make_setup(QuantizerKind kind, Metric metric, bool residual, size_t d, size_t n, uint64_t seed) {
     ScanFixture s;
-    s.rows = gaussian(n, d, 0.5, 1.0, seed);
-    if (metric == Metric::kCosine) normalize(s.rows, d);
+    s.rows = gaussian_rows(n, d, seed, 0.5, 1.0);
+    if (metric == Metric::kCosine) s.rows = unit_rows(s.rows, d);
     s.cent.assign(s.rows.begin(), s.rows.begin() + 4 * d);
     s.labels.resize(n);
     for (size_t i = 0; i < n; ++i) s.labels[i] = static_cast<int32_t>(i % 4);
@@ -92,7 +80,7 @@ TEST(Adc, MatchesDecodedDistance) {
                 if (kind == QuantizerKind::kFlat && residual) continue;
                 const ScanFixture s = make_setup(kind, metric, residual, d, n, 7);
                 const size_t stride = s.codec.entry_bytes();
-                const std::vector<float> queries = gaussian(5, d, 0.5, 1.0, 8);
+                const std::vector<float> queries = gaussian_rows(5, d, 8, 0.5, 1.0);
                 for (size_t qi = 0; qi < 5; ++qi) {
                     const float* q = queries.data() + qi * d;
                     std::vector<double> qn(q, q + d);
@@ -146,9 +134,9 @@ TEST(NearestLists, MatchesBruteForce) {
     const size_t d = 48, k = 300;
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
         Codec codec = Codec::from_parameters(QuantizerKind::kFlat, metric, d, 0, false, nullptr, 0);
-        std::vector<float> cent = gaussian(k, d, 0.0, 1.0, 11);
-        if (metric == Metric::kCosine) normalize(cent, d);
-        const std::vector<float> queries = gaussian(20, d, 0.0, 3.0, 12);
+        std::vector<float> cent = gaussian_rows(k, d, 11, 0.0, 1.0);
+        if (metric == Metric::kCosine) cent = unit_rows(cent, d);
+        const std::vector<float> queries = gaussian_rows(20, d, 12, 0.0, 3.0);
         for (size_t qi = 0; qi < 20; ++qi) {
             const float* q = queries.data() + qi * d;
             QueryScanner scanner(codec, q);
@@ -202,7 +190,7 @@ TEST(QueryScannerContract, ListDistanceDefinitions) {
 TEST(QueryScannerContract, SetListBatchAndAlignment) {
     const size_t d = 16, n = 40;
     const ScanFixture res = make_setup(QuantizerKind::kSq8, Metric::kL2, true, d, n, 21);
-    const std::vector<float> q = gaussian(1, d, 0.5, 1.0, 22);
+    const std::vector<float> q = gaussian_rows(1, d, 22, 0.5, 1.0);
     float out[n];
     {
         QueryScanner scanner(res.codec, q.data());
@@ -253,7 +241,7 @@ TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
         ScanFixture s = make_setup(QuantizerKind::kPq, metric, true, d, n, 21);
         const size_t stride = s.codec.entry_bytes();
         mark_entry_unbounded(s.entries.data() + 5 * stride);
-        const std::vector<float> queries = gaussian(3, d, 0.5, 1.0, 22);
+        const std::vector<float> queries = gaussian_rows(3, d, 22, 0.5, 1.0);
         for (size_t qi = 0; qi < 3; ++qi) {
             const float* q = queries.data() + qi * d;
             QueryScanner scanner(s.codec, q);
@@ -310,7 +298,7 @@ TEST(RerankDepth, KeepsTheNearest) {
     const size_t d = 128, n = 4000;
     std::mt19937_64 rng(31);
     std::normal_distribution<double> g(0, 1);
-    std::vector<float> centres = gaussian(40, d, 0.0, 1.0, 32);
+    std::vector<float> centres = gaussian_rows(40, d, 32, 0.0, 1.0);
     std::vector<float> rows(n * d);
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < d; ++j) rows[i * d + j] = static_cast<float>(centres[(i % 40) * d + j] + 0.6 * g(rng));
@@ -328,7 +316,7 @@ TEST(RerankDepth, KeepsTheNearest) {
     const size_t stride = codec.entry_bytes();
     std::vector<uint8_t> entries(n * stride);
     encode_rows(codec, rows.data(), n, nullptr, nullptr, entries.data(), stride, 1);
-    const std::vector<float> queries = gaussian(10, d, 0.0, 1.0, 33);
+    const std::vector<float> queries = gaussian_rows(10, d, 33, 0.0, 1.0);
     for (size_t qi = 0; qi < 10; ++qi) {
         std::vector<float> q(d);
         for (size_t j = 0; j < d; ++j) q[j] = centres[(qi * 7 % 40) * d + j] + 0.6f * queries[qi * d + j];
@@ -356,7 +344,7 @@ TEST(QueryScannerContract, QuickBoundsBelowExactBounds) {
                 const ScanFixture s = make_setup(kind, Metric::kL2, residual, d, n, 31);
                 const size_t stride = s.codec.entry_bytes();
                 // queries near rows (bounds at 0) and far away (large bounds)
-                std::vector<float> queries = gaussian(4, d, 0.5, 1.0, 32);
+                std::vector<float> queries = gaussian_rows(4, d, 32, 0.5, 1.0);
                 queries.insert(queries.end(), s.rows.begin(), s.rows.begin() + d);
                 for (size_t j = 0; j < d; ++j) queries.push_back(s.rows[5 * d + j] * 1000.0f);
                 for (size_t qi = 0; qi < queries.size() / d; ++qi) {
@@ -398,7 +386,7 @@ TEST(QueryScannerContract, IntegerKeysSettleOnlyFarRows) {
                 if (kind != QuantizerKind::kSq8 && d == 784) continue;
                 const ScanFixture s = make_setup(kind, Metric::kL2, residual, d, n, 41);
                 const size_t stride = s.codec.entry_bytes();
-                std::vector<float> queries = gaussian(3, d, 0.5, 1.0, 42);
+                std::vector<float> queries = gaussian_rows(3, d, 42, 0.5, 1.0);
                 queries.insert(queries.end(), s.rows.begin() + 7 * d, s.rows.begin() + 8 * d);
                 for (size_t qi = 0; qi < queries.size() / d; ++qi)
                     for (size_t refine : {size_t(0), size_t(5), kQuickRefineRows}) {
