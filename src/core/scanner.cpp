@@ -303,16 +303,17 @@ void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride,
 }
 
 // L2: ||q - x|| lies in ||q - x~|| +- err; IP: -<q, x> in -<q, x~> +- ||q|| err;
-// cosine: ||qh - xh|| in ||qf - x~|| +- err, then squared and halved.
+// cosine: ||qh - xh|| in ||qf - x~|| +- err, then squared and halved.  The
+// likely range takes the share z of the interval below, z_hi above.
 void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride, const float* approx, double z,
-                                float* lo, float* hi) const {
+                                double z_hi, float* lo, float* hi) const {
     const State& s = *state_;
     constexpr float kInf = std::numeric_limits<float>::infinity();
     for (size_t i = 0; i < n; ++i) {
         float err;
         std::memcpy(&err, entries + i * stride + kEntryErrOffset, sizeof(float));
         const double a = approx[i];
-        if (std::isnan(a) || z == 0.0) {
+        if (std::isnan(a) || (z == 0.0 && z_hi == 0.0)) {
             lo[i] = hi[i] = a;
             continue;
         }
@@ -325,16 +326,16 @@ void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride,
         switch (codec_.metric) {
             case Metric::kL2:
                 l = a - z * err;
-                h = a + z * err;
+                h = a + z_hi * err;
                 break;
             case Metric::kInnerProduct:
                 l = a - z * s.bound.q_norm * err;
-                h = a + z * s.bound.q_norm * err;
+                h = a + z_hi * s.bound.q_norm * err;
                 break;
             case Metric::kCosine:
             default: {
                 const double dist = std::sqrt(std::max(0.0, 2.0 * a));
-                const double dl = std::max(0.0, dist - z * err), dh = dist + z * err;
+                const double dl = std::max(0.0, dist - z * err), dh = dist + z_hi * err;
                 l = 0.5 * dl * dl;
                 h = 0.5 * dh * dh;
                 break;
