@@ -19,14 +19,16 @@ namespace pg_ivf::core {
 // and ann-benchmarks' k.  X, the likely reach of the nearest 50, is then an
 // order statistic of many estimates, and LIMIT 10 pays little for it: the
 // rows likely within X are mostly those likely within the 10th nearest's
-// reach.  Fashion-MNIST PQ56, probes 8, 1,000 queries (FAISS-trained twin of
-// the index, bench/README.md "PQ re-rank depth"; recall among the probed rows
-// 0.9911), rows re-ranked and recall at LIMIT 10 / LIMIT 50:
+// reach.  Fashion-MNIST PQ56, probes 8, 1,000 queries (bench/pq_depth.py: a
+// FAISS-trained twin of the index; recall among the probed rows 0.9911),
+// rows re-ranked and recall at LIMIT 10 / LIMIT 50:
 //   reach over est + z err, cover 20, z 0.12 (before): 101 rows 0.9911 / 347 rows 0.915
 //   reach over est + z^2 err, cover 40, z 0.071:       67 rows 0.9904 / 310 rows 0.866
 //   reach over est + z^2 err, cover 50, z 0.071:       81 rows 0.9909 / 183 rows 0.922
 //   reach over est + z^2 err, cover 60, z 0.071:       95 rows 0.9911 / 145 rows 0.951
-// Larger LIMITs still get rows, see ivfscan.cpp.
+// On a pg_ivf index (heap rows fetched a query) cover 20 gave 99.5
+// rows at 0.9909 / 463 rows at 0.913, cover 50 80.4 rows at 0.9907 / 190 at
+// 0.920.  Larger LIMITs still get rows, see ivfscan.cpp.
 constexpr size_t kRerankCover = 50;
 
 // The share z of a row's guaranteed error interval its distance is taken to
@@ -37,8 +39,8 @@ constexpr size_t kRerankCover = 50;
 // sd 0.10 over all rows, mean -0.02 for the nearest 10, +0.13 for the rest).
 // 2 / sqrt(d), at most 1, where the likely range is the guaranteed one (few
 // dimensions: the depth then keeps every row that can enter the nearest
-// kRerankCover).  (Until 0.2.0's tuning it was at least 0.12: 101 rows
-// instead of 81 at the same recall, see kRerankCover.)
+// kRerankCover).  (It was at least 0.12 with a reach over est + z err: see
+// kRerankCover's first line of numbers.)
 inline double rerank_share(size_t d) {
     return std::min(1.0, 2.0 / std::sqrt(static_cast<double>(d == 0 ? 1 : d)));
 }
