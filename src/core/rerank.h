@@ -27,7 +27,7 @@ namespace pg_ivf::core {
 //   reach over est + z^2 err, cover 50, z 0.071:       81 rows 0.9909 / 183 rows 0.922
 //   reach over est + z^2 err, cover 60, z 0.071:       95 rows 0.9911 / 145 rows 0.951
 // On a pg_ivf index (heap rows fetched a query) cover 20 gave 99.5
-// rows at 0.9909 / 463 rows at 0.913, cover 50 80.4 rows at 0.9907 / 190 at
+// rows at 0.9909 / 364 rows at 0.913, cover 50 80.4 rows at 0.9907 / 190 at
 // 0.920.  Larger LIMITs still get rows, see ivfscan.cpp.
 constexpr size_t kRerankCover = 50;
 
