@@ -159,12 +159,13 @@ public:
     float mips_list_lower_bound(const float* other, float other_extra, const float* centroid, float centroid_extra,
                                 double max_norm2) const;
     // The range of operator values a row is likely to have (not a guarantee;
-    // rerank.h): the code's estimate approx[i] (from lower_bounds()) plus or
-    // minus the share z of the entry's guaranteed error interval.  z = 1 gives
-    // the guaranteed interval without float slack; z = 0 gives lo = hi = approx.
-    // Otherwise unbounded entries get (-inf, +inf); NaN estimates give NaN.
-    void likely_range(const uint8_t* entries, size_t n, size_t stride, const float* approx, double z, float* lo,
-                      float* hi) const;
+    // rerank.h): the code's estimate approx[i] (from lower_bounds()) minus
+    // the share z of the entry's guaranteed error interval, plus the share
+    // z_hi.  z = z_hi = 1 gives the guaranteed interval without float slack;
+    // z = z_hi = 0 gives lo = hi = approx.  Otherwise unbounded entries get
+    // (-inf, +inf); NaN estimates give NaN.
+    void likely_range(const uint8_t* entries, size_t n, size_t stride, const float* approx, double z, double z_hi,
+                      float* lo, float* hi) const;
     // True when the query is the zero vector under cosine: every distance is NaN.
     bool query_is_degenerate() const;
     // out[i] = the quantized estimate of the operator value for the entry at

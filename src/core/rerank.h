@@ -15,27 +15,42 @@
 
 namespace pg_ivf::core {
 
-// The rows the automatic depth is sized for: twice LIMIT 10 (ivf_recall's and
-// ann-benchmarks' k), half pgvector's hnsw.ef_search.  Covering 20 rather
-// than 10 costs few rows (the likely ranges of the nearest rows overlap) and
-// keeps LIMIT 50 good: Fashion-MNIST PQ56, probes 8, recall among the probed
-// rows at z = 0.12: cover 10 re-ranks 57 rows a query (recall@10 0.9975,
-// @50 0.74), cover 20 93 rows (1.0, 0.93), cover 40 153 rows (1.0, 0.995).
-// Larger LIMITs still get rows, see ivfscan.cpp.
-constexpr size_t kRerankCover = 20;
+// The rows the automatic depth is sized for: LIMIT 50, five times ivf_recall's
+// and ann-benchmarks' k.  X, the likely reach of the nearest 50, is then an
+// order statistic of many estimates, and LIMIT 10 pays little for it: the
+// rows likely within X are mostly those likely within the 10th nearest's
+// reach.  Fashion-MNIST PQ56, probes 8, 1,000 queries (bench/pq_depth.py: a
+// FAISS-trained twin of the index; recall among the probed rows 0.9911),
+// rows re-ranked and recall at LIMIT 10 / LIMIT 50:
+//   reach over est + z err, cover 20, z 0.12 (before): 101 rows 0.9911 / 347 rows 0.915
+//   reach over est + z^2 err, cover 40, z 0.071:       67 rows 0.9904 / 310 rows 0.866
+//   reach over est + z^2 err, cover 50, z 0.071:       81 rows 0.9909 / 183 rows 0.922
+//   reach over est + z^2 err, cover 60, z 0.071:       95 rows 0.9911 / 145 rows 0.951
+// On a pg_ivf index (heap rows fetched a query) cover 20 gave 99.5
+// rows at 0.9909 / 364 rows at 0.913, cover 50 80.4 rows at 0.9907 / 190 at
+// 0.920.  Larger LIMITs still get rows, see ivfscan.cpp.
+constexpr size_t kRerankCover = 50;
 
 // The share z of a row's guaranteed error interval its distance is taken to
-// use (QueryScanner::likely_range).  The interval est +- err holds when the
-// row's quantization error e points straight along q - x~; in d dimensions
-// the cosine between them concentrates around 0 with a spread of about
-// 1 / sqrt(d_eff) (Fashion-MNIST PQ56: sd 0.10, 99.9th percentile 0.39).
-// 2 / sqrt(d), at least 0.12 (1.2 sd of that measurement), at most 1, where
-// the likely range is the guaranteed one (few dimensions: the depth then
-// keeps every row that can enter the nearest kRerankCover).
+// use below the estimate (QueryScanner::likely_range).  The interval est +-
+// err holds when the row's quantization error e points straight along
+// q - x~; in d dimensions the cosine between them concentrates around 0 with
+// a spread of about 1 / sqrt(d_eff) (Fashion-MNIST PQ56: (d - est) / err has
+// sd 0.10 over all rows, mean -0.02 for the nearest 10, +0.13 for the rest).
+// 2 / sqrt(d), at most 1, where the likely range is the guaranteed one (few
+// dimensions: the depth then keeps every row that can enter the nearest
+// kRerankCover).  (It was at least 0.12 with a reach over est + z err: see
+// kRerankCover's first line of numbers.)
 inline double rerank_share(size_t d) {
-    const double z = 2.0 / std::sqrt(static_cast<double>(d == 0 ? 1 : d));
-    return std::min(1.0, std::max(0.12, z));
+    return std::min(1.0, 2.0 / std::sqrt(static_cast<double>(d == 0 ? 1 : d)));
 }
+
+// The share above the estimate that sets the reach X (rerank_threshold over
+// est + z^2 err).  The nearest rows' estimates are nearly unbiased (mean
+// -0.02 err on Fashion-MNIST), so in many dimensions the cover-th smallest
+// estimate itself is the reach (z^2 = 0.005 at 784 dims); z^2 reaches z = 1
+// with the share, so in few dimensions the reach stays the guaranteed one.
+inline double rerank_reach_share(double z) { return z * z; }
 
 // The cover-th smallest of hi[0..n) (NaN ranks last): no row whose likely
 // range starts above it is likely among the nearest `cover`.  +inf when

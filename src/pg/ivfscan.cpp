@@ -33,16 +33,17 @@
  * bound passes a row's exact distance releases that row.  So a PQ scan at
  * default settings (ivf.pq_rerank = 0, not strict_order) keeps, of its first
  * batch:
- *   - the rows likely among the nearest kRerankCover (20): each row's PQ
- *     estimate +- a share z of its guaranteed error interval is its likely
- *     range (core/rerank.h, QueryScanner::likely_range); X, the 20th smallest
- *     upper end, is the likely reach of the nearest 20, and every row whose
- *     range starts at or below X is kept;
+ *   - the rows likely among the nearest kRerankCover (50): each row's PQ
+ *     estimate - a share z of its guaranteed error interval starts its likely
+ *     range, the estimate + z^2 of it ends it (core/rerank.h,
+ *     QueryScanner::likely_range); X, the 50th smallest end, is the likely
+ *     reach of the nearest 50, and every row whose range starts at or below
+ *     X is kept;
  *   - every row whose guaranteed bound is at or above X: provably no nearer
  *     than X, they cost nothing until a LIMIT reaches past the kept rows, and
  *     the first of them releases every kept row nearer than X;
  * and drops the rest (relaxed_order hands them over as its next batch).
- * LIMIT 10 then fetches the ~100 kept rows and one more; larger LIMITs get
+ * LIMIT 10 then fetches the ~80 kept rows and one more; larger LIMITs get
  * their further rows from those beyond X, in exact order, though rows the
  * depth dropped are missing from them (and the count can fall short).  With ivf.pq_rerank = R > 0 a PQ scan keeps
  * only the R probed rows with the nearest PQ estimates and ends after them,
@@ -152,6 +153,7 @@ struct IvfScanState
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
 	bool		auto_depth = false; /* PQ, no ivf.pq_rerank: the first batch is cut by likely range */
 	double		share = 0;		/* z of QueryScanner::likely_range: 0 with batch_rows */
+	double		reach_share = 0;	/* its z_hi (rerank_reach_share): 0 with batch_rows */
 	std::vector<IvfCandidate> deferred;	/* relaxed_order: rows the automatic depth set aside */
 	bool		relaxed = false;	/* ivf.iterative_scan = relaxed_order */
 	bool		quick = false;	/* order by quick keys, exact bounds only at the top (L2) */
@@ -282,6 +284,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 			/* strict_order promises the exact answer: it keeps every row */
 			s->auto_depth = s->batch_rows == 0 && !s->strict;
 			s->share = s->auto_depth ? core::rerank_share(model.dims) : 0.0;
+			s->reach_share = core::rerank_reach_share(s->share);
 		}
 		/* strict_order and PQ's re-rank depths read and change every bound as it is probed */
 		s->quick = !so->null_query && !s->strict && s->batch_rows == 0 && !s->auto_depth &&
@@ -348,7 +351,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 										  ranged ? st->approx.data() : nullptr);
 			if (ranged)
 				st->scanner->likely_range((const uint8_t *) entries, n, entry_size, st->approx.data(), st->share,
-										  st->lo.data(), st->hi.data());
+										  st->reach_share, st->lo.data(), st->hi.data());
 			for (int i = 0; i < n; i++)
 			{
 				IvfCandidate c;

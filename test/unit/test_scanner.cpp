@@ -234,7 +234,8 @@ double operator_value(Metric metric, const float* q, const float* x, size_t d) {
 
 // likely_range: z = 0 is the estimate itself; z = 1 is the guaranteed
 // interval, so it holds every row's operator value (up to float slack); a
-// larger z never narrows it; unbounded entries get (-inf, inf).
+// larger z never narrows it; the share below the estimate (z) and above it
+// (z_hi) act each on their own end; unbounded entries get (-inf, inf).
 TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
     const size_t d = 64, n = 200;
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
@@ -248,11 +249,13 @@ TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
             for (size_t i = 0; i < n; ++i) {
                 const uint8_t* e = s.entries.data() + i * stride;
                 scanner.set_list(s.cent.data() + s.labels[i] * d);
-                float bound, approx, lo0, hi0, lo1, hi1, lo2, hi2;
+                float bound, approx, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, lo4, hi4;
                 scanner.lower_bounds(e, 1, stride, &bound, &approx);
-                scanner.likely_range(e, 1, stride, &approx, 0.0, &lo0, &hi0);
-                scanner.likely_range(e, 1, stride, &approx, 1.0, &lo1, &hi1);
-                scanner.likely_range(e, 1, stride, &approx, 0.5, &lo2, &hi2);
+                scanner.likely_range(e, 1, stride, &approx, 0.0, 0.0, &lo0, &hi0);
+                scanner.likely_range(e, 1, stride, &approx, 1.0, 1.0, &lo1, &hi1);
+                scanner.likely_range(e, 1, stride, &approx, 0.5, 0.5, &lo2, &hi2);
+                scanner.likely_range(e, 1, stride, &approx, 0.5, 0.0, &lo3, &hi3);
+                scanner.likely_range(e, 1, stride, &approx, 0.0, 0.5, &lo4, &hi4);
                 if (i == 5) {
                     EXPECT_FLOAT_EQ(lo0, approx);
                     EXPECT_EQ(lo1, -std::numeric_limits<float>::infinity());
@@ -265,6 +268,10 @@ TEST(RerankDepth, LikelyRangeSpansTheGuaranteedInterval) {
                 EXPECT_LE(lo2, lo0);
                 EXPECT_LE(hi0, hi2);
                 EXPECT_LE(hi2, hi1);
+                EXPECT_FLOAT_EQ(lo3, lo2);
+                EXPECT_FLOAT_EQ(hi3, approx);
+                EXPECT_FLOAT_EQ(lo4, approx);
+                EXPECT_FLOAT_EQ(hi4, hi2);
                 EXPECT_LE(bound, lo1 + 1e-4 * (1 + std::fabs(lo1)));
                 const double v = operator_value(metric, q, s.rows.data() + i * d, d);
                 const double tol = 1e-4 * (1 + std::fabs(v));
@@ -286,10 +293,14 @@ TEST(RerankDepth, ThresholdAndShare) {
     EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 6), inf);
     EXPECT_EQ(rerank_threshold(hi.data(), hi.size(), 7), inf);
     EXPECT_EQ(rerank_threshold(hi.data(), 0, kRerankCover), inf);
-    EXPECT_DOUBLE_EQ(rerank_share(784), 0.12);
+    EXPECT_DOUBLE_EQ(rerank_share(784), 2.0 / 28.0);
     EXPECT_DOUBLE_EQ(rerank_share(16), 0.5);
     EXPECT_DOUBLE_EQ(rerank_share(4), 1.0);
     EXPECT_DOUBLE_EQ(rerank_share(1), 1.0);
+    // the reach's share is 0 with the share and reaches the guaranteed 1 with it
+    EXPECT_DOUBLE_EQ(rerank_reach_share(0.0), 0.0);
+    EXPECT_DOUBLE_EQ(rerank_reach_share(0.5), 0.25);
+    EXPECT_DOUBLE_EQ(rerank_reach_share(1.0), 1.0);
 }
 
 // On clustered data with a coarse code (loose bounds), the rows the automatic
@@ -323,7 +334,8 @@ TEST(RerankDepth, KeepsTheNearest) {
         QueryScanner scanner(codec, q.data());
         std::vector<float> bound(n), approx(n), lo(n), hi(n);
         scanner.lower_bounds(entries.data(), n, stride, bound.data(), approx.data());
-        scanner.likely_range(entries.data(), n, stride, approx.data(), rerank_share(d), lo.data(), hi.data());
+        const double z = rerank_share(d);
+        scanner.likely_range(entries.data(), n, stride, approx.data(), z, rerank_reach_share(z), lo.data(), hi.data());
         const float reach = rerank_threshold(hi.data(), n, kRerankCover);
         std::vector<std::pair<double, size_t>> exact(n);
         for (size_t i = 0; i < n; ++i) exact[i] = {operator_value(Metric::kL2, q.data(), rows.data() + i * d, d), i};
