@@ -62,13 +62,23 @@
 struct IvfSplitState
 {
 	bool	   *changed;		/* per new list: its centroid is new (rows never proven to stay) */
+	bool	   *shared;			/* per old list: its chain becomes the new model's (see IvfSplitPlace) */
+	int64	   *shared_rows;	/* per old list: entries of a shared chain counted into bs->indtuples */
+	int			lists;			/* of the old model */
 	core::StayProof *proof;		/* new'd; deleted with the maintenance's context */
 	char	   *keep;			/* scratch: entries proven to stay, of one list */
 	bool	   *stays;			/* scratch: per collected entry */
 	int64		capkeep;
+	float	   *rows;			/* scratch: IVF_SPLIT_CHECK_ROWS prepared rows (dims each) of a shared list */
+	int32	   *labels;			/* scratch: their lists */
 	int64		fetched;		/* rows re-assigned from the heap */
 	int64		kept;			/* rows copied byte for byte */
+	int64		checked;		/* rows of shared lists fetched to check that they stay */
+	int			nshared;		/* lists shared at the swap */
 };
+
+/* Rows of a shared list assigned at once to check that they stay */
+#define IVF_SPLIT_CHECK_ROWS	1024
 
 static void
 DeleteProof(void *p)
@@ -83,11 +93,91 @@ DeleteCodec(void *p)
 }
 
 /*
- * Places the entries CollectNew gathered from live list `list`: proven ones
- * are copied into the same list of the new structure, the others re-assigned
- * from their heap rows.
+ * Assigns the m rows gathered in ss->rows over all new centroids, as the
+ * copy's batches assign (core::assign_to_lists); true when all of them go to
+ * `list`.
  */
-void
+static bool
+CheckedRowsStay(IvfSplitState *ss, IvfBuildState *bs, int list, int m)
+{
+	bool		stay = true;
+
+	if (m == 0)
+		return true;
+	IvfGuard("ivf split re-assignment", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		std::vector<float> dist2((size_t) m);
+
+		core::assign_to_lists(*bs->assigner, ss->rows, (size_t) m, bs->dims, bs->list_centroids, bs->lists,
+							  bs->mips_max_norm2, ss->labels, dist2.data(), hooks);
+	});
+	for (int i = 0; i < m; i++)
+		stay = stay && ss->labels[i] == list;
+	return stay;
+}
+
+/*
+ * A shared list's collected entries: true when each stays in the list,
+ * proven from its code or assigned exactly from its heap row.  An entry
+ * whose row is gone stays too (a dead entry, which VACUUM removes later, as
+ * in any list).
+ */
+static bool
+SharedEntriesStay(IvfCopyState *cs, IvfBuildState *bs, int list)
+{
+	IvfSplitState *ss = cs->split;
+	ExprContext *econtext = GetPerTupleExprContext(cs->estate);
+	int			m = 0;
+
+	for (int64 i = 0; i < cs->nentries; i++)
+	{
+		const char *entry = cs->entries + (Size) i * cs->meta.entry_size;
+		MemoryContext old;
+		ItemPointerData tid;
+		Datum		value;
+		bool		bounded;
+
+		if (ss->stays[i])
+			continue;
+		old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		memcpy(&tid, entry, sizeof(ItemPointerData));
+		if (IvfMaintFetchValue(cs, &tid, &value) &&
+			IvfPrepareRow(value, bs->element, bs->dims, bs->metric, ss->rows + (Size) m * bs->dims, &bounded))
+			m++;
+		MemoryContextSwitchTo(old);
+		ResetExprContext(econtext);
+		ss->checked++;
+		if (m == IVF_SPLIT_CHECK_ROWS)
+		{
+			if (!CheckedRowsStay(ss, bs, list, m))
+				return false;
+			m = 0;
+		}
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return CheckedRowsStay(ss, bs, list, m);
+}
+
+/* Marks a shared list as rewritten after all: its entries counted so far are the new chain's to count. */
+static void
+Unshare(IvfSplitState *ss, IvfBuildState *bs, int list)
+{
+	ss->shared[list] = false;
+	bs->indtuples -= ss->shared_rows[list];
+	ss->shared_rows[list] = 0;
+}
+
+/*
+ * Places the entries CollectNew gathered from live list `list`.  A shared
+ * list (unchanged, and every entry so far stays) keeps them where they are,
+ * in its chain, which the new directory takes over at the swap
+ * (IvfSplitShare); when one of them would move, the list stops being shared
+ * and false asks the caller to collect all of its entries again.  Otherwise
+ * proven entries are copied into the same list of the new structure and the
+ * others re-assigned from their heap rows.
+ */
+bool
 IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 {
 	IvfSplitState *ss = cs->split;
@@ -96,7 +186,7 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	int64		nkeep = 0;
 
 	if (n == 0)
-		return;
+		return true;
 	if (n > ss->capkeep)
 	{
 		ss->capkeep = Max(n, ss->capkeep * 2);
@@ -111,6 +201,17 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 			for (int64 i = 0; i < n; i++)
 				ss->stays[i] = ss->proof->stays((const uint8_t *) cs->entries + (size_t) i * es);
 		});
+	if (ss->shared[list])
+	{
+		if (SharedEntriesStay(cs, bs, list))
+		{
+			ss->shared_rows[list] += n;
+			bs->indtuples += n;
+			return true;
+		}
+		Unshare(ss, bs, list);
+		return false;
+	}
 	for (int64 i = 0; i < n; i++)
 	{
 		const char *entry = cs->entries + (Size) i * es;
@@ -127,9 +228,54 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	}
 	if (nkeep > 0)
 	{
-		IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, es, ss->keep, (int) nkeep);
+		IvfPrivateAppend(bs->index, &bs->dir[list], core::chain_stamp(bs->generation, list), es, ss->keep,
+						 (int) nkeep);
 		bs->indtuples += nkeep;
 		ss->kept += nkeep;
+	}
+	return true;
+}
+
+/*
+ * A shared list into which the copy placed rows of other lists (rows of a
+ * changed list whose nearest centroid is now this list's): it stops being
+ * shared, since the retired model must not see those rows twice, and the
+ * caller collects all of its entries again.  -1 when there is none.  The
+ * batches must be flushed.
+ */
+int
+IvfSplitGained(IvfCopyState *cs, IvfBuildState *bs)
+{
+	IvfSplitState *ss = cs->split;
+
+	for (int list = 0; list < ss->lists; list++)
+		if (ss->shared[list] && BlockNumberIsValid(bs->dir[list].head))
+		{
+			Unshare(ss, bs, list);
+			return list;
+		}
+	return -1;
+}
+
+/*
+ * Under the exclusive meta lock, after the last pass: the new directory
+ * takes the shared lists' slots (head and insert page) from the live one,
+ * so the new model reads their chains, which the retired model reads too.
+ */
+void
+IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs)
+{
+	IvfSplitState *ss = cs->split;
+
+	for (int list = 0; list < ss->lists; list++)
+	{
+		if (!ss->shared[list])
+			continue;
+		if (BlockNumberIsValid(bs->dir[list].head))
+			elog(ERROR, "ivf index \"%s\" shared list %d gained rows in the split. Please report a bug.",
+				 RelationGetRelationName(cs->index), list);
+		bs->dir[list] = IvfGetList(cs->index, &cs->meta, list);
+		ss->nshared++;
 	}
 }
 
@@ -437,16 +583,29 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	ss->capkeep = 1024;
 	ss->keep = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capkeep);
 	ss->stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capkeep);
+	ss->rows = (float *) MemoryContextAllocHuge(cxt, sizeof(float) * bs->dims * IVF_SPLIT_CHECK_ROWS);
+	ss->labels = (int32 *) palloc(sizeof(int32) * IVF_SPLIT_CHECK_ROWS);
+	/*
+	 * Unchanged lists start shared when their pages carry chain stamps: the
+	 * new model reads their chains as they are.  An index built by 0.1.0
+	 * (stamp 0) has every list rewritten once, with stamps.
+	 */
+	ss->lists = lists;
+	ss->shared = (bool *) palloc0(sizeof(bool) * lists);
+	ss->shared_rows = (int64 *) palloc0(sizeof(int64) * lists);
+	for (int l = 0; l < lists; l++)
+		ss->shared[l] = live->chain_stamps && !ss->changed[l];
 	cs->split = ss;
 	IvfMaintSwap(cs, bs);
 	IvfMaintEndCopy(cs);
 
 	MemoryContextSwitchTo(old);
 	result = psprintf("split: %d list%s split and %d neighbour%s re-trained with %s, %d new lists (%d in all), "
-					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten",
+					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten, "
+					  "%d shared (%lld rows checked from the heap)",
 					  nsplit, nsplit == 1 ? "" : "s", nneighbours, nneighbours == 1 ? "" : "s",
 					  nsplit == 1 ? "it" : "them", newlists - lists, newlists, (long long) ss->fetched,
-					  (long long) ss->kept, newlists);
+					  (long long) ss->kept, newlists - ss->nshared, ss->nshared, (long long) ss->checked);
 	MemoryContextDelete(cxt);
 	return result;
 }
