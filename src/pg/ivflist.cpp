@@ -5,7 +5,8 @@
  *
  * A list is a chain of data pages from its head to its tail; new pages are
  * linked after the tail, and only VACUUM changes the head (of a list that
- * has one), when the head is empty.
+ * has one), when the head is empty and its chain was born in the live model
+ * (see IvfListFreeHead).
  *
  * Locking, for every process: the directory page before data pages, data
  * pages in chain order, and never the directory while holding a data page.

@@ -31,17 +31,21 @@
  * not proven is fetched and assigned exactly.
  *
  * Structure.  This is the full retrain's online copy and swap (ivfmaint.cpp)
- * with another placement of the entries: a whole new structure (parameter
- * stream, directory, every list) is written beside the live one, catch-up
- * passes copy what inserts add meanwhile (they go to the old model), the last
- * pass runs under the exclusive meta lock, and one meta record swaps it in,
- * keeping the old one as "retired".  So a crash leaves the old or the new
- * model whole, old scans read the retired structure, and generation stamps
- * keep their meaning.  Lists no row left or joined are rewritten too (byte
- * copies, no heap fetch, no re-encoding): sharing their chains between the
- * live and the retired structure would save those writes but makes pages
- * belong to two models (stamps, VACUUM's freeing of heads), which is not
- * built.
+ * with another placement of the entries: the parameter stream, the directory
+ * and the lists not shared (below) are written beside the live ones,
+ * catch-up passes place what inserts add meanwhile (they go to the old
+ * model), the last pass runs under the exclusive meta lock, and one meta
+ * record swaps it in, keeping the old one as "retired".  So a crash leaves
+ * the old or the new model whole, and old scans read the retired structure.
+ *
+ * Shared lists.  An unchanged list whose entries all stay is not copied: the
+ * new directory takes its live slot at the swap, and both models read its
+ * chain, which chain stamps (src/core/stamp.h, ivfpage.cpp) and VACUUM's
+ * keeping of shared heads (IvfListFreeHead) make safe.  A list stops being
+ * shared, and is rewritten whole, when one of its entries (inserted
+ * meanwhile ones included) would move, or when it gains a row of a changed
+ * list (the retired model must not see it twice).  Indexes built by 0.1.0,
+ * whose pages carry no stamps, share nothing in their first maintenance.
  */
 #include "pg.h"
 #include "ivf.h"
