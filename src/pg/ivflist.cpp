@@ -265,8 +265,12 @@ IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char 
 /*
  * VACUUM: unlinks data page blkno, found empty after its predecessor prev,
  * and hands it to the free space map.  No page may be locked by the caller.
- * False (nothing changed) when the page gained entries meanwhile.  *next is
- * the page that followed blkno.
+ * False (nothing changed) when the page gained entries meanwhile, or when it
+ * is the head of a chain that a split shared and linked after rows that
+ * joined the list (ivfsplit.cpp): its stamp differs from its predecessor's
+ * (the pages of one chain carry one stamp), and a retired directory may
+ * point at it, as at a shared head (IvfListFreeHead).  *next is the page
+ * that followed blkno.
  */
 bool
 IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
@@ -283,7 +287,8 @@ IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAcces
 	buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_EXCLUSIVE, strategy);
 	page = BufferGetPage(buf);
 	*next = IvfPageNext(page);
-	if (IvfPageIsEmpty(page))
+	/* a page whose stamp differs from its predecessor's heads a shared chain: see IvfListFreeHead */
+	if (IvfPageIsEmpty(page) && IvfPageStamp(page) == IvfPageStamp(BufferGetPage(pbuf)))
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 

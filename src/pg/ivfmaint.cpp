@@ -266,14 +266,6 @@ CopyPass(IvfCopyState *cs, IvfBuildState *bs, bool pause)
 		}
 	}
 	IvfFlushBatch(bs);
-	/* a split's shared list that gained rows of other lists is rewritten whole */
-	for (int list; cs->split != NULL && (list = IvfSplitGained(cs, bs)) >= 0;)
-	{
-		ForgetCopied(cs, list);
-		CollectNew(cs, list);
-		CopyCollected(cs, bs, list);
-		IvfFlushBatch(bs);
-	}
 	return found;
 }
 

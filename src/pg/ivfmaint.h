@@ -49,7 +49,6 @@ extern void IvfMaintSwap(IvfCopyState *cs, IvfBuildState *bs);
 /* ivfsplit.cpp */
 extern const char *IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows);
 extern bool IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list);
-extern int	IvfSplitGained(IvfCopyState *cs, IvfBuildState *bs);
 extern void IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs);
 
 #endif

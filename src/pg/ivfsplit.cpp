@@ -39,12 +39,13 @@
  * the old or the new model whole, and old scans read the retired structure.
  *
  * Shared lists.  An unchanged list whose entries all stay is not copied: the
- * new directory takes its live slot at the swap, and both models read its
- * chain, which chain stamps (src/core/stamp.h, ivfpage.cpp) and VACUUM's
- * keeping of shared heads (IvfListFreeHead) make safe.  A list stops being
- * shared, and is rewritten whole, when one of its entries (inserted
- * meanwhile ones included) would move, or when it gains a row of a changed
- * list (the retired model must not see it twice).  Indexes built by 0.1.0,
+ * new directory takes its live chain at the swap, and both models read it,
+ * which chain stamps (src/core/stamp.h, ivfpage.cpp) and VACUUM's keeping of
+ * shared heads (IvfListFreeHead, IvfListFreePage) make safe.  Rows of changed
+ * lists that now go to a shared list are written to new pages linked before
+ * its chain, which only the new directory reaches (IvfSplitShare).  A list
+ * stops being shared, and is rewritten whole, when one of its entries
+ * (inserted meanwhile ones included) would move.  Indexes built by 0.1.0,
  * whose pages carry no stamps, share nothing in their first maintenance.
  */
 #include "pg.h"
@@ -79,6 +80,7 @@ struct IvfSplitState
 	int64		kept;			/* rows copied byte for byte */
 	int64		checked;		/* rows of shared lists fetched to check that they stay */
 	int			nshared;		/* lists shared at the swap */
+	int			joined_lists;	/* of them, lists that rows of other lists joined */
 };
 
 /* Rows of a shared list assigned at once to check that they stay */
@@ -241,30 +243,16 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 }
 
 /*
- * A shared list into which the copy placed rows of other lists (rows of a
- * changed list whose nearest centroid is now this list's): it stops being
- * shared, since the retired model must not see those rows twice, and the
- * caller collects all of its entries again.  -1 when there is none.  The
- * batches must be flushed.
- */
-int
-IvfSplitGained(IvfCopyState *cs, IvfBuildState *bs)
-{
-	IvfSplitState *ss = cs->split;
-
-	for (int list = 0; list < ss->lists; list++)
-		if (ss->shared[list] && BlockNumberIsValid(bs->dir[list].head))
-		{
-			Unshare(ss, bs, list);
-			return list;
-		}
-	return -1;
-}
-
-/*
- * Under the exclusive meta lock, after the last pass: the new directory
- * takes the shared lists' slots (head and insert page) from the live one,
- * so the new model reads their chains, which the retired model reads too.
+ * Under the exclusive meta lock, after the last pass: each shared list's
+ * chain becomes the new model's.  The rows that joined the list (rows of
+ * changed lists whose nearest centroid is now this one), which the copy
+ * appended to the list's new pages like any list's, go before it: those
+ * pages are linked to the chain's head, and the new directory points at the
+ * first of them.  So the new model reads them and then the shared chain,
+ * while the retired model, whose directory points at the shared head, never
+ * reaches them (it holds those rows in their old lists).  Linking a page
+ * nobody reaches yet is harmless if the swap does not follow (a crash: the
+ * page is an orphan that the next maintenance frees).
  */
 void
 IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs)
@@ -273,12 +261,27 @@ IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs)
 
 	for (int list = 0; list < ss->lists; list++)
 	{
+		IvfListData live;
+
 		if (!ss->shared[list])
 			continue;
-		if (BlockNumberIsValid(bs->dir[list].head))
-			elog(ERROR, "ivf index \"%s\" shared list %d gained rows in the split. Please report a bug.",
-				 RelationGetRelationName(cs->index), list);
-		bs->dir[list] = IvfGetList(cs->index, &cs->meta, list);
+		live = IvfGetList(cs->index, &cs->meta, list);
+		if (!BlockNumberIsValid(bs->dir[list].head))
+			bs->dir[list] = live;
+		else if (BlockNumberIsValid(live.head))
+		{
+			Buffer		buf = IvfReadDataPage(cs->index, bs->dir[list].insert, BUFFER_LOCK_EXCLUSIVE, NULL);
+			GenericXLogState *state;
+
+			if (BlockNumberIsValid(IvfPageNext(BufferGetPage(buf))))
+				elog(ERROR, "ivf index \"%s\" new list %d has no tail at block %u. Please report a bug.",
+					 RelationGetRelationName(cs->index), list, bs->dir[list].insert);
+			state = GenericXLogStart(cs->index);
+			IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), live.head);
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			ss->joined_lists++;
+		}
 		ss->nshared++;
 	}
 }
@@ -606,10 +609,11 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	MemoryContextSwitchTo(old);
 	result = psprintf("split: %d list%s split and %d neighbour%s re-trained with %s, %d new lists (%d in all), "
 					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten, "
-					  "%d shared (%lld rows checked from the heap)",
+					  "%d shared (%d of them joined by rows of other lists; %lld rows checked from the heap)",
 					  nsplit, nsplit == 1 ? "" : "s", nneighbours, nneighbours == 1 ? "" : "s",
 					  nsplit == 1 ? "it" : "them", newlists - lists, newlists, (long long) ss->fetched,
-					  (long long) ss->kept, newlists - ss->nshared, ss->nshared, (long long) ss->checked);
+					  (long long) ss->kept, newlists - ss->nshared, ss->nshared, ss->joined_lists,
+					  (long long) ss->checked);
 	MemoryContextDelete(cxt);
 	return result;
 }
