@@ -83,8 +83,11 @@ struct IvfSplitState
 	int			joined_lists;	/* of them, lists that rows of other lists joined */
 };
 
-/* Rows of a shared list assigned at once to check that they stay */
-#define IVF_SPLIT_CHECK_ROWS	1024
+/*
+ * Rows of a shared list assigned at once to check that they stay: few, since
+ * a list with a row that moves is rewritten and its rows fetched again
+ */
+#define IVF_SPLIT_CHECK_ROWS	64
 
 static void
 DeleteProof(void *p)
