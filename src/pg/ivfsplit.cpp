@@ -79,6 +79,12 @@ struct IvfSplitState
 	int64		fetched;		/* rows re-assigned from the heap */
 	int64		kept;			/* rows copied byte for byte */
 	int64		checked;		/* rows of shared lists fetched to check that they stay */
+	/* the proof of the entries of the list last unshared, which are collected again */
+	char	   *saved;			/* saved_n entries */
+	bool	   *saved_stays;
+	int64		saved_n;
+	int64		capsaved;
+	int			saved_list;		/* -1: none */
 	int			nshared;		/* lists shared at the swap */
 	int			joined_lists;	/* of them, lists that rows of other lists joined */
 };
@@ -205,11 +211,23 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	if (ss->changed[list])
 		memset(ss->stays, 0, sizeof(bool) * n);
 	else
+	{
+		int64		from = 0;
+
+		/* a list just unshared comes back with the same entries first: their proof holds */
+		if (ss->saved_list == list && n >= ss->saved_n &&
+			memcmp(cs->entries, ss->saved, (Size) es * ss->saved_n) == 0)
+		{
+			memcpy(ss->stays, ss->saved_stays, sizeof(bool) * ss->saved_n);
+			from = ss->saved_n;
+		}
+		ss->saved_list = -1;
 		IvfGuard("ivf split re-assignment", [&]() {
 			ss->proof->set_list(list);
-			for (int64 i = 0; i < n; i++)
+			for (int64 i = from; i < n; i++)
 				ss->stays[i] = ss->proof->stays((const uint8_t *) cs->entries + (size_t) i * es);
 		});
+	}
 	if (ss->shared[list])
 	{
 		if (SharedEntriesStay(cs, bs, list))
@@ -219,6 +237,16 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 			return true;
 		}
 		Unshare(ss, bs, list);
+		if (n > ss->capsaved)
+		{
+			ss->capsaved = Max(n, ss->capsaved * 2);
+			ss->saved = (char *) repalloc_huge(ss->saved, (Size) es * ss->capsaved);
+			ss->saved_stays = (bool *) repalloc_huge(ss->saved_stays, sizeof(bool) * ss->capsaved);
+		}
+		memcpy(ss->saved, cs->entries, (Size) es * n);
+		memcpy(ss->saved_stays, ss->stays, sizeof(bool) * n);
+		ss->saved_n = n;
+		ss->saved_list = list;
 		return false;
 	}
 	for (int64 i = 0; i < n; i++)
@@ -593,6 +621,10 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	ss->capkeep = 1024;
 	ss->keep = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capkeep);
 	ss->stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capkeep);
+	ss->capsaved = 1024;
+	ss->saved = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capsaved);
+	ss->saved_stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capsaved);
+	ss->saved_list = -1;
 	ss->rows = (float *) MemoryContextAllocHuge(cxt, sizeof(float) * bs->dims * IVF_SPLIT_CHECK_ROWS);
 	ss->labels = (int32 *) palloc(sizeof(int32) * IVF_SPLIT_CHECK_ROWS);
 	/*
