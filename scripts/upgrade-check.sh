@@ -10,6 +10,8 @@
 # runs ALTER EXTENSION pg_ivf UPDATE and checks that
 #   - the 0.1.0 indexes answer as before and as the exact scan, also after
 #     inserts, deletes and VACUUM with the new library (test/upgrade/dml.sql);
+#   - a split of a 0.1.0 index shares no list (its pages carry no chain
+#     stamps) and writes them all with stamps, the next split shares lists;
 #   - the extension's objects (test/upgrade/catalog.sql) equal those of a
 #     fresh CREATE EXTENSION pg_ivf, shown as a diff when they do not;
 #   - the pg_dump of the 0.1.0 database restores into this version with the
@@ -187,6 +189,30 @@ every_new_row_found upgraded >"$tmp/found.out" 2>&1 && ok "after DML: every new 
 n=$(psql_db upgraded -c "SELECT count(*) FROM unnest(ARRAY['sq8', 'pq', 'flat']) q, unnest(ARRAY['l2', 'ip', 'cosine']) m,
   ivf_index_info(format('t_%s_%s', q, m)::regclass) x WHERE x.calibrated_recall > 0" 2>&1)
 [ "$n" = 9 ] && ok "after DML: VACUUM calibrated the $OLD_VERSION indexes" || not_ok "after DML: calibrated indexes: $n"
+
+# A $OLD_VERSION index's pages carry no chain stamps (src/core/stamp.h): its first split shares no list
+# and writes every list with stamps; the next split shares unchanged lists. Rows of a new region pile
+# up in one list of t_flat_l2 each time; every row stays findable with all lists probed.
+drift() {  # drift FIRST LAST CENTRE: rows near (CENTRE, ..., CENTRE), then one maintenance
+  psql_db upgraded -c "INSERT INTO t_flat SELECT i, (SELECT array_agg($3 + (random() - 0.5) / 10)
+    FROM generate_series(1, 16) WHERE i > 0)::vector FROM generate_series($1, $2) i" \
+    -c "SELECT ivf_maintain('t_flat_l2')" 2>&1
+}
+all_found() {
+  psql_db upgraded -c "SET enable_seqscan = off" \
+    -c "SELECT set_config('ivf.probes', lists::text, false) FROM ivf_index_info('t_flat_l2')" \
+    -c "SELECT (SELECT count(*) FROM (SELECT id FROM t_flat ORDER BY v <-> (SELECT v FROM queries WHERE qid = 1)
+                LIMIT 100000) s) = (SELECT count(v) FROM t_flat)" 2>&1 | tail -1
+}
+out=$(drift 5001 6200 2)
+echo "$out" | grep -q 'split: .*, 0 shared (' && ok "updated: a split of a $OLD_VERSION index shares no list" ||
+  not_ok "updated: first split of a $OLD_VERSION index: $out"
+[ "$(all_found)" = t ] && ok "updated: after the split every row is found" || not_ok "updated: rows lost by the first split"
+psql_db upgraded -c "SELECT ivf_maintain('t_flat_l2')" >/dev/null 2>&1
+out=$(drift 6201 7900 -2)
+echo "$out" | grep -q 'split: .*, [1-9][0-9]* shared (' && ok "updated: the next split shares unchanged lists" ||
+  not_ok "updated: second split: $out"
+[ "$(all_found)" = t ] && ok "updated: after the second split every row is found" || not_ok "updated: rows lost by the second split"
 
 echo "== catalog: updated database against a fresh CREATE EXTENSION"
 "$PGBIN/createdb" fresh && psql_db fresh -c "CREATE EXTENSION pg_ivf" >"$tmp/fresh.log" 2>&1 ||

@@ -169,6 +169,15 @@ typedef struct IvfMetaPageData
 	 * before them, which rank by the centroids.
 	 */
 	int32		mips_rank;
+
+	/*
+	 * Shared chains (issue 11: a split shares unchanged lists' chains): 1 when
+	 * every data page of the live structure carries its chain's stamp (birth,
+	 * list; src/core/stamp.h), as builds and maintenances write them since
+	 * shared chains exist; a split may then share chains.  0 in indexes built
+	 * by 0.1.0 (stamp 0 on every page) until a maintenance rewrites every list.
+	 */
+	int32		chain_stamps;
 } IvfMetaPageData;
 
 /* Rows per list an index needs before it trains itself (k-means needs data for every centroid) */
@@ -265,14 +274,16 @@ extern char *IvfPageEntry(Page page, int entry_size, int i);
 extern int	IvfPageAppend(Page page, int entry_size, const char *entries, int n);
 extern int	IvfPageCompact(Page page, int entry_size, const bool *dead);
 extern void IvfPageSetNext(Page page, BlockNumber next);
-extern void IvfPageSetGeneration(Page page, uint64 generation);
-extern bool IvfPageOfGeneration(Page page, uint64 generation);
+extern void IvfPageSetStamp(Page page, uint32 stamp);
+extern uint32 IvfPageStamp(Page page);
+extern uint32 IvfChainStamp(const IvfMetaPageData *meta, int list);
+extern bool IvfPageInList(Page page, const IvfMetaPageData *meta, int list);
 extern bool IvfPageIsEmpty(Page page);
 extern bool IvfPageIsData(Page page);
 extern bool IvfPageIsFree(Page page);
 extern Buffer IvfReadDataPage(Relation index, BlockNumber blkno, int mode, BufferAccessStrategy strategy);
 extern BlockNumber IvfPageNext(Page page);
-extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size,
+extern void IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, uint32 stamp, int entry_size,
 						   const char *entries, int n);
 
 /* ivflist.cpp: list chains under concurrency (walk, append, VACUUM's unlinking) */
@@ -288,7 +299,7 @@ extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list,
 extern bool IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
 							BlockNumber *next);
 extern bool IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy);
-extern void IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry_size,
+extern void IvfPrivateAppend(Relation index, IvfListData *slot, uint32 stamp, int entry_size,
 							 const char *entries, int n);
 
 /* ivfmaint.cpp: self-training and re-balancing (VACUUM, ivf_maintain) */

@@ -400,11 +400,11 @@ IvfFlushBatch(IvfBuildState *bs)
 		while (j < n && bs->batch_labels[order[j]] == list)
 			j++;
 		if (bs->live)
-			IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, bs->entry_size,
+			IvfPrivateAppend(bs->index, &bs->dir[list], core::chain_stamp(bs->generation, list), bs->entry_size,
 							 sorted + (Size) i * bs->entry_size, j - i);
 		else
-			IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], bs->entry_size, sorted + (Size) i * bs->entry_size,
-						   j - i);
+			IvfBuildAppend(bs->index, bs->fork, &bs->dir[list], core::chain_stamp(bs->generation, list),
+						   bs->entry_size, sorted + (Size) i * bs->entry_size, j - i);
 		i = j;
 	}
 	pfree(start);
@@ -534,6 +534,8 @@ IvfSetModelMeta(const IvfBuildState *bs, IvfMetaPageData *meta)
 	meta->dir_start = bs->dir_start;
 	meta->dir_pages = bs->dir_pages;
 	meta->trained_rows = bs->nsample;
+	/* every chain written here carries core::chain_stamp(bs->generation, list) */
+	meta->chain_stamps = 1;
 	strlcpy(meta->build_device, IvfDeviceName(bs->device), sizeof(meta->build_device));
 }
 

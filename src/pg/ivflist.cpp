@@ -5,7 +5,8 @@
  *
  * A list is a chain of data pages from its head to its tail; new pages are
  * linked after the tail, and only VACUUM changes the head (of a list that
- * has one), when the head is empty.
+ * has one), when the head is empty and its chain was born in the live model
+ * (see IvfListFreeHead).
  *
  * Locking, for every process: the directory page before data pages, data
  * pages in chain order, and never the directory while holding a data page.
@@ -175,7 +176,7 @@ StartList(Relation index, const IvfMetaPageData *meta, int list, const char *ent
 	state = GenericXLogStart(index);
 	newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	IvfInitPage(newpage, IVF_PAGE_DATA);
-	IvfPageSetGeneration(newpage, meta->generation);
+	IvfPageSetStamp(newpage, IvfChainStamp(meta, list));
 	IvfPageAppend(newpage, meta->entry_size, entry, 1);
 	slot = IvfDirSlot(GenericXLogRegisterBuffer(state, dirbuf, 0), list);
 	slot->head = slot->insert = BufferGetBlockNumber(newbuf);
@@ -185,9 +186,14 @@ StartList(Relation index, const IvfMetaPageData *meta, int list, const char *ent
 	return true;
 }
 
-/* Links a new tail page holding `entry` after the locked tail `buf`; returns the new page's block. */
+/*
+ * Links a new tail page holding `entry` after the locked tail `buf`; returns
+ * the new page's block.  The page carries the chain's stamp, not the live
+ * model's: a chain shared with a retired model (ivfsplit.cpp) stays readable
+ * by that model's scans.
+ */
 static BlockNumber
-LinkTail(Relation index, const IvfMetaPageData *meta, Buffer buf, const char *entry, int entry_size)
+LinkTail(Relation index, Buffer buf, const char *entry, int entry_size)
 {
 	Buffer		newbuf = AllocListPage(index);
 	BlockNumber blkno = BufferGetBlockNumber(newbuf);
@@ -195,7 +201,7 @@ LinkTail(Relation index, const IvfMetaPageData *meta, Buffer buf, const char *en
 	Page		newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 
 	IvfInitPage(newpage, IVF_PAGE_DATA);
-	IvfPageSetGeneration(newpage, meta->generation);
+	IvfPageSetStamp(newpage, IvfPageStamp(BufferGetPage(buf)));
 	IvfPageAppend(newpage, entry_size, entry, 1);
 	IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), blkno);
 	GenericXLogFinish(state);
@@ -246,7 +252,7 @@ IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char 
 		}
 		if (!BlockNumberIsValid(IvfPageNext(page)))
 		{
-			used = LinkTail(index, meta, buf, entry, entry_size);
+			used = LinkTail(index, buf, entry, entry_size);
 			break;
 		}
 		buf = IvfListNextPage(index, buf, BUFFER_LOCK_EXCLUSIVE, NULL);
@@ -259,8 +265,12 @@ IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char 
 /*
  * VACUUM: unlinks data page blkno, found empty after its predecessor prev,
  * and hands it to the free space map.  No page may be locked by the caller.
- * False (nothing changed) when the page gained entries meanwhile.  *next is
- * the page that followed blkno.
+ * False (nothing changed) when the page gained entries meanwhile, or when it
+ * is the head of a chain that a split shared and linked after rows that
+ * joined the list (ivfsplit.cpp): its stamp differs from its predecessor's
+ * (the pages of one chain carry one stamp), and a retired directory may
+ * point at it, as at a shared head (IvfListFreeHead).  *next is the page
+ * that followed blkno.
  */
 bool
 IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAccessStrategy strategy,
@@ -277,7 +287,8 @@ IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAcces
 	buf = IvfReadDataPage(index, blkno, BUFFER_LOCK_EXCLUSIVE, strategy);
 	page = BufferGetPage(buf);
 	*next = IvfPageNext(page);
-	if (IvfPageIsEmpty(page))
+	/* a page whose stamp differs from its predecessor's heads a shared chain: see IvfListFreeHead */
+	if (IvfPageIsEmpty(page) && IvfPageStamp(page) == IvfPageStamp(BufferGetPage(pbuf)))
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 
@@ -297,7 +308,13 @@ IvfListFreePage(Relation index, BlockNumber prev, BlockNumber blkno, BufferAcces
  * VACUUM: unlinks a list's head page if it is empty (the next page becomes
  * the head; a list with no page left is empty again) and hands it to the
  * free space map.  No page may be locked by the caller.  False when the
- * head has entries.
+ * head has entries, or when its chain was started by an older model: such a
+ * chain is shared with a model a split retired (ivfsplit.cpp), whose
+ * directory points at this head without a lock coupled to ours; a query on
+ * a standby may read that directory even after the retired model is
+ * reclaimed, and a freed head reused by the same chain would pass its stamp
+ * check while hiding the pages before it.  That head stays, empty, and
+ * inserts refill it (the insert slot moves to the first page with room).
  */
 bool
 IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy)
@@ -317,7 +334,7 @@ IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAcc
 	}
 	buf = IvfReadDataPage(index, head, BUFFER_LOCK_EXCLUSIVE, strategy);
 	next = IvfPageNext(BufferGetPage(buf));
-	if (IvfPageIsEmpty(BufferGetPage(buf)))
+	if (IvfPageIsEmpty(BufferGetPage(buf)) && IvfPageStamp(BufferGetPage(buf)) == IvfChainStamp(meta, list))
 	{
 		GenericXLogState *state = GenericXLogStart(index);
 		IvfListData *slot = IvfDirSlot(GenericXLogRegisterBuffer(state, dirbuf, 0), list);
@@ -345,7 +362,7 @@ IvfListFreeHead(Relation index, const IvfMetaPageData *meta, int list, BufferAcc
  * it they are orphans that a VACUUM reclaims.
  */
 void
-IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry_size, const char *entries, int n)
+IvfPrivateAppend(Relation index, IvfListData *slot, uint32 stamp, int entry_size, const char *entries, int n)
 {
 	while (n > 0)
 	{
@@ -372,7 +389,7 @@ IvfPrivateAppend(Relation index, IvfListData *slot, uint64 generation, int entry
 			state = GenericXLogStart(index);
 			newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 			IvfInitPage(newpage, IVF_PAGE_DATA);
-			IvfPageSetGeneration(newpage, generation);
+			IvfPageSetStamp(newpage, stamp);
 			take = IvfPageAppend(newpage, entry_size, entries, n);
 			if (BufferIsValid(buf))
 				IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), blkno);

@@ -209,12 +209,34 @@ IvfMaintCopyRow(IvfCopyState *cs, IvfBuildState *bs, const char *entry)
 	ResetExprContext(econtext);
 }
 
+/*
+ * Forgets what was copied of one live list, so that CollectNew collects all
+ * of its entries (a split's shared list that is rewritten after all).
+ */
+static void
+ForgetCopied(IvfCopyState *cs, int list)
+{
+	Buffer		buf;
+
+	for (buf = IvfListFirstPage(cs->index, &cs->meta, list, BUFFER_LOCK_SHARE, NULL); BufferIsValid(buf);
+		 buf = IvfListNextPage(cs->index, buf, BUFFER_LOCK_SHARE, NULL))
+		if (BufferGetBlockNumber(buf) < cs->ncopied)
+			cs->copied[BufferGetBlockNumber(buf)] = 0;
+}
+
 /* Copies the collected entries of a live list into the new lists (through the build's batches). */
 static void
 CopyCollected(IvfCopyState *cs, IvfBuildState *bs, int list)
 {
 	if (cs->split != NULL)
-		IvfSplitPlace(cs, bs, list);
+	{
+		if (!IvfSplitPlace(cs, bs, list))
+		{
+			ForgetCopied(cs, list);
+			CollectNew(cs, list);
+			IvfSplitPlace(cs, bs, list);
+		}
+	}
 	else
 		for (int64 i = 0; i < cs->nentries; i++)
 		{
@@ -507,6 +529,8 @@ IvfMaintSwap(IvfCopyState *cs, IvfBuildState *bs)
 	/* no insert is half done while the meta page is held: they hold it shared */
 	metabuf = IvfLockMetaPage(index, &meta, BUFFER_LOCK_EXCLUSIVE);
 	CopyPass(cs, bs, false);
+	if (cs->split != NULL)
+		IvfSplitShare(cs, bs);
 	IvfWriteDirectory(index, MAIN_FORKNUM, true, bs->dir_start, bs->dir, bs->lists);
 
 	/* a split keeps M: a row beyond it that an insert recorded meanwhile stays recorded */

@@ -48,6 +48,7 @@ extern void IvfMaintSwap(IvfCopyState *cs, IvfBuildState *bs);
 
 /* ivfsplit.cpp */
 extern const char *IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows);
-extern void IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list);
+extern bool IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list);
+extern void IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs);
 
 #endif

@@ -612,23 +612,40 @@ IvfPageSetNext(Page page, BlockNumber next)
 }
 
 /*
- * The generation (meta page) of the structure a data page belongs to, in
+ * The stamp of the list chain a data page belongs to (src/core/stamp.h), in
  * the page header's pd_prune_xid, which index pages do not use otherwise
- * (heap pruning's hint).  Low 32 bits; 0 for built pages, as 0.1.0 left it.
- * A scan that reads a retired structure after its pages were freed and
- * taken by another list (only a hot standby without feedback lets it)
- * notices the mismatch instead of reading that list's rows.
+ * (heap pruning's hint); 0 on 0.1.0's pages.  A scan that reads a retired
+ * structure after its pages were freed and taken by another chain (only a
+ * hot standby without feedback lets it) notices the stamp instead of
+ * reading that chain's rows; a chain shared by the retired and the live
+ * model (ivfsplit.cpp) is read by both.
  */
 void
-IvfPageSetGeneration(Page page, uint64 generation)
+IvfPageSetStamp(Page page, uint32 stamp)
 {
-	((PageHeader) page)->pd_prune_xid = (TransactionId) (uint32) generation;
+	((PageHeader) page)->pd_prune_xid = (TransactionId) stamp;
 }
 
-bool
-IvfPageOfGeneration(Page page, uint64 generation)
+uint32
+IvfPageStamp(Page page)
 {
-	return ((PageHeader) page)->pd_prune_xid == (TransactionId) (uint32) generation;
+	return (uint32) ((PageHeader) page)->pd_prune_xid;
+}
+
+/* The stamp of a chain of `list` started now in the model *meta describes. */
+uint32
+IvfChainStamp(const IvfMetaPageData *meta, int list)
+{
+	return meta->chain_stamps ? pg_ivf::core::chain_stamp(meta->generation, list) : 0;
+}
+
+/* Whether a scan of list `list` of the model *meta describes may read this page. */
+bool
+IvfPageInList(Page page, const IvfMetaPageData *meta, int list)
+{
+	uint32		stamp = IvfPageStamp(page);
+
+	return meta->chain_stamps ? pg_ivf::core::stamp_readable(stamp, meta->generation, list) : stamp == 0;
 }
 
 /* True for a data page with no entries. */
@@ -679,7 +696,8 @@ IvfPageNext(Page page)
 
 /* Build only: appends n entries of a list at its tail (slot->insert), linking new pages as they fill. */
 void
-IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_size, const char *entries, int n)
+IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, uint32 stamp, int entry_size, const char *entries,
+			   int n)
 {
 	while (n > 0)
 	{
@@ -706,6 +724,7 @@ IvfBuildAppend(Relation index, ForkNumber fork, IvfListData *slot, int entry_siz
 				slot->head = blkno;
 			slot->insert = blkno;
 			buf = newbuf;
+			IvfPageSetStamp(BufferGetPage(buf), stamp);
 			take = IvfPageAppend(BufferGetPage(buf), entry_size, entries, n);
 		}
 		ReleaseBuildPage(buf);

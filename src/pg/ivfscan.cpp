@@ -332,8 +332,8 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		Page		page = BufferGetPage(buf);
 		int			n = IvfPageEntryCount(page, entry_size);
 
-		/* a retired structure's page reused by another: see IvfPageSetGeneration */
-		if (!IvfPageOfGeneration(page, so->meta.generation))
+		/* a retired structure's page reused by another chain: see IvfPageSetStamp */
+		if (!IvfPageInList(page, &so->meta, list))
 			IvfChangedUnderQuery(index, BufferGetBlockNumber(buf));
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);

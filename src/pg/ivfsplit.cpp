@@ -31,17 +31,22 @@
  * not proven is fetched and assigned exactly.
  *
  * Structure.  This is the full retrain's online copy and swap (ivfmaint.cpp)
- * with another placement of the entries: a whole new structure (parameter
- * stream, directory, every list) is written beside the live one, catch-up
- * passes copy what inserts add meanwhile (they go to the old model), the last
- * pass runs under the exclusive meta lock, and one meta record swaps it in,
- * keeping the old one as "retired".  So a crash leaves the old or the new
- * model whole, old scans read the retired structure, and generation stamps
- * keep their meaning.  Lists no row left or joined are rewritten too (byte
- * copies, no heap fetch, no re-encoding): sharing their chains between the
- * live and the retired structure would save those writes but makes pages
- * belong to two models (stamps, VACUUM's freeing of heads), which is not
- * built.
+ * with another placement of the entries: the parameter stream, the directory
+ * and the lists not shared (below) are written beside the live ones,
+ * catch-up passes place what inserts add meanwhile (they go to the old
+ * model), the last pass runs under the exclusive meta lock, and one meta
+ * record swaps it in, keeping the old one as "retired".  So a crash leaves
+ * the old or the new model whole, and old scans read the retired structure.
+ *
+ * Shared lists.  An unchanged list whose entries all stay is not copied: the
+ * new directory takes its live chain at the swap, and both models read it,
+ * which chain stamps (src/core/stamp.h, ivfpage.cpp) and VACUUM's keeping of
+ * shared heads (IvfListFreeHead, IvfListFreePage) make safe.  Rows of changed
+ * lists that now go to a shared list are written to new pages linked before
+ * its chain, which only the new directory reaches (IvfSplitShare).  A list
+ * stops being shared, and is rewritten whole, when one of its entries
+ * (inserted meanwhile ones included) would move.  Indexes built by 0.1.0,
+ * whose pages carry no stamps, share nothing in their first maintenance.
  */
 #include "pg.h"
 #include "ivf.h"
@@ -62,13 +67,33 @@
 struct IvfSplitState
 {
 	bool	   *changed;		/* per new list: its centroid is new (rows never proven to stay) */
+	bool	   *shared;			/* per old list: its chain becomes the new model's (see IvfSplitPlace) */
+	int64	   *shared_rows;	/* per old list: entries of a shared chain counted into bs->indtuples */
+	int			lists;			/* of the old model */
 	core::StayProof *proof;		/* new'd; deleted with the maintenance's context */
 	char	   *keep;			/* scratch: entries proven to stay, of one list */
 	bool	   *stays;			/* scratch: per collected entry */
 	int64		capkeep;
+	float	   *rows;			/* scratch: IVF_SPLIT_CHECK_ROWS prepared rows (dims each) of a shared list */
+	int32	   *labels;			/* scratch: their lists */
 	int64		fetched;		/* rows re-assigned from the heap */
 	int64		kept;			/* rows copied byte for byte */
+	int64		checked;		/* rows of shared lists fetched to check that they stay */
+	/* the proof of the entries of the list last unshared, which are collected again */
+	char	   *saved;			/* saved_n entries */
+	bool	   *saved_stays;
+	int64		saved_n;
+	int64		capsaved;
+	int			saved_list;		/* -1: none */
+	int			nshared;		/* lists shared at the swap */
+	int			joined_lists;	/* of them, lists that rows of other lists joined */
 };
+
+/*
+ * Rows of a shared list assigned at once to check that they stay: few, since
+ * a list with a row that moves is rewritten and its rows fetched again
+ */
+#define IVF_SPLIT_CHECK_ROWS	64
 
 static void
 DeleteProof(void *p)
@@ -83,11 +108,91 @@ DeleteCodec(void *p)
 }
 
 /*
- * Places the entries CollectNew gathered from live list `list`: proven ones
- * are copied into the same list of the new structure, the others re-assigned
- * from their heap rows.
+ * Assigns the m rows gathered in ss->rows over all new centroids, as the
+ * copy's batches assign (core::assign_to_lists); true when all of them go to
+ * `list`.
  */
-void
+static bool
+CheckedRowsStay(IvfSplitState *ss, IvfBuildState *bs, int list, int m)
+{
+	bool		stay = true;
+
+	if (m == 0)
+		return true;
+	IvfGuard("ivf split re-assignment", [&]() {
+		core::Hooks hooks = IvfCancelHooks();
+		std::vector<float> dist2((size_t) m);
+
+		core::assign_to_lists(*bs->assigner, ss->rows, (size_t) m, bs->dims, bs->list_centroids, bs->lists,
+							  bs->mips_max_norm2, ss->labels, dist2.data(), hooks);
+	});
+	for (int i = 0; i < m; i++)
+		stay = stay && ss->labels[i] == list;
+	return stay;
+}
+
+/*
+ * A shared list's collected entries: true when each stays in the list,
+ * proven from its code or assigned exactly from its heap row.  An entry
+ * whose row is gone stays too (a dead entry, which VACUUM removes later, as
+ * in any list).
+ */
+static bool
+SharedEntriesStay(IvfCopyState *cs, IvfBuildState *bs, int list)
+{
+	IvfSplitState *ss = cs->split;
+	ExprContext *econtext = GetPerTupleExprContext(cs->estate);
+	int			m = 0;
+
+	for (int64 i = 0; i < cs->nentries; i++)
+	{
+		const char *entry = cs->entries + (Size) i * cs->meta.entry_size;
+		MemoryContext old;
+		ItemPointerData tid;
+		Datum		value;
+		bool		bounded;
+
+		if (ss->stays[i])
+			continue;
+		old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		memcpy(&tid, entry, sizeof(ItemPointerData));
+		if (IvfMaintFetchValue(cs, &tid, &value) &&
+			IvfPrepareRow(value, bs->element, bs->dims, bs->metric, ss->rows + (Size) m * bs->dims, &bounded))
+			m++;
+		MemoryContextSwitchTo(old);
+		ResetExprContext(econtext);
+		ss->checked++;
+		if (m == IVF_SPLIT_CHECK_ROWS)
+		{
+			if (!CheckedRowsStay(ss, bs, list, m))
+				return false;
+			m = 0;
+		}
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return CheckedRowsStay(ss, bs, list, m);
+}
+
+/* Marks a shared list as rewritten after all: its entries counted so far are the new chain's to count. */
+static void
+Unshare(IvfSplitState *ss, IvfBuildState *bs, int list)
+{
+	ss->shared[list] = false;
+	bs->indtuples -= ss->shared_rows[list];
+	ss->shared_rows[list] = 0;
+}
+
+/*
+ * Places the entries CollectNew gathered from live list `list`.  A shared
+ * list (unchanged, and every entry so far stays) keeps them where they are,
+ * in its chain, which the new directory takes over at the swap
+ * (IvfSplitShare); when one of them would move, the list stops being shared
+ * and false asks the caller to collect all of its entries again.  Otherwise
+ * proven entries are copied into the same list of the new structure and the
+ * others re-assigned from their heap rows.
+ */
+bool
 IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 {
 	IvfSplitState *ss = cs->split;
@@ -96,7 +201,7 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	int64		nkeep = 0;
 
 	if (n == 0)
-		return;
+		return true;
 	if (n > ss->capkeep)
 	{
 		ss->capkeep = Max(n, ss->capkeep * 2);
@@ -106,11 +211,44 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	if (ss->changed[list])
 		memset(ss->stays, 0, sizeof(bool) * n);
 	else
+	{
+		int64		from = 0;
+
+		/* a list just unshared comes back with the same entries first: their proof holds */
+		if (ss->saved_list == list && n >= ss->saved_n &&
+			memcmp(cs->entries, ss->saved, (Size) es * ss->saved_n) == 0)
+		{
+			memcpy(ss->stays, ss->saved_stays, sizeof(bool) * ss->saved_n);
+			from = ss->saved_n;
+		}
+		ss->saved_list = -1;
 		IvfGuard("ivf split re-assignment", [&]() {
 			ss->proof->set_list(list);
-			for (int64 i = 0; i < n; i++)
+			for (int64 i = from; i < n; i++)
 				ss->stays[i] = ss->proof->stays((const uint8_t *) cs->entries + (size_t) i * es);
 		});
+	}
+	if (ss->shared[list])
+	{
+		if (SharedEntriesStay(cs, bs, list))
+		{
+			ss->shared_rows[list] += n;
+			bs->indtuples += n;
+			return true;
+		}
+		Unshare(ss, bs, list);
+		if (n > ss->capsaved)
+		{
+			ss->capsaved = Max(n, ss->capsaved * 2);
+			ss->saved = (char *) repalloc_huge(ss->saved, (Size) es * ss->capsaved);
+			ss->saved_stays = (bool *) repalloc_huge(ss->saved_stays, sizeof(bool) * ss->capsaved);
+		}
+		memcpy(ss->saved, cs->entries, (Size) es * n);
+		memcpy(ss->saved_stays, ss->stays, sizeof(bool) * n);
+		ss->saved_n = n;
+		ss->saved_list = list;
+		return false;
+	}
 	for (int64 i = 0; i < n; i++)
 	{
 		const char *entry = cs->entries + (Size) i * es;
@@ -127,9 +265,55 @@ IvfSplitPlace(IvfCopyState *cs, IvfBuildState *bs, int list)
 	}
 	if (nkeep > 0)
 	{
-		IvfPrivateAppend(bs->index, &bs->dir[list], bs->generation, es, ss->keep, (int) nkeep);
+		IvfPrivateAppend(bs->index, &bs->dir[list], core::chain_stamp(bs->generation, list), es, ss->keep,
+						 (int) nkeep);
 		bs->indtuples += nkeep;
 		ss->kept += nkeep;
+	}
+	return true;
+}
+
+/*
+ * Under the exclusive meta lock, after the last pass: each shared list's
+ * chain becomes the new model's.  The rows that joined the list (rows of
+ * changed lists whose nearest centroid is now this one), which the copy
+ * appended to the list's new pages like any list's, go before it: those
+ * pages are linked to the chain's head, and the new directory points at the
+ * first of them.  So the new model reads them and then the shared chain,
+ * while the retired model, whose directory points at the shared head, never
+ * reaches them (it holds those rows in their old lists).  Linking a page
+ * nobody reaches yet is harmless if the swap does not follow (a crash: the
+ * page is an orphan that the next maintenance frees).
+ */
+void
+IvfSplitShare(IvfCopyState *cs, IvfBuildState *bs)
+{
+	IvfSplitState *ss = cs->split;
+
+	for (int list = 0; list < ss->lists; list++)
+	{
+		IvfListData live;
+
+		if (!ss->shared[list])
+			continue;
+		live = IvfGetList(cs->index, &cs->meta, list);
+		if (!BlockNumberIsValid(bs->dir[list].head))
+			bs->dir[list] = live;
+		else if (BlockNumberIsValid(live.head))
+		{
+			Buffer		buf = IvfReadDataPage(cs->index, bs->dir[list].insert, BUFFER_LOCK_EXCLUSIVE, NULL);
+			GenericXLogState *state;
+
+			if (BlockNumberIsValid(IvfPageNext(BufferGetPage(buf))))
+				elog(ERROR, "ivf index \"%s\" new list %d has no tail at block %u. Please report a bug.",
+					 RelationGetRelationName(cs->index), list, bs->dir[list].insert);
+			state = GenericXLogStart(cs->index);
+			IvfPageSetNext(GenericXLogRegisterBuffer(state, buf, 0), live.head);
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			ss->joined_lists++;
+		}
+		ss->nshared++;
 	}
 }
 
@@ -437,16 +621,34 @@ IvfSplit(Relation heap, Relation index, const IvfMetaPageData *live, int64 rows)
 	ss->capkeep = 1024;
 	ss->keep = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capkeep);
 	ss->stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capkeep);
+	ss->capsaved = 1024;
+	ss->saved = (char *) MemoryContextAllocHuge(cxt, (Size) live->entry_size * ss->capsaved);
+	ss->saved_stays = (bool *) MemoryContextAllocHuge(cxt, sizeof(bool) * ss->capsaved);
+	ss->saved_list = -1;
+	ss->rows = (float *) MemoryContextAllocHuge(cxt, sizeof(float) * bs->dims * IVF_SPLIT_CHECK_ROWS);
+	ss->labels = (int32 *) palloc(sizeof(int32) * IVF_SPLIT_CHECK_ROWS);
+	/*
+	 * Unchanged lists start shared when their pages carry chain stamps: the
+	 * new model reads their chains as they are.  An index built by 0.1.0
+	 * (stamp 0) has every list rewritten once, with stamps.
+	 */
+	ss->lists = lists;
+	ss->shared = (bool *) palloc0(sizeof(bool) * lists);
+	ss->shared_rows = (int64 *) palloc0(sizeof(int64) * lists);
+	for (int l = 0; l < lists; l++)
+		ss->shared[l] = live->chain_stamps && !ss->changed[l];
 	cs->split = ss;
 	IvfMaintSwap(cs, bs);
 	IvfMaintEndCopy(cs);
 
 	MemoryContextSwitchTo(old);
 	result = psprintf("split: %d list%s split and %d neighbour%s re-trained with %s, %d new lists (%d in all), "
-					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten",
+					  "%lld rows re-assigned from the heap, %lld rows kept in their lists, %d lists rewritten, "
+					  "%d shared (%d of them joined by rows of other lists; %lld rows checked from the heap)",
 					  nsplit, nsplit == 1 ? "" : "s", nneighbours, nneighbours == 1 ? "" : "s",
 					  nsplit == 1 ? "it" : "them", newlists - lists, newlists, (long long) ss->fetched,
-					  (long long) ss->kept, newlists);
+					  (long long) ss->kept, newlists - ss->nshared, ss->nshared, ss->joined_lists,
+					  (long long) ss->checked);
 	MemoryContextDelete(cxt);
 	return result;
 }

@@ -40,6 +40,7 @@
 #include "core/mips.h"
 #include "core/rerank.h"
 #include "core/split.h"
+#include "core/stamp.h"
 #include "gpu/assigner.h"
 #include "gpu/gpu_backend.h"
 

@@ -8,8 +8,12 @@
 #  - an immediate stop just after its swap leaves the split model live with
 #    every row;
 #  - inserts and scans in other sessions during a split: no error, no lost row;
-#  - a scan that started before the split (open cursor), then inserts into
-#    lists it reads and a VACUUM, still returns every row of its snapshot;
+#  - unchanged lists are shared: the new model reads their chains, which the
+#    retired model reads too;
+#  - a scan that started before the split (open cursor), then inserts that
+#    link new pages to shared chains and a VACUUM, still returns every row
+#    of its snapshot; the retired structure is then reclaimed (shared chains
+#    stay) and the standby answers like the primary before and after;
 #  - pg_cancel_backend stops a split within 2 s, the index keeps working and
 #    a later maintenance splits;
 #  - the standby answers like the primary after the splits.
@@ -79,6 +83,7 @@ my $result = $primary->safe_psql('postgres', "SELECT ivf_maintain('a_idx')");
 like($result, qr/^reclaimed [1-9]\d* pages of an interrupted maintenance; split: 1 list split and \d+ neighbours? re-trained with it, \d+ new lists/,
 	'the next maintenance reclaims the orphans, then splits');
 note "after the crash: $result";
+like($result, qr/, [1-9]\d* shared \(/, 'the split shares unchanged lists');
 my $lists = info($primary, 'a', 'lists');
 cmp_ok($lists, '>', 32, 'split: more lists');
 is(index_count($primary, 'a', '<->', $lists), '4200|4200', 'split: every row through the index');
@@ -98,6 +103,9 @@ cmp_ok($lists, '>', 32, 'crash after the swap: the split model is live');
 is(info($primary, 'b', 'maintenances'), '1', 'crash after the swap: one maintenance');
 is(index_count($primary, 'b', '<->', $lists), '4200|4200', 'crash after the swap: every row through the index');
 is(missing_via_index($primary, 'b', '<->', $lists), '0 missing: ', 'crash after the swap: every row finds itself');
+# rows of the old region go to shared chains, read through the new directory
+$primary->safe_psql('postgres', rows_sql('b', 4201, 8200, 0, 32));
+is(index_count($primary, 'b', '<->', $lists), '8200|8200', 'crash after the swap: rows added to shared lists found');
 
 # 3. inserts (into the growing region and elsewhere) and scans during a split
 drifted_table($primary, 'c');
@@ -116,7 +124,9 @@ is(index_count($primary, 'c', '<->', $lists), '5700|5700', 'inserts during the s
 is(missing_via_index($primary, 'c', '<->', $lists), '0 missing: ', 'every row finds itself');
 
 # 4. a scan that started before the split reads every row of its snapshot,
-# while inserts go into the new lists and VACUUM runs
+# while inserts link new pages to the chains the split shared (they carry
+# the chains' stamps, which the old scan accepts) and go into the new lists,
+# and VACUUM runs
 drifted_table($primary, 'd');
 my $old = $primary->background_psql('postgres', on_error_stop => 0);
 $old->query_safe(qq{SET enable_seqscan = off;
@@ -125,9 +135,15 @@ SET ivf.iterative_scan = relaxed_order;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 DECLARE c CURSOR FOR SELECT id FROM d ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
 FETCH 5 FROM c;});
-like($primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')"), qr/^split: /, 'split under an open cursor');
-$primary->safe_psql('postgres', drift_sql('d', 4201, 4600) . rows_sql('d', 4601, 5000, 0, 32));
+$result = $primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')");
+like($result, qr/^split: .*, [1-9]\d* shared \(/, 'split under an open cursor, sharing unchanged lists');
+my $pages = $primary->safe_psql('postgres', "SELECT sum(pages) FROM ivf_list_sizes('d_idx')");
+$primary->safe_psql('postgres', drift_sql('d', 4201, 4600) . rows_sql('d', 4601, 20600, 0, 32));
+cmp_ok($primary->safe_psql('postgres', "SELECT sum(pages) FROM ivf_list_sizes('d_idx')"), '>', $pages + 32,
+	'inserts linked new pages to the lists');
 $primary->safe_psql('postgres', 'DELETE FROM d WHERE id % 50 = 0');
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')"), qr/^waiting: /,
+	'the retired structure stays while the old scan may read it');
 $primary->safe_psql('postgres', 'VACUUM d');
 $primary->safe_psql('postgres', 'VACUUM d');
 my ($out, $ret) = $old->query('FETCH ALL FROM c');
@@ -136,7 +152,17 @@ is(scalar(split(/\n/, $out)), 4195, 'the old scan returns every row of its snaps
 $old->query_safe('COMMIT');
 $old->quit;
 $lists = info($primary, 'd', 'lists');
-is(index_count($primary, 'd', '<->', $lists), '4900|4900', 'after the old scan: every row through the index');
+is(index_count($primary, 'd', '<->', $lists), '20188|20188', 'after the old scan: every row through the index');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is(index_count($standby, 'd', '<->', $lists), '20188|20188', 'standby, retired structure kept: every row through the index');
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')"), qr/^freed [1-9]\d* pages of the model replaced last/,
+	'the retired structure is reclaimed once no scan can read it');
+$lists = info($primary, 'd', 'lists');
+is(index_count($primary, 'd', '<->', $lists), '20188|20188', 'after the reclaim: every row through the index');
+is(missing_via_index($primary, 'd', '<->', $lists), '0 missing: ', 'after the reclaim: every row finds itself');
+# freed pages are taken by new rows
+$primary->safe_psql('postgres', rows_sql('d', 20601, 22600, 0, 32) . drift_sql('d', 22601, 23000));
+is(index_count($primary, 'd', '<->', $lists), '22588|22588', 'rows added after the reclaim found');
 
 # 5. cancel of a split
 drifted_table($primary, 'e');
