@@ -166,6 +166,7 @@ struct IvfScanState
 	std::vector<float> hi;		/* per-page scratch */
 	std::vector<float> errs;	/* per-page scratch */
 	std::vector<uint8_t> settled;	/* per-page scratch: quick, the key is the row's final bound */
+	std::vector<BlockNumber> heads;	/* prefetch hints: head blocks of the batch's lists */
 };
 
 typedef struct IvfScanOpaqueData
@@ -303,9 +304,14 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	MemoryContextSwitchTo(old);
 }
 
-/* Reads every entry of list `list` into the candidate heap (not yet heapified). */
+/*
+ * Reads every entry of list `list` into the candidate heap (not yet
+ * heapified).  While a page is computed the scanner prefetches the page read
+ * next (the chain's next block, or `after`, the next probed list's head),
+ * found without a pin through the recent-buffer map: a hint only.
+ */
 static void
-ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
+ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list, BlockNumber after)
 {
 	Relation	index = scan->indexRelation;
 	IvfScanState *st = so->st;
@@ -328,6 +334,8 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	{
 		Page		page = BufferGetPage(buf);
 		int			n = IvfPageEntryCount(page, entry_size);
+		BlockNumber next = IvfPageNext(page);
+		const void *ahead = IvfPageHint(index, BlockNumberIsValid(next) ? next : after);
 
 		/* a retired structure's page reused by another: see IvfPageSetGeneration */
 		if (!IvfPageOfGeneration(page, so->meta.generation))
@@ -335,6 +343,8 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
+			if (ahead != NULL && !null_query)
+				st->scanner->prefetch_next(ahead, BLCKSZ);
 			if (null_query)
 			{
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
@@ -537,11 +547,16 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 	if (st->next_list >= end)
 		return false;
 	so->counters.batches++;
-	for (; st->next_list < end; st->next_list++)
+	IvfGuard("ivf list heads", [&]() { st->heads.resize(end - st->next_list); });
+	IvfListHeads(scan->indexRelation, &so->meta, st->list_order.data() + st->next_list, (int) (end - st->next_list),
+				 st->heads.data());
+	for (size_t first = st->next_list; st->next_list < end; st->next_list++)
 	{
 		size_t		from = st->pending.size();
+		size_t		i = st->next_list - first;
 
-		ProbeList(scan, so, st->list_order[st->next_list]);
+		ProbeList(scan, so, st->list_order[st->next_list],
+				  i + 1 < st->heads.size() ? st->heads[i + 1] : InvalidBlockNumber);
 		probed += (int64) (st->pending.size() - from);
 		so->counters.lists++;
 		if (st->lists_bounded)
