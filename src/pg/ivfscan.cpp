@@ -92,6 +92,36 @@ struct IvfCandidate
 	ItemPointerData tid;
 };
 
+/* The queue's key: the bound (quick: the key below it). */
+struct CandidateKey
+{
+	float		operator() (const IvfCandidate &c) const
+	{
+		return c.bound;
+	}
+};
+
+/*
+ * The order rows are handed over in: increasing bound, ties by heap TID, so
+ * that it is total and the queue's shape cannot change which of two rows
+ * with equal bounds comes first.
+ */
+struct CandidateBefore
+{
+	bool		operator() (const IvfCandidate &a, const IvfCandidate &b) const
+	{
+		if (a.bound != b.bound)
+			return a.bound < b.bound;
+		if (a.tid.ip_blkid.bi_hi != b.tid.ip_blkid.bi_hi)
+			return a.tid.ip_blkid.bi_hi < b.tid.ip_blkid.bi_hi;
+		if (a.tid.ip_blkid.bi_lo != b.tid.ip_blkid.bi_lo)
+			return a.tid.ip_blkid.bi_lo < b.tid.ip_blkid.bi_lo;
+		return a.tid.ip_posid < b.tid.ip_posid;
+	}
+};
+
+typedef core::CandidateQueue<IvfCandidate, CandidateKey, CandidateBefore> IvfCandidateQueue;
+
 /*
  * Candidate arrays go back to a small per-backend pool when a scan ends, so
  * the next query reuses memory that is already mapped instead of faulting in
@@ -135,10 +165,10 @@ ReturnCandidateArray(std::vector<IvfCandidate> &v) noexcept
 /* The C++ half of a scan: new'd at rescan, deleted by the scan context's reset callback or the next rescan. */
 struct IvfScanState
 {
-	IvfScanState() : heap(TakeCandidateArray()), pending(TakeCandidateArray()), deferred(TakeCandidateArray()) {}
+	IvfScanState() : queue(TakeCandidateArray()), pending(TakeCandidateArray()), deferred(TakeCandidateArray()) {}
 	~IvfScanState()
 	{
-		ReturnCandidateArray(heap);
+		ReturnCandidateArray(queue.storage());
 		ReturnCandidateArray(pending);
 		ReturnCandidateArray(deferred);
 	}
@@ -147,8 +177,8 @@ struct IvfScanState
 	std::unique_ptr<core::QueryScanner> scanner;
 	std::vector<int32_t> list_order;	/* lists nearest first */
 	size_t		next_list = 0;
-	std::vector<IvfCandidate> heap;	/* min-heap on bound */
-	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
+	IvfCandidateQueue queue;	/* rows to hand over, least bound first */
+	std::vector<IvfCandidate> pending;	/* probed rows not yet in the queue */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
 	bool		auto_depth = false; /* PQ, no ivf.pq_rerank: the first batch is cut by likely range */
 	double		share = 0;		/* z of QueryScanner::likely_range: 0 with batch_rows */
@@ -183,14 +213,6 @@ typedef struct IvfScanOpaqueData
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
 
-/* Heap order for std::*_heap: the smallest bound on top (a functor, so it inlines). */
-struct CandidateAfter
-{
-	bool		operator() (const IvfCandidate &a, const IvfCandidate &b) const
-	{
-		return a.bound > b.bound;
-	}
-};
 
 static void
 DeleteScanState(void *p)
@@ -305,8 +327,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 }
 
 /*
- * Reads every entry of list `list` into the candidate heap (not yet
- * heapified).  While a page is computed the scanner prefetches the page read
+ * Reads every entry of list `list` into the pending rows.  While a page is computed the scanner prefetches the page read
  * next (the chain's next block, or `after`, the next probed list's head),
  * found without a pin through the recent-buffer map: a hint only.
  */
@@ -379,7 +400,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list, BlockNumber after)
 }
 
 /*
- * Moves pending rows into the heap: all of them, only the batch_rows nearest
+ * Moves pending rows into the queue: all of them, only the batch_rows nearest
  * by estimate, or (automatic depth, first batch) the rows likely among the
  * nearest kRerankCover plus every row whose bound is at or above their
  * likely reach X (the kRerankCover-th smallest hi): see the header comment.
@@ -408,7 +429,7 @@ FillHeap(IvfScanState *st)
 			/* the nearest estimates go to the tail, which is cheap to cut off */
 			std::nth_element(p.begin(), cut, p.end(),
 							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.lo > b.lo; });
-			st->heap.insert(st->heap.end(), cut, p.end());
+			st->queue.add(cut, p.end());
 		}
 		else if (st->auto_depth)
 		{
@@ -425,15 +446,12 @@ FillHeap(IvfScanState *st)
 
 			if (st->relaxed)
 				st->deferred.assign(cut, p.end());
-			st->heap.insert(st->heap.end(), p.begin(), cut);
+			st->queue.add(p.begin(), cut);
 			st->auto_depth = false;
 		}
-		else if (st->heap.empty())
-			st->heap.swap(p);
 		else
-			st->heap.insert(st->heap.end(), p.begin(), p.end());
+			st->queue.add(p);
 		p.clear();
-		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 	});
 }
 
@@ -573,11 +591,11 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
  * bounds (inner product) any unprobed list may.
  */
 static bool
-MustProbeFirst(const IvfScanState *st)
+MustProbeFirst(IvfScanState *st)
 {
 	if (!st->strict || st->next_list >= st->list_order.size())
 		return false;
-	return !st->lists_bounded || st->heap.front().bound > st->list_floor[st->next_list];
+	return !st->lists_bounded || st->queue.top().bound > st->list_floor[st->next_list];
 }
 
 bool
@@ -599,7 +617,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
 	}
-	while (st->heap.empty() || MustProbeFirst(st))
+	while (st->queue.empty() || MustProbeFirst(st))
 	{
 		if (!st->deferred.empty())
 		{
@@ -610,7 +628,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (st->refined || !ProbeNextLists(scan, so))
 		{
-			if (st->heap.empty())
+			if (st->queue.empty())
 				return false;
 			break;
 		}
@@ -619,18 +637,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	IvfGuard("ivf candidate ordering", [&]() {
 		for (;;)
 		{
-			std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
-			next = st->heap.back();
-			st->heap.pop_back();
+			next = st->queue.pop();
 			if (next.exact)
 				break;
 			/* every other key is at or above next's, and bounds are at or above their keys */
 			next.bound = st->scanner->exact_bound(next.approx, next.err);
 			next.exact = true;
-			if (st->heap.empty() || next.bound <= st->heap.front().bound)
+			if (st->queue.empty() || next.bound <= st->queue.top().bound)
 				break;
-			st->heap.push_back(next);
-			std::push_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+			st->queue.push(next);
 		}
 	});
 	if (next.bound > st->reported)

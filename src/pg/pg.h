@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/calibrate.h"
+#include "core/candidates.h"
 #include "core/codec.h"
 #include "core/distance.h"
 #include "core/half.h"
