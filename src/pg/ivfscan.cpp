@@ -8,8 +8,8 @@
  * session's ivf.probes, else the index's probes option, else ivf.probes, or
  * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
- * src/core/bounds.h); rows then come out in increasing lower bound with
- * xs_recheckorderby, so the executor recomputes the exact distance from the
+ * src/core/bounds.h); rows then come out in increasing lower bound (ties by
+ * heap TID; core/candidates.h) with xs_recheckorderby, so the executor recomputes the exact distance from the
  * heap row and reorders: exact distances, in exact order, and only the rows
  * that can still enter the top k are ever fetched from the heap.  Under L2
  * (off and relaxed_order, no PQ batching) the candidates are ordered by a
