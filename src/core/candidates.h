@@ -105,14 +105,26 @@ private:
         }
         std::nth_element(keys_.begin(), keys_.begin() + (rank - 1), keys_.end());
         const float threshold = keys_[rank - 1];
-        const auto cut = std::partition(all_.begin(), all_.end(), [&](const T& r) { return key_(r) < threshold; });
-        hot_ = static_cast<size_t>(cut - all_.begin());
+        // one pass: hot rows to the front, and the least cold row (a row
+        // swapped back behind the front was seen as cold already)
+        size_t hot = 0;
+        const T* cold_min = nullptr;
+        for (size_t i = 0; i < n; ++i) {
+            if (key_(all_[i]) < threshold) {
+                if (i != hot) std::swap(all_[i], all_[hot]);
+                if (cold_min == &all_[hot]) cold_min = &all_[i];
+                ++hot;
+            } else if (cold_min == nullptr || before_(all_[i], *cold_min)) {
+                cold_min = &all_[i];
+            }
+        }
+        hot_ = hot;
         if (hot_ == n || hot_ == 0) {
             promote();
             return;
         }
-        cold_min_ = *std::min_element(cut, all_.end(), before_);
-        std::make_heap(all_.begin(), cut, after_);
+        cold_min_ = *cold_min;
+        std::make_heap(all_.begin(), all_.begin() + hot_, after_);
     }
     // Every row into the heap.
     void promote() {

