@@ -106,16 +106,20 @@ private:
         std::nth_element(keys_.begin(), keys_.begin() + (rank - 1), keys_.end());
         const float threshold = keys_[rank - 1];
         // one pass: hot rows to the front, and the least cold row (a row
-        // swapped back behind the front was seen as cold already)
+        // swapped back behind the front was seen as cold already); its key
+        // stays in a register, `before` only decides equal keys
         size_t hot = 0;
         const T* cold_min = nullptr;
+        float cold_key = 0;
         for (size_t i = 0; i < n; ++i) {
-            if (key_(all_[i]) < threshold) {
+            const float k = key_(all_[i]);
+            if (k < threshold) {
                 if (i != hot) std::swap(all_[i], all_[hot]);
                 if (cold_min == &all_[hot]) cold_min = &all_[i];
                 ++hot;
-            } else if (cold_min == nullptr || before_(all_[i], *cold_min)) {
+            } else if (cold_min == nullptr || k < cold_key || (!(k > cold_key) && before_(all_[i], *cold_min))) {
                 cold_min = &all_[i];
+                cold_key = k;
             }
         }
         hot_ = hot;

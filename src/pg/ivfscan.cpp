@@ -90,6 +90,9 @@ struct IvfCandidate
 	float		err;			/* quick: the entry's err, for exact_bound() */
 	bool		exact;			/* bound is the entry's lower bound, not a quick key below it */
 	ItemPointerData tid;
+
+	/* left uninitialized: ProbeList grows the pending rows and then writes every field */
+	IvfCandidate() {}
 };
 
 /* The queue's key: the bound (quick: the key below it). */
