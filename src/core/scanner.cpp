@@ -151,7 +151,6 @@ void fill_pq_table(const Codec& codec, const float* v, bool l2, float* table) {
     fill_pq_table_by_dim(indexed.pq_codebooks_by_dim.data(), codec.m, dsub, v, l2, table);
 }
 
-
 // <q, a (+ b)> from exact float products summed in double (b may be null).
 double dot_double(const float* q, const float* a, const float* b, size_t d) {
     double s = 0;

@@ -9,8 +9,9 @@
  * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
  * src/core/bounds.h); rows then come out in increasing lower bound (ties by
- * heap TID; core/candidates.h) with xs_recheckorderby, so the executor recomputes the exact distance from the
- * heap row and reorders: exact distances, in exact order, and only the rows
+ * heap TID; core/candidates.h) with xs_recheckorderby, so the executor
+ * recomputes the exact distance from the heap row and reorders: exact
+ * distances, in exact order, and only the rows
  * that can still enter the top k are ever fetched from the heap.  Under L2
  * (off and relaxed_order, no PQ batching) the candidates are ordered by a
  * cheaper key never above the bound, and a row's exact bound is computed only
