@@ -146,6 +146,12 @@ public:
     // (default kQuickRefineRows); 0 settles every row it can (tests).
     void set_refine_rows(size_t rows);
     float exact_bound(float kernel, float err) const;
+    // A hint: [p, p + bytes) is what the scan reads after its next
+    // lower_bounds()/quick_bounds() call (the list's next page).  That call
+    // prefetches it a share per row, and the call that reads it then skips
+    // its own up-front prefetch.  Only prefetched, never read: any address is
+    // safe, and results do not depend on it.
+    void prefetch_next(const void* p, size_t bytes);
     // A lower bound of the operator value of every row stored in the list of
     // `centroid`, from the fact that each row went to its nearest centroid and
     // not to `other` (another list's centroid; see LIST BOUND in bounds.h).

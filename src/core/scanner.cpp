@@ -16,6 +16,52 @@
 
 namespace pg_ivf::core {
 
+namespace {
+
+// prefetch_next(): the memory of the page after the one a scan call reads is
+// requested a share per row of that call, so the next page's ~128 requests
+// overlap this page's kernels instead of stalling together on full line-fill
+// buffers (the page's own up-front requests then find its lines arriving).
+// Prefetches are hints: any address is safe, none is ever read.
+struct Ahead {
+    const uint8_t* next = nullptr;  // requested by the current call, `done` of `lines` so far
+    size_t next_bytes = 0, lines = 0, done = 0;
+    const uint8_t* requested = nullptr;  // the range the previous call requested
+    size_t requested_bytes = 0;
+
+    void set(const void* p, size_t bytes) {
+        finish();
+        const auto a = reinterpret_cast<uintptr_t>(p);
+        next = reinterpret_cast<const uint8_t*>(a & ~uintptr_t(63));
+        next_bytes = bytes + (a & 63);
+        lines = (next_bytes + 63) / 64;
+        done = 0;
+    }
+    // A call's start: its entries' lines up front (pages come from shared
+    // buffers, rarely in cache: many misses in flight rather than the kernels
+    // waiting for each), unless the previous call asked for them already.
+    void begin(const uint8_t* p, size_t bytes) {
+        if (requested != nullptr && p >= requested && p + bytes <= requested + requested_bytes) return;
+        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    }
+    // Once `row` of the call's `n` rows is done, the share of the next range due.
+    void pump(size_t row, size_t n) {
+        if (next == nullptr) return;
+        const size_t due = row >= n ? lines : lines * row / n;
+        for (; done < due; ++done) __builtin_prefetch(next + done * 64);
+    }
+    // A call's end (or a new range set before any call used this one).
+    void finish() {
+        if (next == nullptr) return;
+        pump(1, 1);
+        requested = next;
+        requested_bytes = next_bytes;
+        next = nullptr;
+    }
+};
+
+}  // namespace
+
 struct QueryScanner::State {
     const Kernels* k = nullptr;
     bounds::QueryBound bound;
@@ -44,6 +90,7 @@ struct QueryScanner::State {
     // max-heap of the refine_rows smallest sqrt(A) + err refined so far
     std::vector<float> nearest;
     size_t refine_rows = kQuickRefineRows;
+    Ahead ahead;
 };
 
 namespace {
@@ -111,14 +158,6 @@ void fill_pq_table(const Codec& codec, const float* v, bool l2, float* table) {
     indexed.pq_codebooks = codec.pq_codebooks;
     indexed.index_codebooks();
     fill_pq_table_by_dim(indexed.pq_codebooks_by_dim.data(), codec.m, dsub, v, l2, table);
-}
-
-// Asks for a page's entries before the kernels read them: a list's pages
-// come from shared buffers, rarely in cache, and one request per cache line
-// up front keeps many misses in flight where the kernels would wait for each
-// (on Fashion-MNIST the integer keys gained little in the scan without it).
-inline void prefetch_entries(const uint8_t* p, size_t bytes) {
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
 }
 
 // <q, a (+ b)> from exact float products summed in double (b may be null).
@@ -279,7 +318,7 @@ double QueryScanner::kernel_value(const uint8_t* entry, float* unaligned_scratch
 
 void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride, float* out,
                                 float* approx) const {
-    const State& s = *state_;
+    State& s = *state_;
     if (s.degenerate) {
         std::fill(out, out + n, std::numeric_limits<float>::quiet_NaN());
         if (approx != nullptr) std::fill(approx, approx + n, std::numeric_limits<float>::quiet_NaN());
@@ -298,10 +337,14 @@ void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride,
     // of a block overlap (a third of an SQ8 scan's time, measured at d = 784).
     constexpr size_t kBlock = 32;
     double v[kBlock];
+    s.ahead.begin(entries, n * stride);
     for (size_t first = 0; first < n; first += kBlock) {
         const size_t m = std::min(kBlock, n - first);
         const uint8_t* block = entries + first * stride;
-        for (size_t i = 0; i < m; ++i) v[i] = kernel_value(block + i * stride, tmp);
+        for (size_t i = 0; i < m; ++i) {
+            v[i] = kernel_value(block + i * stride, tmp);
+            s.ahead.pump(first + i + 1, n);
+        }
         for (size_t i = 0; i < m; ++i) {
             float err;
             std::memcpy(&err, block + i * stride + kEntryErrOffset, sizeof(float));
@@ -309,6 +352,7 @@ void QueryScanner::lower_bounds(const uint8_t* entries, size_t n, size_t stride,
             if (approx != nullptr) approx[first + i] = static_cast<float>(estimate(v[i]));
         }
     }
+    s.ahead.finish();
 }
 
 // L2: ||q - x|| lies in ||q - x~|| +- err; IP: -<q, x> in -<q, x~> +- ||q|| err;
@@ -357,6 +401,8 @@ void QueryScanner::likely_range(const uint8_t* entries, size_t n, size_t stride,
 
 bool QueryScanner::has_quick_bounds() const { return state_->quick.usable; }
 
+void QueryScanner::prefetch_next(const void* p, size_t bytes) { state_->ahead.set(p, bytes); }
+
 void QueryScanner::set_refine_rows(size_t rows) { state_->refine_rows = rows; }
 
 // As lower_bounds(), with the narrowing of each bound left to exact_bound().
@@ -378,8 +424,12 @@ void QueryScanner::quick_bounds(const uint8_t* entries, size_t n, size_t stride,
         }
     }
     // L2 kernels return a float, so the narrowing is exact
-    prefetch_entries(entries, n * stride);
-    for (size_t i = 0; i < n; ++i) kernel[i] = static_cast<float>(kernel_value(entries + i * stride, tmp));
+    s.ahead.begin(entries, n * stride);
+    for (size_t i = 0; i < n; ++i) {
+        kernel[i] = static_cast<float>(kernel_value(entries + i * stride, tmp));
+        s.ahead.pump(i + 1, n);
+    }
+    s.ahead.finish();
     for (size_t i = 0; i < n; ++i) {
         std::memcpy(&err[i], entries + i * stride + kEntryErrOffset, sizeof(float));
         key[i] = bounds::quick_lower_bound(s.quick, kernel[i], err[i]);
@@ -395,12 +445,14 @@ void QueryScanner::integer_bounds(const uint8_t* entries, size_t n, size_t strid
     constexpr float kInf = std::numeric_limits<float>::infinity();
     constexpr size_t kBlock = 32;
     uint64_t sums[kBlock];
-    prefetch_entries(entries, n * stride);
+    s.ahead.begin(entries, n * stride);
     for (size_t first = 0; first < n; first += kBlock) {
         const size_t m = std::min(kBlock, n - first);
         const uint8_t* block = entries + first * stride;
-        for (size_t i = 0; i < m; ++i)
+        for (size_t i = 0; i < m; ++i) {
             sums[i] = s.k->sq8_l2_int(s.grid_t.data(), s.grid_w.data(), block + i * stride + kEntryCodeOffset, d);
+            s.ahead.pump(first + i + 1, n);
+        }
         for (size_t i = 0; i < m; ++i) {
             const uint8_t* entry = block + i * stride;
             const size_t r = first + i;
@@ -429,6 +481,7 @@ void QueryScanner::integer_bounds(const uint8_t* entries, size_t n, size_t strid
             }
         }
     }
+    s.ahead.finish();
 }
 
 float QueryScanner::exact_bound(float kernel, float err) const {

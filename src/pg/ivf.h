@@ -245,6 +245,7 @@ extern bool IvfValidate(Oid opclassoid);
 
 /* ivfpage.cpp: the one page layer (the only code that knows the layout) */
 extern Buffer IvfReadBuffer(Relation index, BlockNumber blkno, BufferAccessStrategy strategy);
+extern const void *IvfPageHint(Relation index, BlockNumber blkno);
 extern void IvfInitPage(Page page, uint16 page_type);
 extern Buffer IvfNewBuffer(Relation index, ForkNumber fork);
 extern void IvfGetMetaPage(Relation index, IvfMetaPageData *meta);
@@ -293,6 +294,7 @@ extern void IvfChangedUnderQuery(Relation index, BlockNumber blkno) pg_attribute
 extern Buffer IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode,
 							   BufferAccessStrategy strategy);
 extern Buffer IvfListNextPage(Relation index, Buffer buf, int mode, BufferAccessStrategy strategy);
+extern void IvfListHeads(Relation index, const IvfMetaPageData *meta, const int32 *lists, int n, BlockNumber *heads);
 extern void IvfCountList(Relation index, const IvfMetaPageData *meta, int list, BufferAccessStrategy strategy,
 						 int64 *rows, int32 *pages);
 extern void IvfListAppend(Relation index, const IvfMetaPageData *meta, int list, const char *entry);

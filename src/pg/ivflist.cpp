@@ -96,6 +96,37 @@ IvfListFirstPage(Relation index, const IvfMetaPageData *meta, int list, int mode
 }
 
 /*
+ * For prefetch hints only: the head blocks of lists[0..n) as their directory
+ * slots say now (InvalidBlockNumber for an empty list or a page that is not a
+ * directory).  A head may change once the lock is gone; walks read it again
+ * through IvfListFirstPage.
+ */
+void
+IvfListHeads(Relation index, const IvfMetaPageData *meta, const int32 *lists, int n, BlockNumber *heads)
+{
+	Buffer		dirbuf = InvalidBuffer;
+	BlockNumber dirblk = InvalidBlockNumber;
+	bool		isdir = false;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (IvfListDirBlock(meta, lists[i]) != dirblk)
+		{
+			if (BufferIsValid(dirbuf))
+				UnlockReleaseBuffer(dirbuf);
+			dirblk = IvfListDirBlock(meta, lists[i]);
+			dirbuf = IvfReadBuffer(index, dirblk, NULL);
+			LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
+			isdir = !PageIsNew(BufferGetPage(dirbuf)) &&
+				IvfPageGetOpaque(BufferGetPage(dirbuf))->page_type == IVF_PAGE_DIRECTORY;
+		}
+		heads[i] = isdir ? IvfDirSlot(BufferGetPage(dirbuf), lists[i])->head : InvalidBlockNumber;
+	}
+	if (BufferIsValid(dirbuf))
+		UnlockReleaseBuffer(dirbuf);
+}
+
+/*
  * A page of the structure a query reads is no longer what it was: only a
  * query older than the freeing of a retired structure (ivfmaint.cpp) meets
  * this, which the primary prevents and a hot standby without feedback does

@@ -82,6 +82,29 @@ IvfReadBuffer(Relation index, BlockNumber blkno, BufferAccessStrategy strategy)
 	return buf;
 }
 
+/*
+ * For a prefetch hint only: the page of block blkno in the shared buffer this
+ * backend last found it in, and a request for that buffer's descriptor, which
+ * the pin will touch.  No pin is taken, so by the time anything reads the
+ * block the buffer may hold another page; readers pin through IvfReadBuffer,
+ * which checks.  NULL when the map knows no buffer for the block.
+ */
+const void *
+IvfPageHint(Relation index, BlockNumber blkno)
+{
+	IvfRecentBuffers *recent = (IvfRecentBuffers *) index->rd_amcache;
+	Buffer		buf;
+
+	if (recent == NULL || blkno >= recent->nblocks || RelationUsesLocalBuffers(index))
+		return NULL;
+	buf = recent->buffer[blkno];
+	if (!BufferIsValid(buf))
+		return NULL;
+	/* the pin's compare-and-swap writes the descriptor's state */
+	__builtin_prefetch(GetBufferDescriptor(buf - 1), 1);
+	return BufferGetBlock(buf);
+}
+
 /* The directory block that holds a list's slot. */
 BlockNumber
 IvfListDirBlock(const IvfMetaPageData *meta, int list)

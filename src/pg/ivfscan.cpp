@@ -8,9 +8,10 @@
  * session's ivf.probes, else the index's probes option, else ivf.probes, or
  * the probes a target recall asks for: IvfScanProbes) and
  * computes for each a guaranteed lower bound of the operator's value (see
- * src/core/bounds.h); rows then come out in increasing lower bound with
- * xs_recheckorderby, so the executor recomputes the exact distance from the
- * heap row and reorders: exact distances, in exact order, and only the rows
+ * src/core/bounds.h); rows then come out in increasing lower bound (ties by
+ * heap TID; core/candidates.h) with xs_recheckorderby, so the executor
+ * recomputes the exact distance from the heap row and reorders: exact
+ * distances, in exact order, and only the rows
  * that can still enter the top k are ever fetched from the heap.  Under L2
  * (off and relaxed_order, no PQ batching) the candidates are ordered by a
  * cheaper key never above the bound, and a row's exact bound is computed only
@@ -91,7 +92,40 @@ struct IvfCandidate
 	float		err;			/* quick: the entry's err, for exact_bound() */
 	bool		exact;			/* bound is the entry's lower bound, not a quick key below it */
 	ItemPointerData tid;
+
+	/* left uninitialized: ProbeList grows the pending rows and then writes every field */
+	IvfCandidate() {}
 };
+
+/* The queue's key: the bound (quick: the key below it). */
+struct CandidateKey
+{
+	float		operator() (const IvfCandidate &c) const
+	{
+		return c.bound;
+	}
+};
+
+/*
+ * The order rows are handed over in: increasing bound, ties by heap TID, so
+ * that it is total and the queue's shape cannot change which of two rows
+ * with equal bounds comes first.
+ */
+struct CandidateBefore
+{
+	bool		operator() (const IvfCandidate &a, const IvfCandidate &b) const
+	{
+		if (a.bound != b.bound)
+			return a.bound < b.bound;
+		if (a.tid.ip_blkid.bi_hi != b.tid.ip_blkid.bi_hi)
+			return a.tid.ip_blkid.bi_hi < b.tid.ip_blkid.bi_hi;
+		if (a.tid.ip_blkid.bi_lo != b.tid.ip_blkid.bi_lo)
+			return a.tid.ip_blkid.bi_lo < b.tid.ip_blkid.bi_lo;
+		return a.tid.ip_posid < b.tid.ip_posid;
+	}
+};
+
+typedef core::CandidateQueue<IvfCandidate, CandidateKey, CandidateBefore> IvfCandidateQueue;
 
 /*
  * Candidate arrays go back to a small per-backend pool when a scan ends, so
@@ -136,10 +170,10 @@ ReturnCandidateArray(std::vector<IvfCandidate> &v) noexcept
 /* The C++ half of a scan: new'd at rescan, deleted by the scan context's reset callback or the next rescan. */
 struct IvfScanState
 {
-	IvfScanState() : heap(TakeCandidateArray()), pending(TakeCandidateArray()), deferred(TakeCandidateArray()) {}
+	IvfScanState() : queue(TakeCandidateArray()), pending(TakeCandidateArray()), deferred(TakeCandidateArray()) {}
 	~IvfScanState()
 	{
-		ReturnCandidateArray(heap);
+		ReturnCandidateArray(queue.storage());
 		ReturnCandidateArray(pending);
 		ReturnCandidateArray(deferred);
 	}
@@ -148,8 +182,8 @@ struct IvfScanState
 	std::unique_ptr<core::QueryScanner> scanner;
 	std::vector<int32_t> list_order;	/* lists nearest first */
 	size_t		next_list = 0;
-	std::vector<IvfCandidate> heap;	/* min-heap on bound */
-	std::vector<IvfCandidate> pending;	/* probed rows not yet in the heap */
+	IvfCandidateQueue queue;	/* rows to hand over, least bound first */
+	std::vector<IvfCandidate> pending;	/* probed rows not yet in the queue */
 	size_t		batch_rows = 0;	/* PQ refinement: rows kept; 0 = every probed row */
 	bool		auto_depth = false; /* PQ, no ivf.pq_rerank: the first batch is cut by likely range */
 	double		share = 0;		/* z of QueryScanner::likely_range: 0 with batch_rows */
@@ -168,6 +202,7 @@ struct IvfScanState
 	std::vector<float> hi;		/* per-page scratch */
 	std::vector<float> errs;	/* per-page scratch */
 	std::vector<uint8_t> settled;	/* per-page scratch: quick, the key is the row's final bound */
+	std::vector<BlockNumber> heads;	/* prefetch hints: head blocks of the batch's lists */
 };
 
 typedef struct IvfScanOpaqueData
@@ -184,14 +219,6 @@ typedef struct IvfScanOpaqueData
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
 
-/* Heap order for std::*_heap: the smallest bound on top (a functor, so it inlines). */
-struct CandidateAfter
-{
-	bool		operator() (const IvfCandidate &a, const IvfCandidate &b) const
-	{
-		return a.bound > b.bound;
-	}
-};
 
 static void
 DeleteScanState(void *p)
@@ -306,9 +333,13 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	MemoryContextSwitchTo(old);
 }
 
-/* Reads every entry of list `list` into the candidate heap (not yet heapified). */
+/*
+ * Reads every entry of list `list` into the pending rows.  While a page is computed the scanner prefetches the page read
+ * next (the chain's next block, or `after`, the next probed list's head),
+ * found without a pin through the recent-buffer map: a hint only.
+ */
 static void
-ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
+ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list, BlockNumber after)
 {
 	Relation	index = scan->indexRelation;
 	IvfScanState *st = so->st;
@@ -331,6 +362,8 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 	{
 		Page		page = BufferGetPage(buf);
 		int			n = IvfPageEntryCount(page, entry_size);
+		BlockNumber next = IvfPageNext(page);
+		const void *ahead = IvfPageHint(index, BlockNumberIsValid(next) ? next : after);
 
 		/* a retired structure's page reused by another chain: see IvfPageSetStamp */
 		if (!IvfPageInList(page, &so->meta, list))
@@ -338,6 +371,8 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 		IvfGuard("ivf list scan", [&]() {
 			const char *entries = IvfPageEntry(page, entry_size, 0);
 
+			if (ahead != NULL && !null_query)
+				st->scanner->prefetch_next(ahead, BLCKSZ);
 			if (null_query)
 			{
 				std::fill(st->bounds.begin(), st->bounds.begin() + n, 0.0f);
@@ -352,18 +387,27 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 			if (ranged)
 				st->scanner->likely_range((const uint8_t *) entries, n, entry_size, st->approx.data(), st->share,
 										  st->reach_share, st->lo.data(), st->hi.data());
+			size_t		from = st->pending.size();
+			IvfCandidate *out;
+			bool		quick = st->quick;
+
+			/*
+			 * Filled in place: a candidate built on the stack and copied in
+			 * stalled on store forwarding (16 % of a synth-1m-128 query).
+			 */
+			st->pending.resize(from + n);
+			out = st->pending.data() + from;
 			for (int i = 0; i < n; i++)
 			{
-				IvfCandidate c;
+				IvfCandidate &c = out[i];
 
 				c.bound = st->bounds[i];
 				c.lo = ranged ? st->lo[i] : 0.0f;
 				c.hi = ranged ? st->hi[i] : 0.0f;
-				c.approx = st->quick ? st->approx[i] : 0.0f;
-				c.err = st->quick ? st->errs[i] : 0.0f;
-				c.exact = !st->quick || st->settled[i];
+				c.approx = quick ? st->approx[i] : 0.0f;
+				c.err = quick ? st->errs[i] : 0.0f;
+				c.exact = !quick || st->settled[i];
 				memcpy(&c.tid, entries + (size_t) i * entry_size, sizeof(ItemPointerData));
-				st->pending.push_back(c);
 			}
 		});
 	}
@@ -372,7 +416,7 @@ ProbeList(IndexScanDesc scan, IvfScanOpaque so, int list)
 }
 
 /*
- * Moves pending rows into the heap: all of them, only the batch_rows nearest
+ * Moves pending rows into the queue: all of them, only the batch_rows nearest
  * by estimate, or (automatic depth, first batch) the rows likely among the
  * nearest kRerankCover plus every row whose bound is at or above their
  * likely reach X (the kRerankCover-th smallest hi): see the header comment.
@@ -401,7 +445,7 @@ FillHeap(IvfScanState *st)
 			/* the nearest estimates go to the tail, which is cheap to cut off */
 			std::nth_element(p.begin(), cut, p.end(),
 							 [](const IvfCandidate &a, const IvfCandidate &b) { return a.lo > b.lo; });
-			st->heap.insert(st->heap.end(), cut, p.end());
+			st->queue.add(cut, p.end());
 		}
 		else if (st->auto_depth)
 		{
@@ -418,15 +462,12 @@ FillHeap(IvfScanState *st)
 
 			if (st->relaxed)
 				st->deferred.assign(cut, p.end());
-			st->heap.insert(st->heap.end(), p.begin(), cut);
+			st->queue.add(p.begin(), cut);
 			st->auto_depth = false;
 		}
-		else if (st->heap.empty())
-			st->heap.swap(p);
 		else
-			st->heap.insert(st->heap.end(), p.begin(), p.end());
+			st->queue.add(p);
 		p.clear();
-		std::make_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
 	});
 }
 
@@ -540,11 +581,16 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
 	if (st->next_list >= end)
 		return false;
 	so->counters.batches++;
-	for (; st->next_list < end; st->next_list++)
+	IvfGuard("ivf list heads", [&]() { st->heads.resize(end - st->next_list); });
+	IvfListHeads(scan->indexRelation, &so->meta, st->list_order.data() + st->next_list, (int) (end - st->next_list),
+				 st->heads.data());
+	for (size_t first = st->next_list; st->next_list < end; st->next_list++)
 	{
 		size_t		from = st->pending.size();
+		size_t		i = st->next_list - first;
 
-		ProbeList(scan, so, st->list_order[st->next_list]);
+		ProbeList(scan, so, st->list_order[st->next_list],
+				  i + 1 < st->heads.size() ? st->heads[i + 1] : InvalidBlockNumber);
 		probed += (int64) (st->pending.size() - from);
 		so->counters.lists++;
 		if (st->lists_bounded)
@@ -561,11 +607,11 @@ ProbeNextLists(IndexScanDesc scan, IvfScanOpaque so)
  * bounds (inner product) any unprobed list may.
  */
 static bool
-MustProbeFirst(const IvfScanState *st)
+MustProbeFirst(IvfScanState *st)
 {
 	if (!st->strict || st->next_list >= st->list_order.size())
 		return false;
-	return !st->lists_bounded || st->heap.front().bound > st->list_floor[st->next_list];
+	return !st->lists_bounded || st->queue.top().bound > st->list_floor[st->next_list];
 }
 
 bool
@@ -587,7 +633,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		FillHeap(st);
 		st->refined = st->batch_rows > 0;
 	}
-	while (st->heap.empty() || MustProbeFirst(st))
+	while (st->queue.empty() || MustProbeFirst(st))
 	{
 		if (!st->deferred.empty())
 		{
@@ -598,7 +644,7 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		if (st->refined || !ProbeNextLists(scan, so))
 		{
-			if (st->heap.empty())
+			if (st->queue.empty())
 				return false;
 			break;
 		}
@@ -607,18 +653,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 	IvfGuard("ivf candidate ordering", [&]() {
 		for (;;)
 		{
-			std::pop_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
-			next = st->heap.back();
-			st->heap.pop_back();
+			next = st->queue.pop();
 			if (next.exact)
 				break;
 			/* every other key is at or above next's, and bounds are at or above their keys */
 			next.bound = st->scanner->exact_bound(next.approx, next.err);
 			next.exact = true;
-			if (st->heap.empty() || next.bound <= st->heap.front().bound)
+			if (st->queue.empty() || next.bound <= st->queue.top().bound)
 				break;
-			st->heap.push_back(next);
-			std::push_heap(st->heap.begin(), st->heap.end(), CandidateAfter());
+			st->queue.push(next);
 		}
 	});
 	if (next.bound > st->reported)

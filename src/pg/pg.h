@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/calibrate.h"
+#include "core/candidates.h"
 #include "core/codec.h"
 #include "core/distance.h"
 #include "core/half.h"
@@ -93,6 +94,7 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
+#include "storage/buf_internals.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "storage/smgr.h"

@@ -445,5 +445,48 @@ TEST(QueryScannerContract, IntegerKeysSettleOnlyFarRows) {
             }
 }
 
+// prefetch_next() is only a hint: a scan that names the next page (or any
+// address: null, unmapped, the page itself) before each call gets the same
+// keys, kernels, errs, settled flags and bounds, bit for bit, as one that
+// names none, page by page as ProbeList reads a list.
+TEST(QueryScannerContract, PrefetchHintsChangeNothing) {
+    const size_t n = 300, page = 10, d = 96;
+    for (QuantizerKind kind : {QuantizerKind::kSq8, QuantizerKind::kPq, QuantizerKind::kFlat})
+        for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+            const ScanFixture s = make_setup(kind, metric, false, d, n, 51);
+            const size_t stride = s.codec.entry_bytes();
+            const std::vector<float> q = gaussian_rows(1, d, 52, 0.5, 1.0);
+            for (int hint = 0; hint < 4; ++hint) {
+                SCOPED_TRACE(testing::Message() << "kind " << int(kind) << " metric " << int(metric) << " hint " << hint);
+                QueryScanner plain(s.codec, q.data()), hinted(s.codec, q.data());
+                plain.set_list(s.cent.data());
+                hinted.set_list(s.cent.data());
+                const bool quick = plain.has_quick_bounds();
+                std::vector<float> k1(n), k2(n), v1(n), v2(n), e1(n), e2(n);
+                std::vector<uint8_t> s1(n), s2(n);
+                for (size_t first = 0; first < n; first += page) {
+                    const uint8_t* entries = s.entries.data() + first * stride;
+                    const uint8_t* next = first + page < n ? entries + page * stride : nullptr;
+                    const void* addr = hint == 0   ? static_cast<const void*>(next)
+                                       : hint == 1 ? nullptr
+                                       : hint == 2 ? reinterpret_cast<const void*>(uintptr_t(0x40))
+                                                   : static_cast<const void*>(entries);
+                    hinted.prefetch_next(addr, page * stride);
+                    if (quick) {
+                        plain.quick_bounds(entries, page, stride, &k1[first], &v1[first], &e1[first], &s1[first]);
+                        hinted.quick_bounds(entries, page, stride, &k2[first], &v2[first], &e2[first], &s2[first]);
+                    } else {
+                        plain.lower_bounds(entries, page, stride, &k1[first], &v1[first]);
+                        hinted.lower_bounds(entries, page, stride, &k2[first], &v2[first]);
+                    }
+                }
+                EXPECT_EQ(0, std::memcmp(k1.data(), k2.data(), n * sizeof(float)));
+                EXPECT_EQ(0, std::memcmp(v1.data(), v2.data(), n * sizeof(float)));
+                EXPECT_EQ(0, std::memcmp(e1.data(), e2.data(), n * sizeof(float)));
+                EXPECT_EQ(s1, s2);
+            }
+        }
+}
+
 }  // namespace
 }  // namespace pg_ivf::core
