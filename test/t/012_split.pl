@@ -190,22 +190,23 @@ FETCH 1 FROM c;});
 like($primary->safe_psql('postgres', "SELECT ivf_maintain('f_idx')"), qr/^split: .*, [1-9]\d* shared \(/,
 	'standby query before a split: the split shares unchanged lists');
 # pages of f_idx (pageinspect) of page_type $type (in the special space's
-# third 16-bit word: 4 data, 5 free) and stamp birth field $birth (a stamp's
-# high 15 bits: 1 for chains of the build, 2 for the first maintenance's)
+# third 16-bit word: 4 data, 5 free) whose chain stamp s satisfies $cond
+# (s >> 17 is the birth field: 1 for chains of the build, 2 for the first
+# maintenance's; s & 131071 the list)
 my $f_pages = sub {
-	my ($type, $birth, $blocks) = @_;
+	my ($type, $cond, $blocks) = @_;
 	return $primary->safe_psql('postgres', qq{
 SELECT coalesce(string_agg(b::text, ',' ORDER BY b), '') FROM }
 		  . ($blocks // "generate_series(1, pg_relation_size('f_idx') / current_setting('block_size')::int - 1)")
 		  . qq{ b, LATERAL get_raw_page('f_idx', b) r
 WHERE get_byte(r, (page_header(r)).special + 4) + 256 * get_byte(r, (page_header(r)).special + 5) = $type}
-		  . (defined $birth ? " AND (page_header(r)).prune_xid::text::bigint >> 17 = $birth" : ''));
+		  . (defined $cond ? " AND (SELECT $cond FROM (SELECT (page_header(r)).prune_xid::text::bigint AS s) s)" : ''));
 };
-my @built = split(/,/, $f_pages->(4, 1));
+my @built = split(/,/, $f_pages->(4, 's >> 17 = 1'));
 # rows of the old region go to the shared chains (new pages keep their stamp),
 # new-region rows to rewritten and new lists
 $primary->safe_psql('postgres', rows_sql('f', 4201, 8200, 0, 32) . drift_sql('f', 8201, 8600));
-cmp_ok(scalar(split(/,/, $f_pages->(4, 1))), '>', scalar(@built), 'inserts linked pages to the shared chains');
+cmp_ok(scalar(split(/,/, $f_pages->(4, 's >> 17 = 1'))), '>', scalar(@built), 'inserts linked pages to the shared chains');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 ($out, $ret) = $standby_old->query('FETCH 2000 FROM c');
 is($ret, 0, 'standby query older than the split, retired structure kept: no error');
@@ -217,19 +218,19 @@ like($primary->safe_psql('postgres', "SELECT ivf_maintain('f_idx')"), qr/^freed 
 my $freed = $f_pages->(5);
 my $blocks = $primary->safe_psql('postgres', "SELECT pg_relation_size('f_idx') / current_setting('block_size')::int");
 note "freed blocks: $freed of $blocks";
-# new rows, a few per list at a time, take them: shared chains (birth field 1)
-# and chains the split wrote (birth field 2)
+# new rows, a few per list at a time, take them: shared chains and the new
+# chains of rewritten lists (the old lists' numbers, birth field 2)
 for my $round (0 .. 9)
 {
-	my $first = 8601 + $round * 300;
-	$primary->safe_psql('postgres', rows_sql('f', $first, $first + 199, 0, 32) . drift_sql('f', $first + 200, $first + 299));
+	my $first = 8601 + $round * 600;
+	$primary->safe_psql('postgres', rows_sql('f', $first, $first + 499, 0, 32) . drift_sql('f', $first + 500, $first + 599));
 }
-my $in_shared = $f_pages->(4, 1, "unnest('{$freed}'::int[])");
-my $in_split = $f_pages->(4, 2, "unnest('{$freed}'::int[])");
-note "freed blocks reused by shared chains: $in_shared; by chains the split wrote: $in_split; index now "
+my $in_shared = $f_pages->(4, 's >> 17 = 1', "unnest('{$freed}'::int[])");
+my $in_rewritten = $f_pages->(4, 's >> 17 = 2 AND s & 131071 < 32', "unnest('{$freed}'::int[])");
+note "freed blocks reused by shared chains: $in_shared; by rewritten lists: $in_rewritten; index now "
   . $primary->safe_psql('postgres', "SELECT pg_relation_size('f_idx') / current_setting('block_size')::int") . ' blocks';
 isnt($in_shared, '', 'freed pages taken by shared chains');
-isnt($in_split, '', 'freed pages taken by chains the split wrote');
+isnt($in_rewritten, '', 'freed pages taken by rewritten lists');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 ($out, $ret) = $standby_old->query('FETCH ALL FROM c');
 if ($ret)
@@ -244,7 +245,7 @@ else
 note "standby query older than the split: ret $ret, " . ($ret ? $standby_old->{stderr} : 'rows');
 $standby_old->quit;
 $lists = info($primary, 'f', 'lists');
-is(index_count($primary, 'f', '<->', $lists), '11600|11600', 'after the reuse: every row through the index');
+is(index_count($primary, 'f', '<->', $lists), '14600|14600', 'after the reuse: every row through the index');
 is(missing_via_index($primary, 'f', '<->', $lists), '0 missing: ', 'after the reuse: every row finds itself');
 
 # 6. cancel of a split
