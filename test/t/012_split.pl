@@ -14,6 +14,12 @@
 #    link new pages to shared chains and a VACUUM, still returns every row
 #    of its snapshot; the retired structure is then reclaimed (shared chains
 #    stay) and the standby answers like the primary before and after;
+#  - a standby query (no hot_standby_feedback) older than a split that
+#    shares lists reads on while the retired structure is kept and inserts
+#    link pages to the shared chains; after the primary reclaims the retired
+#    structure and new rows reuse its pages (shared chains and the split's
+#    chains take them), it fails with the 40001 error or returns every row
+#    it could see, never fewer;
 #  - pg_cancel_backend stops a split within 2 s, the index keeps working and
 #    a later maintenance splits;
 #  - the standby answers like the primary after the splits.
@@ -164,7 +170,85 @@ is(missing_via_index($primary, 'd', '<->', $lists), '0 missing: ', 'after the re
 $primary->safe_psql('postgres', rows_sql('d', 20601, 22600, 0, 32) . drift_sql('d', 22601, 23000));
 is(index_count($primary, 'd', '<->', $lists), '22588|22588', 'rows added after the reclaim found');
 
-# 5. cancel of a split
+# 5. a standby query older than a split that shares lists (no
+# hot_standby_feedback, so the primary does not wait for it): while the
+# retired structure is kept it reads the retired directory, the shared chains
+# (with pages inserts linked to them since, which keep the chains' older
+# stamp) and the rewritten lists' old chains; once the primary reclaims the
+# retired structure and new rows take its freed pages, it errors or still
+# returns every row it could see, never fewer
+drifted_table($primary, 'f');
+$primary->safe_psql('postgres', 'CREATE EXTENSION pageinspect');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+my $standby_old = $standby->background_psql('postgres', on_error_stop => 0);
+$standby_old->query_safe(qq{SET enable_seqscan = off;
+SET ivf.probes = 1;
+SET ivf.iterative_scan = relaxed_order;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DECLARE c CURSOR FOR SELECT id FROM f ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
+FETCH 1 FROM c;});
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('f_idx')"), qr/^split: .*, [1-9]\d* shared \(/,
+	'standby query before a split: the split shares unchanged lists');
+# pages of f_idx (pageinspect) of page_type $type (in the special space's
+# third 16-bit word: 4 data, 5 free) whose chain stamp s satisfies $cond
+# (s >> 17 is the birth field: 1 for chains of the build, 2 for the first
+# maintenance's; s & 131071 the list)
+my $f_pages = sub {
+	my ($type, $cond, $blocks) = @_;
+	return $primary->safe_psql('postgres', qq{
+SELECT coalesce(string_agg(b::text, ',' ORDER BY b), '') FROM }
+		  . ($blocks // "generate_series(1, pg_relation_size('f_idx') / current_setting('block_size')::int - 1)")
+		  . qq{ b, LATERAL get_raw_page('f_idx', b) r
+WHERE get_byte(r, (page_header(r)).special + 4) + 256 * get_byte(r, (page_header(r)).special + 5) = $type}
+		  . (defined $cond ? " AND (SELECT $cond FROM (SELECT (page_header(r)).prune_xid::text::bigint AS s) s)" : ''));
+};
+my @built = split(/,/, $f_pages->(4, 's >> 17 = 1'));
+# rows of the old region go to the shared chains (new pages keep their stamp),
+# new-region rows to rewritten and new lists
+$primary->safe_psql('postgres', rows_sql('f', 4201, 8200, 0, 32) . drift_sql('f', 8201, 8600));
+cmp_ok(scalar(split(/,/, $f_pages->(4, 's >> 17 = 1'))), '>', scalar(@built), 'inserts linked pages to the shared chains');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+($out, $ret) = $standby_old->query('FETCH 2000 FROM c');
+is($ret, 0, 'standby query older than the split, retired structure kept: no error');
+is(scalar(split(/\n/, $out)), 2000, 'standby query older than the split, retired structure kept: rows go on');
+# the primary has no snapshot older than the swap: the retired structure is freed
+$primary->safe_psql('postgres', 'SELECT txid_current()');
+like($primary->safe_psql('postgres', "SELECT ivf_maintain('f_idx')"), qr/^freed [1-9]\d* pages of the model replaced last/,
+	'the retired structure of the split is reclaimed');
+my $freed = $f_pages->(5);
+my $blocks = $primary->safe_psql('postgres', "SELECT pg_relation_size('f_idx') / current_setting('block_size')::int");
+note "freed blocks: $freed of $blocks";
+# new rows, a few per list at a time, take them: shared chains and the new
+# chains of rewritten lists (the old lists' numbers, birth field 2)
+for my $round (0 .. 9)
+{
+	my $first = 8601 + $round * 600;
+	$primary->safe_psql('postgres', rows_sql('f', $first, $first + 499, 0, 32) . drift_sql('f', $first + 500, $first + 599));
+}
+my $in_shared = $f_pages->(4, 's >> 17 = 1', "unnest('{$freed}'::int[])");
+my $in_rewritten = $f_pages->(4, 's >> 17 = 2 AND s & 131071 < 32', "unnest('{$freed}'::int[])");
+note "freed blocks reused by shared chains: $in_shared; by rewritten lists: $in_rewritten; index now "
+  . $primary->safe_psql('postgres', "SELECT pg_relation_size('f_idx') / current_setting('block_size')::int") . ' blocks';
+isnt($in_shared, '', 'freed pages taken by shared chains');
+isnt($in_rewritten, '', 'freed pages taken by rewritten lists');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+($out, $ret) = $standby_old->query('FETCH ALL FROM c');
+if ($ret)
+{
+	like($standby_old->{stderr}, qr/was re-trained and its old block \d+ reused while this query ran|is not a data page/,
+		'the standby query older than the split fails with a clear error');
+}
+else
+{
+	is(scalar(split(/\n/, $out)), 4200 - 2001, 'the standby query older than the split returns every row it could see');
+}
+note "standby query older than the split: ret $ret, " . ($ret ? $standby_old->{stderr} : 'rows');
+$standby_old->quit;
+$lists = info($primary, 'f', 'lists');
+is(index_count($primary, 'f', '<->', $lists), '14600|14600', 'after the reuse: every row through the index');
+is(missing_via_index($primary, 'f', '<->', $lists), '0 missing: ', 'after the reuse: every row finds itself');
+
+# 6. cancel of a split
 drifted_table($primary, 'e');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
 my $pid = $session->query_safe('SELECT pg_backend_pid()');
@@ -187,9 +271,9 @@ $lists = info($primary, 'e', 'lists');
 is(index_count($primary, 'e', '<->', $lists), '4200|4200', 'then every row through the index');
 $session->quit;
 
-# 6. the standby answers like the primary
+# 7. the standby answers like the primary
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-for my $t ('a', 'b', 'c', 'd', 'e')
+for my $t ('a', 'b', 'c', 'd', 'e', 'f')
 {
 	my $sql = "SET enable_seqscan = off;\nSET ivf.probes = 2;\n";
 	$sql .= "SELECT id, v <-> array_fill(${_}::real, ARRAY[$dims])::vector FROM $t"
