@@ -155,13 +155,7 @@ is(index_count($standby, 'c', '<->', 100), '5000|5000', 'standby: every row thro
 empty_indexed_table($primary, 'e', 2000);
 $primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')");
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-my $old = $standby->background_psql('postgres', on_error_stop => 0);
-$old->query_safe(qq{SET enable_seqscan = off;
-SET ivf.probes = 1;
-SET ivf.iterative_scan = relaxed_order;
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-DECLARE c CURSOR FOR SELECT id FROM e ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
-FETCH 1 FROM c;});
+my $old = open_old_scan($standby, 'e', $dims, 1);
 # the rows double: re-trained with 4 lists; the 2-list model is freed and its pages reused
 $primary->safe_psql('postgres', rows_sql('e', 2001, 4000));
 like($primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')"), qr/retrain: 4 lists/, 'rows doubled: re-trained');
@@ -169,18 +163,7 @@ $primary->safe_psql('postgres', 'SELECT txid_current()');
 like($primary->safe_psql('postgres', "SELECT ivf_maintain('e_idx')"), qr/^freed [1-9]\d* pages/, 'the old model freed');
 $primary->safe_psql('postgres', rows_sql('e', 4001, 6000));
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-($out, $ret) = $old->query('FETCH ALL FROM c');
-if ($ret)
-{
-	like($old->{stderr}, qr/was re-trained and its old block \d+ reused while this query ran|is not a data page/,
-		'the old standby query fails with a clear error');
-}
-else
-{
-	is(scalar(split(/\n/, $out)), 1999, 'the old standby query returns every row it could see');
-}
-note "old standby query: ret $ret, " . ($ret ? $old->{stderr} : 'rows');
-$old->quit;
+old_scan_rest($old, 1999, 'the old standby query');
 
 # 7. autovacuum trains an index built empty once rows arrive (its insert-triggered run calls amvacuumcleanup)
 $primary->safe_psql('postgres', qq{ALTER SYSTEM SET autovacuum = on;

@@ -134,13 +134,7 @@ is(missing_via_index($primary, 'c', '<->', $lists), '0 missing: ', 'every row fi
 # the chains' stamps, which the old scan accepts) and go into the new lists,
 # and VACUUM runs
 drifted_table($primary, 'd');
-my $old = $primary->background_psql('postgres', on_error_stop => 0);
-$old->query_safe(qq{SET enable_seqscan = off;
-SET ivf.probes = 1;
-SET ivf.iterative_scan = relaxed_order;
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-DECLARE c CURSOR FOR SELECT id FROM d ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
-FETCH 5 FROM c;});
+my $old = open_old_scan($primary, 'd', $dims, 5);
 $result = $primary->safe_psql('postgres', "SELECT ivf_maintain('d_idx')");
 like($result, qr/^split: .*, [1-9]\d* shared \(/, 'split under an open cursor, sharing unchanged lists');
 my $pages = $primary->safe_psql('postgres', "SELECT sum(pages) FROM ivf_list_sizes('d_idx')");
@@ -180,13 +174,7 @@ is(index_count($primary, 'd', '<->', $lists), '22588|22588', 'rows added after t
 drifted_table($primary, 'f');
 $primary->safe_psql('postgres', 'CREATE EXTENSION pageinspect');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-my $standby_old = $standby->background_psql('postgres', on_error_stop => 0);
-$standby_old->query_safe(qq{SET enable_seqscan = off;
-SET ivf.probes = 1;
-SET ivf.iterative_scan = relaxed_order;
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-DECLARE c CURSOR FOR SELECT id FROM f ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
-FETCH 1 FROM c;});
+my $standby_old = open_old_scan($standby, 'f', $dims, 1);
 like($primary->safe_psql('postgres', "SELECT ivf_maintain('f_idx')"), qr/^split: .*, [1-9]\d* shared \(/,
 	'standby query before a split: the split shares unchanged lists');
 # pages of f_idx (pageinspect) of page_type $type (in the special space's
@@ -232,18 +220,7 @@ note "freed blocks reused by shared chains: $in_shared; by rewritten lists: $in_
 isnt($in_shared, '', 'freed pages taken by shared chains');
 isnt($in_rewritten, '', 'freed pages taken by rewritten lists');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-($out, $ret) = $standby_old->query('FETCH ALL FROM c');
-if ($ret)
-{
-	like($standby_old->{stderr}, qr/was re-trained and its old block \d+ reused while this query ran|is not a data page/,
-		'the standby query older than the split fails with a clear error');
-}
-else
-{
-	is(scalar(split(/\n/, $out)), 4200 - 2001, 'the standby query older than the split returns every row it could see');
-}
-note "standby query older than the split: ret $ret, " . ($ret ? $standby_old->{stderr} : 'rows');
-$standby_old->quit;
+old_scan_rest($standby_old, 4200 - 2001, 'the standby query older than the split');
 $lists = info($primary, 'f', 'lists');
 is(index_count($primary, 'f', '<->', $lists), '14600|14600', 'after the reuse: every row through the index');
 is(missing_via_index($primary, 'f', '<->', $lists), '0 missing: ', 'after the reuse: every row finds itself');

@@ -10,7 +10,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance insert_and_scan);
+our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance insert_and_scan
+  open_old_scan old_scan_rest);
 
 # Dimension of the test tables' vectors; each test sets it.
 our $dims = 16;
@@ -77,6 +78,43 @@ sub info
 }
 
 # Starts ivf_maintain($index) in background session $session with
+# A session on $node holding a cursor over table $t through its index (one
+# list probed, then further lists by relaxed_order iterative scan) in a
+# REPEATABLE READ snapshot, its first $first rows fetched: a scan older than
+# what a test does next.
+sub open_old_scan
+{
+	my ($node, $t, $dims, $first) = @_;
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	$session->query_safe(qq{SET enable_seqscan = off;
+SET ivf.probes = 1;
+SET ivf.iterative_scan = relaxed_order;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DECLARE c CURSOR FOR SELECT id FROM $t ORDER BY v <-> array_fill(0::real, ARRAY[$dims])::vector;
+FETCH $first FROM c;});
+	return $session;
+}
+
+# The rest of an old standby scan (open_old_scan) after the primary freed and
+# reused the structure it reads: a clear error, or exactly the $rows rows it
+# could still see, never fewer. Ends the session.
+sub old_scan_rest
+{
+	my ($session, $rows, $what) = @_;
+	my ($out, $ret) = $session->query('FETCH ALL FROM c');
+	if ($ret)
+	{
+		like($session->{stderr}, qr/was re-trained and its old block \d+ reused while this query ran|is not a data page/,
+			"$what fails with a clear error");
+	}
+	else
+	{
+		is(scalar(split(/\n/, $out)), $rows, "$what returns every row it could see");
+	}
+	note "$what: ret $ret, " . ($ret ? $session->{stderr} : 'rows');
+	$session->quit;
+}
+
 # ivf.maintain_pause_ms = $pause_ms (a pause at each of its pause points, for
 # a test to crash, cancel, insert or scan there); returns once it started.
 sub start_maintenance
