@@ -22,7 +22,6 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 
 use FindBin;
 use lib $FindBin::RealBin;
@@ -115,18 +114,7 @@ is(missing_via_index($primary, 'c', '<->', 100), '0 missing: ', 'every row finds
 
 # 4. cancel
 empty_indexed_table($primary, 'd', 2000);
-my $pid = $session->query_safe('SELECT pg_backend_pid()');
-$log_offset = -s $primary->logfile;
-start_maintenance($session, 'd_idx', 600000);
-$primary->wait_for_log(qr/ivf maintenance of index "d_idx" pauses during its copy/, $log_offset);
-my $start = time;
-$primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-my ($out, $ret) = $session->query('SELECT 1');
-my $elapsed = time - $start;
-like($session->{stderr}, qr/canceling statement due to user request/, 'the maintenance was cancelled');
-note "cancel: error after $elapsed s";
-cmp_ok($elapsed, '<', 2.0, 'it stopped within 2 s of the cancel');
-$session->{stderr} = '';
+cancel_paused_maintenance($primary, $session, 'd_idx', 'the maintenance');
 is(index_count($primary, 'd', '<->', 1), '2000|2000', 'after the cancel: every row through the index');
 $primary->safe_psql('postgres', rows_sql('d', 2001, 2100));
 $session->query_safe('RESET ivf.maintain_pause_ms');

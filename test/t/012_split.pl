@@ -30,7 +30,6 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 
 use FindBin;
 use lib $FindBin::RealBin;
@@ -228,18 +227,7 @@ is(missing_via_index($primary, 'f', '<->', $lists), '0 missing: ', 'after the re
 # 6. cancel of a split
 drifted_table($primary, 'e');
 $session = $primary->background_psql('postgres', on_error_stop => 0);
-my $pid = $session->query_safe('SELECT pg_backend_pid()');
-$log_offset = -s $primary->logfile;
-start_maintenance($session, 'e_idx', 600000);
-$primary->wait_for_log(qr/ivf maintenance of index "e_idx" pauses during its copy/, $log_offset);
-my $start = time;
-$primary->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-($out, $ret) = $session->query('SELECT 1');
-my $elapsed = time - $start;
-like($session->{stderr}, qr/canceling statement due to user request/, 'the split was cancelled');
-note "cancel: error after $elapsed s";
-cmp_ok($elapsed, '<', 2.0, 'it stopped within 2 s of the cancel');
-$session->{stderr} = '';
+cancel_paused_maintenance($primary, $session, 'e_idx', 'the split');
 is(index_count($primary, 'e', '<->', 32), '4200|4200', 'after the cancel: every row through the index');
 $session->query_safe('RESET ivf.maintain_pause_ms');
 like($session->query_safe("SELECT ivf_maintain('e_idx')"),

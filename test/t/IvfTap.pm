@@ -9,9 +9,10 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 
 our @EXPORT = qw(missing_via_index index_count check_log primary_and_standby info start_maintenance insert_and_scan
-  open_old_scan old_scan_rest);
+  open_old_scan old_scan_rest cancel_paused_maintenance);
 
 # Dimension of the test tables' vectors; each test sets it.
 our $dims = 16;
@@ -124,6 +125,26 @@ sub start_maintenance
 \\echo started
 SELECT ivf_maintain('$index');
 });
+}
+
+# Starts maintenance of $index in $session paused during its copy, cancels
+# it there and checks that "$what" was cancelled within 2 s; $session stays
+# usable (its stderr cleared).
+sub cancel_paused_maintenance
+{
+	my ($node, $session, $index, $what) = @_;
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	my $log_offset = -s $node->logfile;
+	start_maintenance($session, $index, 600000);
+	$node->wait_for_log(qr/ivf maintenance of index "$index" pauses during its copy/, $log_offset);
+	my $start = time;
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+	$session->query('SELECT 1');
+	my $elapsed = time - $start;
+	like($session->{stderr}, qr/canceling statement due to user request/, "$what was cancelled");
+	note "cancel: error after $elapsed s";
+	cmp_ok($elapsed, '<', 2.0, 'it stopped within 2 s of the cancel');
+	$session->{stderr} = '';
 }
 
 # 30 rounds, each an INSERT from $insert_sql->($round) in one session and the
